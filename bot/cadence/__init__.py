@@ -1,0 +1,1 @@
+"""Cadence domain core (no Slack imports)."""

@@ -1,0 +1,221 @@
+"""``relbot.yml``: raw YAML -> pydantic (``extra="forbid"``) -> frozen validated model.
+
+Errors come back as :class:`bot.errors.ConfigError` listing every problem as
+``file:line: key.path: message``; unknown keys get a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
+
+from bot.cadence.config import CalendarConfig
+from bot.configbase import ApprovalPolicy, Duration, Principal, Strict
+from bot.errors import ConfigError, ConfigIssue
+from bot.release.config import ReleasesConfig
+from bot.rollback.config import RollbackConfig
+from bot.sync.config import SyncDef
+
+
+class Permissions(Strict):
+    """Who may run each command; ``None`` (omitted) means anyone."""
+
+    release: tuple[Principal, ...] | None = None
+    sync: tuple[Principal, ...] | None = None
+    rollback: tuple[Principal, ...] | None = None
+
+
+class Config(Strict):
+    channel: str = Field(pattern=r"^[CGD][A-Z0-9]{2,}$")
+    timezone: str = "UTC"
+    approvers: tuple[Principal, ...] = ()
+    approval: ApprovalPolicy = ApprovalPolicy()
+    permissions: Permissions = Permissions()
+    usergroup_cache_ttl: Duration = timedelta(minutes=5)
+    secrets: tuple[str, ...] = ()
+    """Extra secret values (or ``env:NAME``) scrubbed from every output."""
+    syncs: tuple[SyncDef, ...] = ()
+    releases: ReleasesConfig | None = None
+    calendar: CalendarConfig | None = None
+    rollback: RollbackConfig | None = None
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {v!r}") from None
+        return v
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in the config are resolved against."""
+        return self._source.parent if self._source else Path.cwd()
+
+    def resolve_path(self, p: str | Path) -> Path:
+        """Resolve a path from the config relative to the config file."""
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def sync(self, name: str) -> SyncDef | None:
+        return next((s for s in self.syncs if s.name == name), None)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --- loading with line numbers ---------------------------------------------------------
+
+def _index_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict:
+    """Map key paths (tuples of str/int) to 1-based line numbers from a composed YAML node."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = path + (k.value,)
+            out[key] = k.start_mark.line + 1
+            _index_lines(v, key, out)
+            out[key] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _index_lines(v, path + (i,), out)
+    return out
+
+
+def _fmt_path(loc: tuple) -> str:
+    s = ""
+    for part in loc:
+        s += f"[{part}]" if isinstance(part, int) else (f".{part}" if s else str(part))
+    return s
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that owns the last key of ``loc`` (for did-you-mean)."""
+    import typing
+
+    cur: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+            return None
+        field = cur.model_fields.get(part)
+        if field is None:
+            return None
+        cur = field.annotation
+        for _ in range(4):  # unwrap Optional / tuple / list / dict
+            args = [a for a in typing.get_args(cur) if a is not type(None) and a is not Ellipsis]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if isinstance(cur, type) and issubclass(cur, BaseModel):
+                break
+            if models:
+                cur = models[0]
+                break
+            if not args:
+                break
+            cur = args[-1]
+    return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
+
+
+def _message(err: dict, model: type[BaseModel]) -> str:
+    typ, loc, ctx = err["type"], err["loc"], err.get("ctx") or {}
+    if typ == "extra_forbidden":
+        owner = _model_at(model, loc)
+        known = list(owner.model_fields) if owner else []
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else (
+            f" (known keys: {', '.join(known)})" if known else "")
+        return f"unknown key {loc[-1]!r}{hint}"
+    if typ == "literal_error":
+        expected = ctx.get("expected", "")
+        opts = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
+        return f"must be one of {', '.join(o for o in opts if o)}"
+    if typ == "missing":
+        return "is required"
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def parse_config(text: str, filename: str = "relbot.yml") -> Config:
+    """Parse and validate config text; raises :class:`ConfigError` naming file and line."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigIssue(filename, line, "", f"invalid YAML: {problem}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(filename, 1, "", "the top level must be a mapping")])
+    lines = _index_lines(node) if node is not None else {}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p
+                                                      and p not in _all_keys(lines)))
+            line = None
+            for n in range(len(loc), -1, -1):
+                if loc[:n] in lines:
+                    line = lines[loc[:n]]
+                    break
+            issues.append(ConfigIssue(filename, line, _fmt_path(loc), _message(err, Config)))
+        raise ConfigError(issues) from None
+
+
+def _all_keys(lines: dict) -> set:
+    return {k[-1] for k in lines if k}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and return the config at ``path``; relative paths resolve beside it."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(str(p), None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(str(p), None, "", f"cannot read: {exc}")]) from None
+    cfg = parse_config(text, str(p))
+    cfg._source = p.resolve()
+    return cfg
+
+
+class ConfigHolder:
+    """The live config; ``reload()`` swaps it atomically (SIGHUP), keeping the old on error."""
+
+    def __init__(self, config: Config, path: str | Path | None = None) -> None:
+        self._config = config
+        self.path = Path(path) if path else config.source
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Config:
+        return self._config
+
+    def reload(self) -> Config:
+        if self.path is None:
+            return self._config
+        new = load_config(self.path)
+        with self._lock:
+            self._config = new
+        return new

@@ -1,0 +1,82 @@
+"""One tree of internal errors, plus :class:`Refused` for user-facing refusals.
+
+A *refusal* (a gate said no: missing approvals, a held lock, a stale plan) is not a
+fault: it is raised as :class:`Refused` and shown to the user as a plain answer.
+Everything under :class:`RelbotError` is a fault or invalid input; messages name the
+field and the value involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Refused(Exception):  # noqa: N818 - deliberately not an *Error*
+    """A gate refused the request; ``str(exc)`` is the user-facing answer."""
+
+    def __init__(self, message: str, *, gate: str = "", who_can_clear: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.gate = gate
+        self.who_can_clear = who_can_clear
+
+
+class RelbotError(Exception):
+    """Base class of relbot's own errors."""
+
+
+class UsageError(RelbotError):
+    """A command was malformed; the message is the usage text to show."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config file: ``file:line: key.path: message``."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '<root>'}: {self.message}"
+
+
+class ConfigError(RelbotError):
+    """The config file is unreadable or invalid; ``issues`` lists every problem."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class NotFound(RelbotError):  # noqa: N818
+    """A named thing does not exist: ``NotFound("sync", "docs")``."""
+
+    def __init__(self, kind: str, value: str, hint: str = "") -> None:
+        self.kind, self.value = kind, value
+        msg = f"{kind} {value!r} not found"
+        super().__init__(f"{msg}; {hint}" if hint else msg)
+
+
+class InvalidValue(RelbotError):
+    """A field has a value that cannot be used: ``InvalidValue("version", "1.x", "...")``."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"{field}={value!r}: {reason}")
+
+
+class CommandFailed(RelbotError):
+    """An external command (git, a check, a rollback script) failed."""
+
+    def __init__(self, argv: list[str], returncode: int | None, output: str = "") -> None:
+        self.argv, self.returncode, self.output = list(argv), returncode, output
+        rc = "timed out" if returncode is None else f"exit {returncode}"
+        tail = output.strip().splitlines()[-1:] if output.strip() else []
+        super().__init__(f"{' '.join(argv[:3])}: {rc}" + (f": {tail[0]}" if tail else ""))
+
+
+class StorageError(RelbotError):
+    """The SQLite store refused an operation (e.g. tampering with the audit log)."""

@@ -1,0 +1,1 @@
+"""Release domain core (no Slack imports)."""

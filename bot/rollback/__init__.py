@@ -1,0 +1,1 @@
+"""Rollback domain core (no Slack imports)."""

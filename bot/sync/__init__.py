@@ -1,0 +1,1 @@
+"""Sync domain core (no Slack imports)."""

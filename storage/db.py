@@ -1,0 +1,111 @@
+"""SQLite access: one file, WAL mode, per-thread connections, per-component migrations.
+
+Each store module (audit, sync, release, ...) owns its tables and registers an ordered
+list of migration scripts under its own component name. ``schema_version`` records how
+far each component got, so a newer bot opens an older file and only runs what is new:
+migrations only ever add, never drop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+_BOOTSTRAP = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    component TEXT PRIMARY KEY,
+    version   INTEGER NOT NULL
+);
+"""
+
+
+class Database:
+    """A SQLite file shared by the bot's threads (one connection per thread)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        conn = self.conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_BOOTSTRAP)
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; use :meth:`tx` for transactions)."""
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                check_same_thread=False)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA busy_timeout=30000")
+            c.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = c
+            self._all.append(c)
+        return c
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """An ``IMMEDIATE`` transaction: writers serialise, readers are not blocked."""
+        c = self.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        else:
+            c.execute("COMMIT")
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> int:
+        """Run the scripts of ``component`` not yet applied; returns the new version."""
+        with self._migrate_lock, self.tx() as c:
+            row = c.execute(
+                "SELECT version FROM schema_version WHERE component = ?", (component,)
+            ).fetchone()
+            current = row["version"] if row else 0
+            for script in migrations[current:]:
+                for stmt in _split_sql(script):
+                    c.execute(stmt)
+            if len(migrations) != current:
+                c.execute(
+                    "INSERT INTO schema_version(component, version) VALUES (?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                    (component, len(migrations)),
+                )
+            return max(current, len(migrations))
+
+    def version(self, component: str) -> int:
+        row = self.conn().execute(
+            "SELECT version FROM schema_version WHERE component = ?", (component,)
+        ).fetchone()
+        return row["version"] if row else 0
+
+    def close(self) -> None:
+        for c in self._all:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
+        self._all.clear()
+        self._local = threading.local()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a script into statements, keeping ``CREATE TRIGGER ... END;`` whole."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
