@@ -1,0 +1,44 @@
+"""Slack listeners. The command table below is the one place commands are wired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import home, reactions, release, rollback, sync
+from handlers.base import CommandSpec, register_command
+
+RELEASE_SUBCOMMANDS = {**release.SUBCOMMANDS}
+try:  # the cadence feature contributes `/release calendar`
+    from handlers import cadence
+
+    RELEASE_SUBCOMMANDS.update(cadence.RELEASE_SUBCOMMANDS)
+except ImportError:  # pragma: no cover
+    cadence = None  # type: ignore[assignment]
+
+COMMANDS: dict[str, CommandSpec] = {
+    "/release": CommandSpec("/release", "run a release: version, checks RL-01..RL-08, notes",
+                            "release", RELEASE_SUBCOMMANDS),
+    "/sync": CommandSpec("/sync", "plan, approve and run syncs (dry-run first, always)",
+                         "sync", sync.SUBCOMMANDS, aliases={"dry-run": "plan"}),
+    "/rollback": CommandSpec("/rollback", "roll a product back (decision matrix, RB-IMM/RB-PLN)",
+                             "rollback", rollback.SUBCOMMANDS,
+                             default="start" if "start" in rollback.SUBCOMMANDS else None),
+}
+
+MODULES: list[Any] = [m for m in (reactions, home, release, sync, rollback, cadence) if m]
+
+
+def register_all(app: Any) -> None:
+    """Wire every command from :data:`COMMANDS` and every module's actions/events."""
+    for spec in COMMANDS.values():
+        register_command(app, spec)
+    for module in MODULES:
+        module.register(app)
+
+
+def setup_all(svc: Any) -> None:
+    """Let features register approval kinds and scheduler jobs (once, at start-up)."""
+    for module in MODULES:
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(svc)

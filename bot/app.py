@@ -1,0 +1,58 @@
+"""App wiring: the Slack Web API client, the Bolt app and its middleware."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.clock import iso
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+def make_client(token: str, base_url: str | None = None) -> WebClient:
+    """A WebClient that also retries on 429 (slack-sdk only retries connection errors)."""
+    url = base_url or SLACK_API_URL
+    client = WebClient(token=token, base_url=url if url.endswith("/") else url + "/")
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False) -> App:
+    """The Bolt app: services in the context, retried events dropped, all handlers wired."""
+    from handlers import register_all, setup_all
+
+    app = App(
+        client=svc.client,
+        signing_secret=signing_secret,
+        process_before_response=False,
+        listener_executor=svc.work,
+        request_verification_enabled=not socket_mode,
+        raise_error_for_unhandled_request=False,
+        ignoring_self_events_enabled=True,
+    )
+
+    @app.middleware
+    def inject_services(body: dict, context: Any, next: Any) -> Any:  # noqa: A002
+        context["svc"] = svc
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id and not svc.events.first_time(event_id, iso(svc.clock.now())):
+            log.info("dropping already-seen event %s (Slack retry)", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    @app.error
+    def on_error(error: Exception, body: dict) -> BoltResponse:
+        log.error("unhandled error: %s", type(error).__name__, exc_info=error)
+        return BoltResponse(status=200, body="")
+
+    register_all(app)
+    setup_all(svc)
+    return app

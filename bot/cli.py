@@ -1,0 +1,187 @@
+"""The ``relbot`` command line: ``cmd_*`` functions return text, ``main(argv)`` an exit code.
+
+Feature packages add their own subcommands through ``bot/<feature>/cli.py:register``;
+they are listed once, in :data:`FEATURE_CLIS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from bot import __version__
+from bot.config import load_config
+from bot.errors import ConfigError, RelbotError
+from storage.audit import AuditLog
+from storage.db import Database
+
+FEATURE_CLIS = ("bot.sync.cli", "bot.release.cli", "bot.cadence.cli", "bot.rollback.cli")
+
+
+class CLIError(Exception):
+    """A one-line error for the user, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def default_config() -> str:
+    return os.environ.get("RELBOT_CONFIG", "./relbot.yml")
+
+
+def default_db() -> str:
+    return os.environ.get("RELBOT_DB", "./relbot.db")
+
+
+# --- commands --------------------------------------------------------------------------
+
+def cmd_check_config(path: str) -> tuple[str, int]:
+    """Validate a config file: ``(report, exit code)``."""
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        return str(exc), 1
+    parts = [f"{path}: ok (channel {cfg.channel}, timezone {cfg.timezone}",
+             f"{len(cfg.syncs)} syncs"]
+    if cfg.releases:
+        parts.append("releases")
+    if cfg.calendar:
+        parts.append("calendar")
+    if cfg.rollback:
+        parts.append("rollback")
+    return ", ".join(parts) + ")", 0
+
+
+def _open_audit(db_path: str) -> AuditLog:
+    if db_path != ":memory:" and not Path(db_path).exists():
+        raise CLIError(f"relbot: database {db_path} does not exist", 2)
+    return AuditLog(Database(db_path))
+
+
+def cmd_audit_verify(db_path: str) -> tuple[str, int]:
+    """Recompute the audit hash chain."""
+    result = _open_audit(db_path).verify()
+    if result.ok:
+        return f"audit log intact: {result.count} entries", 0
+    return f"audit log BROKEN at entry {result.bad_seq}: {result.reason}", 1
+
+
+def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None) -> str:
+    """The audit log as JSON lines or YAML."""
+    if since:
+        try:
+            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise CLIError(f"relbot: --since {since!r} is not an ISO date or datetime") from None
+        since = when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.tzinfo else since
+    entries = [e.as_dict() for e in _open_audit(db_path).entries(since=since)]
+    if fmt == "yaml":
+        return yaml.safe_dump(entries, sort_keys=False, allow_unicode=True).rstrip()
+    return "\n".join(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in entries)
+
+
+# --- parser ----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=None, help="config file (env RELBOT_CONFIG, "
+                        "default ./relbot.yml)")
+    common.add_argument("--db", default=None, help="SQLite file (env RELBOT_DB, default "
+                        "./relbot.db)")
+    p = argparse.ArgumentParser(prog="relbot", parents=[common],
+                                description="Slack ChatOps bot for release and sync automation")
+    p.add_argument("--version", action="version", version=f"relbot {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="run the bot (Socket Mode or HTTP)")
+    run.add_argument("--http", action="store_true", help="serve HTTP even if SLACK_APP_TOKEN "
+                     "is set")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=3000)
+
+    cc = sub.add_parser("check-config", parents=[common], help="validate the config")
+    cc.add_argument("path", nargs="?", default=None)
+
+    audit = sub.add_parser("audit", help="inspect the audit log")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    asub.add_parser("verify", parents=[common], help="verify the hash chain")
+    ex = asub.add_parser("export", parents=[common], help="export entries")
+    ex.add_argument("--format", choices=["jsonl", "yaml"], default="jsonl")
+    ex.add_argument("--since", default=None, help="ISO date or datetime (UTC)")
+
+    con = sub.add_parser("console", parents=[common],
+                         help="local console: the bot against a built-in Slack stand-in")
+    con.add_argument("--clock", default=None, help="start a fake clock at this ISO time")
+
+    for name in FEATURE_CLIS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``relbot`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    explicit_db = getattr(args, "db", None) or os.environ.get("RELBOT_DB")
+    if getattr(args, "config", None) is None:
+        args.config = default_config()
+    if getattr(args, "db", None) is None:
+        args.db = default_db()
+    try:
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "check-config":
+            text, code = cmd_check_config(args.path or args.config)
+            print(text, file=sys.stdout if code == 0 else sys.stderr)
+            return code
+        if args.command == "audit":
+            if args.audit_command == "verify":
+                text, code = cmd_audit_verify(args.db)
+                print(text)
+                return code
+            print(cmd_audit_export(args.db, args.format, args.since))
+            return 0
+        if args.command == "run":
+            from bot.runner import run_bot
+
+            return run_bot(args)
+        if args.command == "console":
+            from bot.standin.console import run_console
+
+            return run_console(args.config, explicit_db, sys.stdin, sys.stdout, clock=args.clock)
+        handler = getattr(args, "func", None)
+        if handler is None:
+            parser.print_help()
+            return 2
+        return int(handler(args) or 0)
+    except CLIError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except RelbotError as exc:
+        print(f"relbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

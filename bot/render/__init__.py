@@ -1,0 +1,1 @@
+"""Block Kit rendering: one module per feature plus :mod:`bot.render.common`."""

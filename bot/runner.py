@@ -1,0 +1,115 @@
+"""``relbot run``: Socket Mode or the HTTP endpoint, with clean SIGTERM and SIGHUP reload."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from bot.app import build_app, make_client
+from bot.config import ConfigHolder, load_config
+from bot.errors import ConfigError
+from bot.redact import scrub_text
+from bot.services import build_services
+
+log = logging.getLogger("relbot")
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_text(super().format(record))
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=os.environ.get("RELBOT_LOG_LEVEL", "INFO"), handlers=[handler])
+
+
+def _need(name: str, what: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SystemExit2(f"relbot: {name} is not set ({what})")
+    return value
+
+
+class SystemExit2(Exception):  # noqa: N818
+    """A start-up problem reported as one line, exit code 2."""
+
+
+def run_bot(args: argparse.Namespace) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code."""
+    try:
+        return _run(args)
+    except SystemExit2 as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"relbot: invalid config\n{exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    token = _need("SLACK_BOT_TOKEN", "the bot token, xoxb-...")
+    app_token = os.environ.get("SLACK_APP_TOKEN", "").strip()
+    socket_mode = bool(app_token) and not args.http
+    secret = "" if socket_mode else _need("SLACK_SIGNING_SECRET", "the app's signing secret")
+    setup_logging()
+    holder = ConfigHolder(load_config(args.config), args.config)
+    client = make_client(token, os.environ.get("SLACK_API_URL"))
+    svc = build_services(holder, args.db, client=client)
+    app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode)
+    stop = threading.Event()
+    server: Any = None
+    socket_handler: Any = None
+
+    def on_term(signum: int, frame: Any) -> None:
+        log.info("signal %s: shutting down", signum)
+        stop.set()
+        if server is not None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def on_hup(signum: int, frame: Any) -> None:
+        try:
+            new = holder.reload()
+            svc.groups.invalidate()
+            svc.audit.append("system", "config.reloaded", str(args.config),
+                             {"channel": new.channel})
+            log.info("config reloaded from %s", args.config)
+        except ConfigError as exc:
+            log.error("config reload failed, keeping the old config:\n%s", exc)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    if svc.scheduler is not None:
+        svc.scheduler.start()
+    svc.audit.append("system", "bot.started", "relbot",
+                     {"mode": "socket" if socket_mode else "http"})
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            socket_handler = SocketModeHandler(app, app_token)
+            socket_handler.connect()
+            log.info("connected in Socket Mode")
+            stop.wait()
+        else:
+            from bot.http import SlackHTTPServer
+
+            server = SlackHTTPServer(app, secret, args.host, args.port)
+            print(f"relbot listening on http://{args.host}:{server.server_address[1]}"
+                  "/slack/events", file=sys.stderr, flush=True)
+            server.serve_forever()
+            server.server_close()
+    finally:
+        if socket_handler is not None:
+            socket_handler.close()
+        svc.audit.append("system", "bot.stopped", "relbot", {})
+        svc.close()
+    return 0

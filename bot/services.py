@@ -1,0 +1,92 @@
+"""Everything a handler, job or CLI command needs, built once at start-up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.approvals import Approvals
+from bot.clock import Clock, SystemClock
+from bot.config import ConfigHolder
+from bot.groups import GroupResolver
+from bot.work import WorkTracker
+from storage.approvals import ApprovalStore
+from storage.audit import AuditLog
+from storage.db import Database
+from storage.events import SeenEvents
+from storage.locks import Locks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The bot's shared state; ``features`` holds per-feature service objects."""
+
+    config: ConfigHolder
+    db: Database
+    audit: AuditLog
+    locks: Locks
+    clock: Clock
+    groups: GroupResolver
+    approvals: Approvals
+    events: SeenEvents
+    work: WorkTracker
+    client: Any = None          # slack_sdk.WebClient (None when no Slack is involved)
+    scheduler: Any = None       # bot.scheduler.Scheduler
+    features: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        """Directory beside the database for caches (fetched repos, generated files)."""
+        p = Path(self.db.path).resolve().parent if self.db.path != ":memory:" else Path.cwd()
+        return p / "relbot-data"
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            try:
+                self.scheduler.shutdown()
+            except Exception:  # shutting down must never raise
+                log.exception("scheduler shutdown failed")
+        self.work.shutdown(wait=True, cancel_futures=False)
+        self.db.close()
+
+
+def _slack_group_lookups(client: Any) -> tuple[Any, Any]:
+    def list_groups() -> dict[str, str]:
+        if client is None:
+            return {}
+        resp = client.usergroups_list(include_disabled=False)
+        return {g["handle"]: g["id"] for g in resp.get("usergroups", [])}
+
+    def list_members(group_id: str) -> list[str]:
+        if client is None:
+            return []
+        return list(client.usergroups_users_list(usergroup=group_id).get("users", []))
+
+    return list_groups, list_members
+
+
+def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = None,
+                   clock: Clock | None = None, real_time: bool = True) -> Services:
+    """Open the database, run migrations and wire the shared services."""
+    clock = clock or SystemClock()
+    db = Database(db_path)
+    audit = AuditLog(db, clock)
+    groups = GroupResolver(*_slack_group_lookups(client), clock,
+                           ttl=config.current.usergroup_cache_ttl)
+    approvals = Approvals(ApprovalStore(db), audit, groups, clock)
+    svc = Services(config=config, db=db, audit=audit, locks=Locks(db, clock), clock=clock,
+                   groups=groups, approvals=approvals, events=SeenEvents(db),
+                   work=WorkTracker(), client=client)
+    approvals.services = svc
+    try:
+        from bot.scheduler import Scheduler
+    except ImportError:  # pragma: no cover - during bring-up only
+        Scheduler = None  # noqa: N806
+    if Scheduler is not None:
+        svc.scheduler = Scheduler(db, clock, real_time=real_time)
+        svc.scheduler.bind(svc)
+    return svc

@@ -1,0 +1,184 @@
+"""``relbot console``: chat with the real bot through the built-in Slack stand-in.
+
+Type slash commands as a user; the bot's messages are printed, numbered, with Block Kit
+rendered as text. Reads stdin, so a piped script works (``examples/console-demo.txt``).
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from bot.clock import FakeClock
+from bot.config import ConfigHolder, load_config
+from bot.configbase import parse_duration
+from bot.standin.local import LocalSlack
+from bot.standin.webapi import Message
+
+HELP = """\
+Console commands:
+  /release ... | /sync ... | /rollback ...   a slash command, typed by the current user
+  as USER                       switch user (e.g. as U0BOB)
+  react REACTION N              react to message N (e.g. react white_check_mark 3)
+  unreact REACTION N            remove that reaction
+  click N ACTION_ID [VALUE]     click a button on message N
+  tick N ACTION_ID [V1,V2]      set the checkboxes ACTION_ID on message N
+  home                          open the App Home tab
+  group @HANDLE USER...         set the members of a Slack user group
+  advance DURATION              move the fake clock (needs --clock), run due jobs
+  show N                        print message N again
+  audit [N]                     the last N audit entries (default 10)
+  help | quit"""
+
+
+class Console:
+    """The REPL over a :class:`LocalSlack`."""
+
+    def __init__(self, local: LocalSlack, out: TextIO, user: str = "U0ALICE",
+                 clock: FakeClock | None = None) -> None:
+        self.local, self.out, self.user, self.clock = local, out, user, clock
+        self._seen = 0
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _flush(self) -> None:
+        self.local.wait_idle()
+        events = self.local.state.transcript
+        for kind, item in events[self._seen:]:
+            self._print(kind, item)
+        self._seen = len(events)
+
+    def _print(self, kind: str, item: Message | dict) -> None:
+        if kind == "view":
+            from bot.render.common import blocks_to_text
+
+            assert isinstance(item, dict)
+            self.say(f"[home of {item['user']}]\n" + _indent(
+                blocks_to_text(item["view"].get("blocks"), "")))
+            return
+        assert isinstance(item, Message)
+        if item.kind in ("ephemeral", "response"):
+            self.say(f"(only {item.to_user} sees) " + _indent(item.rendered, first=False))
+            return
+        where = f" in thread of #{self._number_of(item.thread_ts)}" if item.thread_ts else ""
+        label = "updated" if kind == "update" else "posted"
+        self.say(f"[{item.number}] relbot {label}{where}:\n" + _indent(item.rendered))
+        for att in item.attachments or []:
+            if "file" in att:
+                self.say(_indent(f"(file {att['file']})\n{att['content']}"))
+
+    def _number_of(self, ts: str | None) -> str:
+        for m in self.local.state.messages:
+            if m.ts == ts:
+                return str(m.number)
+        return "?"
+
+    def handle(self, line: str) -> bool:
+        """Run one console line; False means quit."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        self.say(f"{self.user}> {line}")
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            self.say(f"console: {exc}")
+            return True
+        head, args = words[0], words[1:]
+        sender = self.local.sender
+        try:
+            if head.startswith("/"):
+                res = sender.command(self.user, line)
+                if res.status != 200:
+                    self.say(f"(HTTP {res.status}) {res.body}")
+                elif res.text:
+                    self.say(f"(only {self.user} sees) " + _indent(res.text, first=False))
+            elif head == "as" and args:
+                self.user = args[0]
+                self.local.state.add_user(self.user)
+            elif head in ("react", "unreact") and len(args) == 2:
+                sender.react(self.user, self.local.message(int(args[1])), args[0],
+                             removed=head == "unreact")
+            elif head == "click" and len(args) >= 2:
+                sender.click(self.user, self.local.message(int(args[0])), args[1],
+                             args[2] if len(args) > 2 else None)
+            elif head == "tick" and len(args) >= 2:
+                values = args[2].split(",") if len(args) > 2 else []
+                sender.tick(self.user, self.local.message(int(args[0])), args[1], values)
+            elif head == "home":
+                sender.home_opened(self.user)
+            elif head == "group" and args:
+                self._set_group(args[0], args[1:])
+            elif head == "advance" and args:
+                if self.clock is None:
+                    self.say("console: start with --clock ISO to move time")
+                else:
+                    self.clock.advance(parse_duration(args[0]))
+                    ran = self.local.svc.scheduler.run_due() if self.local.svc.scheduler else 0
+                    self.say(f"(clock now {self.clock.now().isoformat()}, {ran} jobs ran)")
+            elif head == "show" and args:
+                self._print("post", self.local.message(int(args[0])))
+            elif head == "audit":
+                n = int(args[0]) if args else 10
+                for e in list(self.local.svc.audit.entries())[-n:]:
+                    self.say(f"  #{e.seq} {e.ts} {e.actor} {e.action} {e.subject}")
+            elif head in ("quit", "exit"):
+                return False
+            elif head == "help":
+                self.say(HELP)
+            else:
+                self.say(f"console: unknown input {head!r} (type help)")
+        except (IndexError, ValueError, LookupError) as exc:
+            self.say(f"console: {exc}")
+        self._flush()
+        return True
+
+    def _set_group(self, handle: str, members: list[str]) -> None:
+        st = self.local.state
+        name = handle.lstrip("@")
+        for gid, g in list(st.groups.items()):
+            if g["handle"] == name:
+                del st.groups[gid]
+        st.add_group(name, members)
+        self.local.svc.groups.invalidate()
+        self.say(f"(@{name} = {', '.join(members) or 'nobody'})")
+
+
+def _indent(text: str, first: bool = True) -> str:
+    lines = text.splitlines() or [""]
+    head = ("    " if first else "") + lines[0]
+    return "\n".join([head] + ["    " + ln for ln in lines[1:]])
+
+
+def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: TextIO,
+                clock: str | None = None) -> int:
+    """Run the console until EOF or ``quit``; returns the exit code."""
+    cfg = load_config(config_path)
+    tmp = None
+    if db_path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="relbot-console-")
+        db_path = str(Path(tmp.name) / "console.db")
+    fake = FakeClock(clock) if clock else None
+    local = LocalSlack(ConfigHolder(cfg, config_path), db_path, clock=fake,
+                       real_time=fake is None)
+    users = {p for p in cfg.approvers if not p.startswith("@")} | {"U0ALICE", "U0BOB", "U0CAROL"}
+    for u in sorted(users):
+        local.state.add_user(u)
+    console = Console(local, stdout, clock=fake)
+    interactive = stdin.isatty()
+    console.say(f"relbot console: channel {cfg.channel}, you are {console.user}. Type help.")
+    try:
+        while True:
+            if interactive:
+                print(f"{console.user}> ", end="", file=stdout, flush=True)
+            line = stdin.readline()
+            if not line or not console.handle(line):
+                break
+    finally:
+        local.close()
+        if tmp is not None:
+            tmp.cleanup()
+    return 0

@@ -1,0 +1,56 @@
+"""The whole bot on loopback: stand-in Web API + real Bolt HTTP endpoint + sender.
+
+Used by ``relbot console`` and by the tests, so both see exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from bot.app import build_app, make_client
+from bot.clock import Clock
+from bot.config import Config, ConfigHolder
+from bot.http import SlackHTTPServer
+from bot.services import Services, build_services
+from bot.standin.dispatcher import SlackSender
+from bot.standin.webapi import FakeSlackAPI, Message
+
+
+class LocalSlack:
+    """Start everything in-process; ``sender`` speaks Slack to the bot over HTTP."""
+
+    def __init__(self, config: Config | ConfigHolder, db_path: str | Path, *,
+                 clock: Clock | None = None, real_time: bool = True,
+                 api: FakeSlackAPI | None = None) -> None:
+        self.api = api or FakeSlackAPI().start()
+        self.signing_secret = secrets.token_hex(16)
+        holder = config if isinstance(config, ConfigHolder) else ConfigHolder(config)
+        self.client = make_client("xoxb-standin-" + secrets.token_hex(4), self.api.url)
+        self.svc: Services = build_services(holder, db_path, client=self.client, clock=clock,
+                                            real_time=real_time)
+        self.app = build_app(self.svc, self.signing_secret)
+        self.http = SlackHTTPServer(self.app, self.signing_secret, "127.0.0.1", 0)
+        self.http.serve_in_thread()
+        self.sender = SlackSender(self.http.url, self.signing_secret, self.api,
+                                  channel=holder.current.channel)
+        if self.svc.scheduler is not None and real_time:
+            self.svc.scheduler.start()
+
+    @property
+    def state(self) -> Any:
+        return self.api.state
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every listener and background task has finished."""
+        return self.svc.work.wait_idle(timeout)
+
+    def message(self, number: int) -> Message:
+        return self.api.state.message(number)
+
+    def close(self) -> None:
+        self.wait_idle(10)
+        self.http.stop()
+        self.svc.close()
+        self.api.stop()

@@ -1,0 +1,361 @@
+"""A small Slack Web API served over loopback HTTP that records every call.
+
+Implements what relbot uses: ``auth.test``, ``chat.postMessage``, ``chat.update``,
+``chat.postEphemeral``, ``chat.getPermalink``, ``users.info``, ``usergroups.list``,
+``usergroups.users.list``, ``views.publish``, ``conversations.info`` and the files v2 upload
+flow, plus ``POST /response/<id>`` standing in for slash-command ``response_url``s.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+BOT_USER = "U0RELBOT"
+TEAM = "T0RELBOT"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Message:
+    """A message as Slack would hold it; ``number`` is its 1-based position (console)."""
+
+    number: int
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict] | None
+    thread_ts: str | None = None
+    user: str = BOT_USER
+    edits: int = 0
+    kind: str = "message"  # message | ephemeral | response | file
+    to_user: str | None = None
+    attachments: list[dict] | None = None
+
+    @property
+    def rendered(self) -> str:
+        from bot.render.common import blocks_to_text
+
+        return blocks_to_text(self.blocks, self.text)
+
+
+@dataclass
+class Transcript:
+    """Everything visible that happened, in order (posts, updates, ephemerals, views)."""
+
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class SlackState:
+    """The stand-in's data: users, groups, channels' messages, views, and the call log."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self.messages: list[Message] = []      # channel messages incl. thread replies
+        self.private: list[Message] = []       # ephemerals and response_url answers
+        self.views: dict[str, dict] = {}
+        self.files: list[dict] = []
+        self.transcript: list[tuple[str, Message | dict]] = []
+        self.users: dict[str, dict] = {}
+        self.groups: dict[str, dict] = {}      # id -> {id, handle, name, users: [...]}
+        self.fail: dict[str, list[tuple[int, dict, dict]]] = {}
+        self._ts = int(time.time()) * 1_000_000
+        self.changed = threading.Condition(self.lock)
+
+    # --- setup helpers -------------------------------------------------------------
+    def add_user(self, user_id: str, name: str | None = None, tz: str = "Europe/Berlin") -> None:
+        self.users[user_id] = {"id": user_id, "name": name or user_id.lower(),
+                               "real_name": name or user_id, "tz": tz}
+
+    def add_group(self, handle: str, members: list[str], group_id: str | None = None) -> str:
+        gid = group_id or f"S{len(self.groups) + 1:04d}{handle.upper()[:6]}".replace("-", "")
+        self.groups[gid] = {"id": gid, "handle": handle.lstrip("@"), "name": handle,
+                            "users": list(members)}
+        return gid
+
+    def fail_next(self, method: str, status: int = 429, body: dict | None = None,
+                  headers: dict | None = None) -> None:
+        """Make the next call of ``method`` answer ``status`` (e.g. 429 + Retry-After)."""
+        hdrs = headers if headers is not None else ({"Retry-After": "1"} if status == 429 else {})
+        self.fail.setdefault(method, []).append(
+            (status, body or {"ok": False, "error": "ratelimited"}, hdrs))
+
+    # --- queries -------------------------------------------------------------------
+    def calls_of(self, method: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.method == method]
+
+    def message(self, number: int) -> Message:
+        with self.lock:
+            return self.messages[number - 1]
+
+    def by_ts(self, channel: str, ts: str) -> Message | None:
+        with self.lock:
+            return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
+
+    def next_ts(self) -> str:
+        with self.lock:
+            self._ts += 1
+            return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+
+
+def _coerce(params: dict[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    for key in ("blocks", "attachments", "view", "files", "metadata"):
+        if isinstance(out.get(key), str):
+            try:
+                out[key] = json.loads(out[key])
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, status: int, body: dict | str, headers: dict | None = None) -> None:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        data = raw.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _params(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        ctype = self.headers.get("Content-Type", "")
+        params: dict[str, Any] = {}
+        query = urlparse(self.path).query
+        for k, v in parse_qs(query).items():
+            params[k] = v[-1]
+        if not raw:
+            return params
+        if "json" in ctype:
+            params.update(json.loads(raw.decode()))
+        elif "form" in ctype:
+            for k, v in parse_qs(raw.decode(), keep_blank_values=True).items():
+                params[k] = v[-1]
+        else:
+            params["_raw"] = raw
+        return params
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.do_POST()
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = urlparse(self.path).path
+        params = self._params()
+        st = self.server.state
+        if path.startswith("/response/"):
+            self._send(200, "ok" if self.server.api.on_response(path, params) else "no_text")
+            return
+        if path.startswith("/upload/"):
+            with st.lock:
+                for f in st.files:
+                    if f["id"] == path.rsplit("/", 1)[-1]:
+                        f["content"] = params.get("_raw", b"").decode(errors="replace")
+            self._send(200, "OK")
+            return
+        method = path.removeprefix("/api/")
+        params = _coerce(params)
+        with st.lock:
+            st.calls.append(Call(method, params))
+            failing = st.fail.get(method)
+            failure = failing.pop(0) if failing else None
+        if failure:
+            status, body, headers = failure
+            self._send(status, body, headers)
+            return
+        self._send(200, self.server.api.handle(method, params))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    state: SlackState
+    api: FakeSlackAPI
+
+
+class FakeSlackAPI:
+    """Runs the stand-in on ``127.0.0.1:<port>``; ``url`` is the Web API base URL."""
+
+    def __init__(self, port: int = 0, state: SlackState | None = None) -> None:
+        self.state = state or SlackState()
+        self.state.add_user(BOT_USER, "relbot")
+        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server.state = self.state
+        self._server.api = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="slack-standin")
+        self._responses: dict[str, dict] = {}
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def start(self) -> FakeSlackAPI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def response_url(self, user: str, channel: str) -> str:
+        """A fresh ``response_url`` that records answers as ephemerals to ``user``."""
+        rid = f"R{len(self._responses) + 1:05d}"
+        self._responses[rid] = {"user": user, "channel": channel}
+        return f"http://127.0.0.1:{self.port}/response/{rid}"
+
+    def calls(self, method: str) -> list[Call]:
+        return self.state.calls_of(method)
+
+    # --- response_url -------------------------------------------------------------
+    def on_response(self, path: str, params: dict[str, Any]) -> bool:
+        rid = path.rsplit("/", 1)[-1]
+        target = self._responses.get(rid, {"user": "?", "channel": "?"})
+        params = _coerce(params)
+        if not params.get("text") and not params.get("blocks"):
+            return False
+        st = self.state
+        with st.lock:
+            public = params.get("response_type") == "in_channel"
+            msg = Message(0, target["channel"], st.next_ts(), params.get("text", ""),
+                          params.get("blocks"), kind="message" if public else "response",
+                          to_user=None if public else target["user"])
+            if public:
+                msg.number = len(st.messages) + 1
+                st.messages.append(msg)
+            else:
+                st.private.append(msg)
+            st.transcript.append(("post", msg))
+            st.changed.notify_all()
+        return True
+
+    # --- Web API methods -------------------------------------------------------------
+    def handle(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        st = self.state
+        fn = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if fn is None:
+            return {"ok": False, "error": "unknown_method"}
+        with st.lock:
+            result = fn(p)
+            st.changed.notify_all()
+            return result
+
+    def _m_auth_test(self, p: dict) -> dict:
+        return {"ok": True, "url": "https://relbot-standin.slack.invalid/", "team": "relbot",
+                "user": "relbot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0RELBOT"}
+
+    def _m_chat_postMessage(self, p: dict) -> dict:  # noqa: N802
+        st = self.state
+        channel = p.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
+            return {"ok": False, "error": "no_text"}
+        msg = Message(len(st.messages) + 1, channel, st.next_ts(), p.get("text", ""),
+                      p.get("blocks"), p.get("thread_ts"), attachments=p.get("attachments"))
+        st.messages.append(msg)
+        st.transcript.append(("post", msg))
+        return {"ok": True, "channel": channel, "ts": msg.ts,
+                "message": {"text": msg.text, "ts": msg.ts, "user": BOT_USER,
+                            "blocks": msg.blocks or []}}
+
+    def _m_chat_update(self, p: dict) -> dict:
+        msg = self.state.by_ts(p.get("channel", ""), p.get("ts", ""))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        msg.text = p.get("text", msg.text)
+        if "blocks" in p:
+            msg.blocks = p.get("blocks")
+        msg.edits += 1
+        self.state.transcript.append(("update", msg))
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
+
+    def _m_chat_postEphemeral(self, p: dict) -> dict:  # noqa: N802
+        st = self.state
+        msg = Message(0, p.get("channel", ""), st.next_ts(), p.get("text", ""), p.get("blocks"),
+                      p.get("thread_ts"), kind="ephemeral", to_user=p.get("user"))
+        st.private.append(msg)
+        st.transcript.append(("post", msg))
+        return {"ok": True, "message_ts": msg.ts}
+
+    def _m_chat_getPermalink(self, p: dict) -> dict:  # noqa: N802
+        ts = str(p.get("message_ts", "")).replace(".", "")
+        return {"ok": True, "channel": p.get("channel"),
+                "permalink": f"https://relbot-standin.slack.invalid/archives/{p.get('channel')}/p{ts}"}
+
+    def _m_users_info(self, p: dict) -> dict:
+        user = self.state.users.get(p.get("user", ""))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user}
+
+    def _m_conversations_info(self, p: dict) -> dict:
+        return {"ok": True, "channel": {"id": p.get("channel"), "name": "releases",
+                                        "is_member": True}}
+
+    def _m_usergroups_list(self, p: dict) -> dict:
+        groups = [{k: v for k, v in g.items() if k != "users"} for g in self.state.groups.values()]
+        return {"ok": True, "usergroups": groups}
+
+    def _m_usergroups_users_list(self, p: dict) -> dict:
+        group = self.state.groups.get(p.get("usergroup", ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group["users"])}
+
+    def _m_views_publish(self, p: dict) -> dict:
+        view = p.get("view") or {}
+        self.state.views[p.get("user_id", "")] = view
+        self.state.transcript.append(("view", {"user": p.get("user_id"), "view": view}))
+        return {"ok": True, "view": {"id": "V0HOME", **view}}
+
+    def _m_files_getUploadURLExternal(self, p: dict) -> dict:  # noqa: N802
+        fid = f"F{len(self.state.files) + 1:05d}"
+        self.state.files.append({"id": fid, "filename": p.get("filename"), "content": ""})
+        return {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/{fid}",
+                "file_id": fid}
+
+    def _m_files_completeUploadExternal(self, p: dict) -> dict:  # noqa: N802
+        st = self.state
+        files = p.get("files") or []
+        done = []
+        for f in files:
+            rec = next((x for x in st.files if x["id"] == f.get("id")), None)
+            if rec is None:
+                return {"ok": False, "error": "file_not_found"}
+            rec.update(title=f.get("title"), channel=p.get("channel_id"),
+                       thread_ts=p.get("thread_ts"))
+            msg = Message(len(st.messages) + 1, p.get("channel_id", ""), st.next_ts(),
+                          p.get("initial_comment") or f"file {rec['filename']}", None,
+                          p.get("thread_ts"), kind="file")
+            msg.attachments = [{"file": rec["filename"], "content": rec["content"]}]
+            st.messages.append(msg)
+            st.transcript.append(("post", msg))
+            done.append({"id": rec["id"], "title": f.get("title")})
+        return {"ok": True, "files": done}

@@ -1,0 +1,243 @@
+"""The one slash-command dispatcher: parse -> audit -> authorise -> ack -> run -> reply.
+
+Every command (``/release``, ``/sync``, ``/rollback``) is a table of subcommands
+(:class:`SubcommandSpec`); :func:`register_command` wires one table into Bolt. The
+subcommand runs *after* the ack, so slow work never breaks Slack's 3-second rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import Refused, RelbotError, UsageError
+from bot.groups import describe
+from bot.redact import scrub, scrub_text
+
+log = logging.getLogger(__name__)
+
+_OPT = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed slash command: ``/sync plan docs force=yes`` -> sub, args, opts."""
+
+    name: str
+    sub: str
+    args: tuple[str, ...]
+    opts: dict[str, str]
+    text: str
+    user: str
+    channel: str
+    response_url: str = ""
+    trigger_id: str = ""
+    words: tuple[str, ...] = ()
+
+    def arg(self, i: int, default: str | None = None) -> str | None:
+        return self.args[i] if i < len(self.args) else default
+
+    def rest(self, start: int = 0) -> str:
+        """Positional words from ``start`` joined (free text such as a reason)."""
+        return " ".join(self.args[start:])
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a subcommand answers: ephemeral to the user unless ``public``."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class SubcommandSpec:
+    run: Callable[[CommandContext], Reply | str | None]
+    usage: str                      # arguments after the subcommand, e.g. "NAME"
+    summary: str
+    permission: str | None = "default"  # "default" = the command's; None = anyone
+    ack_text: str | None = None     # shown at once while slow work runs
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    summary: str
+    permission: str | None
+    subcommands: dict[str, SubcommandSpec]
+    default: str | None = None      # subcommand used when the first word is not one
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+class CommandContext:
+    """What a running subcommand can use: services, the command, and ways to answer."""
+
+    def __init__(self, svc: Any, cmd: Command, respond: Callable[..., Any] | None = None) -> None:
+        self.svc, self.cmd, self._respond = svc, cmd, respond
+
+    @property
+    def config(self) -> Any:
+        return self.svc.config.current
+
+    def post(self, text: str, blocks: list[dict] | None = None, channel: str | None = None,
+             thread_ts: str | None = None) -> str:
+        """Post to ``channel`` (default: the configured channel); returns the message ts."""
+        return post_message(self.svc, text, blocks, channel or self.config.channel, thread_ts)
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
+        update_message(self.svc, channel, ts, text, blocks)
+
+    def respond(self, text: str, blocks: list[dict] | None = None) -> None:
+        """Answer the user ephemerally (response_url, else chat.postEphemeral)."""
+        text, blocks = scrub_text(text, self.config.secrets), scrub(blocks, self.config.secrets)
+        if self._respond is not None and self.cmd.response_url:
+            self._respond(text=text, blocks=blocks, response_type="ephemeral")
+        else:
+            self.svc.client.chat_postEphemeral(channel=self.cmd.channel, user=self.cmd.user,
+                                               text=text, blocks=blocks)
+
+    def audit(self, action: str, subject: str = "", payload: dict | None = None) -> None:
+        self.svc.audit.append(self.cmd.user, action, subject or self.cmd.name, payload or {})
+
+
+def post_message(svc: Any, text: str, blocks: list[dict] | None, channel: str,
+                 thread_ts: str | None = None) -> str:
+    """chat.postMessage with secrets scrubbed; returns the new message's ts."""
+    secrets = svc.config.current.secrets
+    resp = svc.client.chat_postMessage(channel=channel, text=scrub_text(text, secrets),
+                                       blocks=scrub(blocks, secrets), thread_ts=thread_ts)
+    return str(resp["ts"])
+
+
+def update_message(svc: Any, channel: str, ts: str, text: str,
+                   blocks: list[dict] | None = None) -> None:
+    """chat.update in place with secrets scrubbed."""
+    secrets = svc.config.current.secrets
+    svc.client.chat_update(channel=channel, ts=ts, text=scrub_text(text, secrets),
+                           blocks=scrub(blocks, secrets) if blocks is not None else [])
+
+
+def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
+                  response_url: str = "", trigger_id: str = "") -> Command:
+    """Split ``text`` into subcommand, positional args and ``key=value`` options."""
+    try:
+        words = shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
+    except ValueError as exc:
+        raise UsageError(f"cannot parse {text!r}: {exc}") from None
+    sub = words[0].lower() if words else ""
+    rest = words[1:]
+    sub = spec.aliases.get(sub, sub)
+    if words and sub not in spec.subcommands and sub != "help" and spec.default:
+        sub, rest = spec.default, words
+    args, opts = [], {}
+    for w in rest:
+        m = _OPT.match(w)
+        if m:
+            opts[m.group(1).lower()] = m.group(2)
+        else:
+            args.append(w)
+    return Command(spec.name, sub, tuple(args), opts, text, user, channel, response_url,
+                   trigger_id, tuple(rest))
+
+
+def usage_text(spec: CommandSpec, only: str | None = None) -> str:
+    """The ephemeral usage message for ``spec`` (or one subcommand)."""
+    lines = [f"*{spec.name}* — {spec.summary}"]
+    for name, sub in spec.subcommands.items():
+        if only and name != only:
+            continue
+        shown = " ".join(x for x in (spec.name, name, sub.usage) if x)
+        lines.append(f"• `{shown}` — {sub.summary}")
+    if not only:
+        lines.append(f"• `{spec.name} help` — this message")
+    return "\n".join(lines)
+
+
+def _permission(spec: CommandSpec, sub: SubcommandSpec) -> str | None:
+    return spec.permission if sub.permission == "default" else sub.permission
+
+
+def register_command(app: Any, spec: CommandSpec) -> None:
+    """Wire one command table into Bolt."""
+
+    @app.command(spec.name)
+    def _listener(ack: Any, body: dict, context: Any, respond: Any) -> None:
+        svc = context["svc"]
+        user, channel = body.get("user_id", ""), body.get("channel_id", "")
+        text = (body.get("text") or "").strip()
+        try:
+            cmd = parse_command(spec, text, user, channel, body.get("response_url", ""),
+                                body.get("trigger_id", ""))
+        except UsageError as exc:
+            ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec)}")
+            svc.audit.append(user, "command.usage", spec.name, {"text": text, "error": str(exc)})
+            return
+        sub = spec.subcommands.get(cmd.sub)
+        if sub is None:
+            unknown = cmd.sub and cmd.sub != "help"
+            prefix = f"Unknown subcommand `{cmd.sub}`.\n\n" if unknown else ""
+            ack(response_type="ephemeral", text=prefix + usage_text(spec))
+            svc.audit.append(user, "command.usage", spec.name, {"text": text, "channel": channel})
+            return
+        perm = _permission(spec, sub)
+        allowed = getattr(svc.config.current.permissions, perm) if perm else None
+        if not svc.groups.allowed(user, allowed):
+            ack(response_type="ephemeral",
+                text=f":no_entry: `{spec.name} {cmd.sub}` is limited to {describe(allowed)}.")
+            svc.audit.append(user, "command.refused", spec.name, {
+                "text": text, "channel": channel, "reason": f"not in permissions.{perm}"})
+            return
+        if sub.ack_text:
+            ack(response_type="ephemeral", text=sub.ack_text)
+        else:
+            ack()
+        svc.audit.append(user, "command", spec.name, {"sub": cmd.sub, "text": text,
+                                                        "channel": channel})
+        run_subcommand(svc, spec, sub, cmd, respond)
+
+
+def run_subcommand(svc: Any, spec: CommandSpec, sub: SubcommandSpec, cmd: Command,
+                   respond: Callable[..., Any] | None) -> None:
+    """Run after the ack; every outcome reaches the user, faults never as a traceback."""
+    ctx = CommandContext(svc, cmd, respond)
+    try:
+        result = sub.run(ctx)
+        if isinstance(result, str):
+            result = Reply(result)
+        if result is not None:
+            if result.public:
+                ctx.post(result.text, result.blocks, channel=cmd.channel)
+            else:
+                ctx.respond(result.text, result.blocks)
+    except Refused as exc:
+        svc.audit.append(cmd.user, "command.refused", spec.name, {
+            "sub": cmd.sub, "text": cmd.text, "reason": exc.message})
+        _safe_respond(ctx, f":no_entry: {exc.message}")
+    except UsageError as exc:
+        _safe_respond(ctx, f"{exc}\n\n{usage_text(spec, cmd.sub)}")
+    except RelbotError as exc:
+        svc.audit.append(cmd.user, "command.failed", spec.name, {
+            "sub": cmd.sub, "text": cmd.text, "error": str(exc)})
+        _safe_respond(ctx, f":warning: {exc}")
+    except Exception as exc:
+        ref = "E-" + hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:6]
+        log.error("internal error %s in %s %s: %s", ref, cmd.name, cmd.sub,
+                  scrub_text(repr(exc)), exc_info=True)
+        svc.audit.append(cmd.user, "command.error", spec.name, {
+            "sub": cmd.sub, "text": cmd.text, "ref": ref, "error": type(exc).__name__})
+        _safe_respond(ctx, f":boom: Internal error ({ref}); nothing was changed by the failed "
+                           "step. The details are in the bot's log.")
+
+
+def _safe_respond(ctx: CommandContext, text: str) -> None:
+    try:
+        ctx.respond(text)
+    except Exception:
+        log.exception("could not deliver a reply to %s", ctx.cmd.user)

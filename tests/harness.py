@@ -1,0 +1,136 @@
+"""Chat-style test driver: send a command as a user, read what the bot said.
+
+    chat = Chat(tmp_path, CONFIG)
+    reply = chat.command("U0ALICE", "/sync plan docs")
+    assert "3 added" in chat.last().text
+    chat.react("U0BOB", chat.last(), "white_check_mark")
+
+Everything goes over real HTTP: signed requests into the real Bolt endpoint, and the bot's
+Web API calls into the stand-in server, which records them.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.clock import FakeClock
+from bot.config import ConfigHolder, load_config
+from bot.standin.dispatcher import HTTPResult
+from bot.standin.local import LocalSlack
+from bot.standin.webapi import Message
+
+BASE_CONFIG = """\
+channel: C0RELEASES
+timezone: Europe/Berlin
+approvers: [U0ALICE, U0BOB, "@release-managers"]
+approval:
+  reactions: [white_check_mark, "+1"]
+  quorum: 2
+  allow_self_approval: false
+"""
+
+
+@dataclass
+class Said:
+    """What a user saw after one action: the HTTP ack and anything new the bot posted."""
+
+    http: HTTPResult
+    private: list[Message] = field(default_factory=list)
+    posted: list[Message] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return self.http.status
+
+    @property
+    def ack(self) -> str:
+        return self.http.text
+
+    @property
+    def text(self) -> str:
+        """Everything the user was shown privately: the ack text then each ephemeral reply."""
+        parts = [self.ack] if self.ack else []
+        parts += [m.rendered for m in self.private]
+        return "\n".join(parts)
+
+
+class Chat:
+    """A running bot plus a fake Slack, driven like a chat transcript."""
+
+    def __init__(self, tmp_path: Path, config: str = BASE_CONFIG, *,
+                 clock: FakeClock | None = None, users: tuple[str, ...] = (
+                     "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"),
+                 groups: dict[str, list[str]] | None = None, real_time: bool = False) -> None:
+        self.tmp = Path(tmp_path)
+        self.config_path = self.tmp / "relbot.yml"
+        self.config_path.write_text(textwrap.dedent(config))
+        self.db_path = self.tmp / "relbot.db"
+        self.clock = clock or FakeClock("2026-11-24T09:00:00+00:00")
+        self.holder = ConfigHolder(load_config(self.config_path), self.config_path)
+        self.local = LocalSlack(self.holder, self.db_path, clock=self.clock, real_time=real_time)
+        self.api, self.sender, self.svc = self.local.api, self.local.sender, self.local.svc
+        for u in users:
+            self.api.state.add_user(u)
+        for handle, members in (groups or {"release-managers": ["U0CAROL"]}).items():
+            self.api.state.add_group(handle, members)
+
+    # --- acting ------------------------------------------------------------------
+    def _did(self, fn: Any, *args: Any, **kwargs: Any) -> Said:
+        st = self.api.state
+        n_private, n_posted = len(st.private), len(st.messages)
+        http = fn(*args, **kwargs)
+        self.local.wait_idle()
+        return Said(http, st.private[n_private:], st.messages[n_posted:])
+
+    def command(self, user: str, line: str, channel: str | None = None) -> Said:
+        return self._did(self.sender.command, user, line, channel)
+
+    def react(self, user: str, message: Message | int, reaction: str = "white_check_mark",
+              **kw: Any) -> Said:
+        return self._did(self.sender.react, user, self._msg(message), reaction, **kw)
+
+    def unreact(self, user: str, message: Message | int, reaction: str = "white_check_mark"
+                ) -> Said:
+        return self._did(self.sender.react, user, self._msg(message), reaction, removed=True)
+
+    def click(self, user: str, message: Message | int, action_id: str,
+              value: str | None = None) -> Said:
+        return self._did(self.sender.click, user, self._msg(message), action_id, value)
+
+    def tick(self, user: str, message: Message | int, action_id: str,
+             selected: list[str]) -> Said:
+        return self._did(self.sender.tick, user, self._msg(message), action_id, selected)
+
+    def event(self, event: dict, **kw: Any) -> Said:
+        return self._did(self.sender.event, event, **kw)
+
+    def run_due(self) -> int:
+        """Run scheduler jobs due by the fake clock, then wait for their work."""
+        n = self.svc.scheduler.run_due() if self.svc.scheduler else 0
+        self.local.wait_idle()
+        return n
+
+    # --- reading -------------------------------------------------------------------
+    def _msg(self, m: Message | int) -> Message:
+        return self.api.state.message(m) if isinstance(m, int) else m
+
+    @property
+    def messages(self) -> list[Message]:
+        return list(self.api.state.messages)
+
+    def last(self, thread_of: Message | None = None) -> Message:
+        msgs = [m for m in self.messages
+                if thread_of is None or m.thread_ts == thread_of.ts]
+        return msgs[-1]
+
+    def thread(self, parent: Message) -> list[Message]:
+        return [m for m in self.messages if m.thread_ts == parent.ts]
+
+    def audit(self, action_prefix: str = "") -> list[Any]:
+        return list(self.svc.audit.entries(action_prefix=action_prefix or None))
+
+    def close(self) -> None:
+        self.local.close()
