@@ -50,7 +50,8 @@ def _principal(value: Any) -> str:
     s = str(value).strip()
     if not _PRINCIPAL.match(s):
         raise ValueError(
-            f"{s!r} is neither a Slack user ID (U0ALICE) nor a user group handle (@release-managers)"
+            f"{s!r} is neither a Slack user ID (U0ALICE) nor a user group handle"
+            " (@release-managers)"
         )
     return s
 
