@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,8 @@ class ApprovalState:
     quorum: int
     expired: bool
     approvers: tuple[str, ...] = field(default=())
+    refusal: str | None = None
+    """Set when the vote that produced this state was refused (and why)."""
 
     @property
     def needed(self) -> int:
@@ -142,7 +144,7 @@ class Approvals:
             if reason:
                 self.audit.append(user, "approval.refused", req.subject, {**evidence,
                                                                          "reason": reason})
-                return self.state(req)
+                return replace(self.state(req), refusal=reason)
             if not self.store.add_vote(req.id, user, reaction, now):
                 return self.state(req)  # the same vote again (e.g. a Slack retry)
             self.audit.append(user, "approval.counted", req.subject, evidence)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def _on_reaction(event: dict, context: Any, added: bool) -> None:
@@ -10,9 +13,18 @@ def _on_reaction(event: dict, context: Any, added: bool) -> None:
     if item.get("type") != "message":
         return
     svc = context["svc"]
-    svc.approvals.react(channel=item.get("channel", ""), ts=item.get("ts", ""),
-                        user=event.get("user", ""), reaction=event.get("reaction", ""),
-                        added=added)
+    user, channel = event.get("user", ""), item.get("channel", "")
+    state = svc.approvals.react(channel=channel, ts=item.get("ts", ""), user=user,
+                                reaction=event.get("reaction", ""), added=added)
+    if state is not None and state.refusal:
+        # Ignored as a vote, but the person deserves to know why their reaction doesn't count.
+        try:
+            svc.client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=item.get("ts"),
+                text=f"Your :{event.get('reaction')}: on {state.request.evidence_id} "
+                     f"was not counted: {state.refusal}.")
+        except Exception:  # best effort: the refusal is already audited
+            log.warning("could not tell %s why their vote was refused", user)
 
 
 def register(app: Any) -> None:
