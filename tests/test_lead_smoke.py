@@ -1,0 +1,50 @@
+"""End-to-end smoke: the shipped example config, console demo and a signed command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness import Chat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def relbot(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_example_config_is_valid() -> None:
+    r = relbot("check-config", "examples/relbot.yml")
+    assert r.returncode == 0, r.stderr
+    assert "ok" in r.stdout
+
+
+def test_console_demo_runs_and_prints_answers() -> None:
+    demo = (ROOT / "examples" / "console-demo.txt").read_text()
+    r = relbot("console", "--config", "examples/relbot.yml", stdin=demo)
+    assert r.returncode == 0, r.stderr
+    assert "U0ALICE> /release help" in r.stdout
+    assert "(only U0ALICE sees) */release*" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_signed_help_is_answered_in_the_ack_and_audited(chat: Chat) -> None:
+    said = chat.command("U0ALICE", "/sync help")
+    assert said.status == 200
+    assert said.http.json["response_type"] == "ephemeral"
+    assert "`/sync help`" in said.ack
+    [entry] = chat.audit("command.usage")
+    assert (entry.actor, entry.subject) == ("U0ALICE", "/sync")
+    assert chat.svc.audit.verify().ok
+
+
+def test_bad_signature_is_rejected_without_running_anything(chat: Chat) -> None:
+    res = chat.sender.post("command=%2Fsync&text=help&user_id=U0ALICE",
+                           "application/x-www-form-urlencoded", signature="v0=" + "0" * 64)
+    assert res.status == 401
+    assert chat.audit() == []
