@@ -57,6 +57,7 @@ def shape_error(body: str, content_type: str) -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     server: SlackHTTPServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid 40 ms ACK stalls
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("http: " + fmt, *args)

@@ -1,0 +1,213 @@
+"""Ack latency: signed ``/release help`` against ``relbot run --http`` vs a bare Bolt app.
+
+    python bench/ack.py [-n 2000] [-c 8]
+
+Both servers run as real subprocesses in the same run, both answer on loopback over
+HTTP/1.1 keep-alive, and both are driven by the same client: C threads, each with its own
+connection, sending signed slash commands. relbot runs with the built-in stand-in Web API
+(``SLACK_API_URL``) and a fresh SQLite file, so every request also writes its audit entry.
+The bare app is Bolt with one ``/release`` listener that only acks, behind a stdlib
+threading HTTP server. Prints p50/p99 of both and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-signing-secret-0123456789abcdef"
+CONFIG = """\
+channel: C0RELEASES
+timezone: Europe/Berlin
+approvers: [U0ALICE, U0BOB]
+"""
+
+
+def serve_bare(port: int) -> None:
+    """A bare Bolt app that only acks ``/release``, on a threading HTTP server."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from slack_bolt import App
+    from slack_bolt.request import BoltRequest
+    from slack_sdk import WebClient
+
+    url = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+    client = WebClient(token="xoxb-bare", base_url=url if url.endswith("/") else url + "/")
+    app = App(client=client, signing_secret=SECRET, token_verification_enabled=False)
+
+    @app.command("/release")
+    def ack_only(ack):  # noqa: ANN001, ANN202
+        ack(response_type="ephemeral", text="usage")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else headers+body writes hit the 40 ms delayed ACK
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            resp = app.dispatch(BoltRequest(
+                body=raw.decode(), headers={k.lower(): [v] for k, v in self.headers.items()}))
+            data = (resp.body or "").encode()
+            self.send_response(resp.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128
+
+    srv = Server(("127.0.0.1", port), Handler)
+    print(f"bare listening on http://127.0.0.1:{srv.server_address[1]}/slack/events",
+          file=sys.stderr, flush=True)
+    srv.serve_forever()
+
+
+def _start(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # drain
+            return proc, m.group(1)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit(f"could not start {cmd}")
+
+
+def _body(i: int) -> bytes:
+    return urlencode({
+        "token": "x", "team_id": "T0RELBOT", "team_domain": "relbot", "channel_id": "C0RELEASES",
+        "channel_name": "releases", "user_id": "U0ALICE", "user_name": "alice",
+        "command": "/release", "text": "help", "api_app_id": "A0RELBOT",
+        "response_url": "http://127.0.0.1:9/response/x", "trigger_id": f"{i}.trigger",
+    }).encode()
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    mac = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+    return {"Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + mac.hexdigest()}
+
+
+def drive(url: str, n: int, c: int, warmup: int = 50) -> list[float]:
+    """Send ``n`` signed requests over ``c`` keep-alive connections; latencies in ms."""
+    u = urlparse(url)
+    lat: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(n + warmup))
+    errors: list[str] = []
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        mine: list[float] = []
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            body = _body(i)
+            headers = _signed(body)
+            t0 = time.perf_counter()
+            conn.request("POST", u.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            dt = (time.perf_counter() - t0) * 1000
+            if resp.status != 200:
+                errors.append(f"HTTP {resp.status}")
+            if i >= warmup:
+                mine.append(dt)
+        conn.close()
+        with lock:
+            lat.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(c)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    return lat
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-n", type=int, default=2000, help="requests per server")
+    ap.add_argument("-c", type=int, default=8, help="concurrent connections")
+    ap.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_bare is not None:
+        serve_bare(args.serve_bare)
+        return 0
+
+    sys.path.insert(0, str(ROOT))
+    from bot.standin.webapi import FakeSlackAPI
+
+    api = FakeSlackAPI().start()
+    tmp = tempfile.TemporaryDirectory(prefix="relbot-bench-")
+    cfg = Path(tmp.name) / "relbot.yml"
+    cfg.write_text(CONFIG)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench-0000",
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url,
+           "RELBOT_LOG_LEVEL": "WARNING"}
+    env.pop("SLACK_APP_TOKEN", None)
+    relbot, relbot_url = _start(
+        [sys.executable, "-m", "bot", "run", "--http", "--port", "0", "--config", str(cfg),
+         "--db", str(Path(tmp.name) / "relbot.db")], env, tmp.name)
+    bare, bare_url = _start([sys.executable, str(Path(__file__).resolve()), "--serve-bare",
+                             "0"], env, tmp.name)
+    try:
+        results = {}
+        # interleave two rounds each so machine noise hits both alike
+        for name, url in (("bare", bare_url), ("relbot", relbot_url),
+                          ("bare", bare_url), ("relbot", relbot_url)):
+            results.setdefault(name, []).extend(drive(url, args.n // 2, args.c))
+    finally:
+        for p in (relbot, bare):
+            p.terminate()
+            p.wait(30)
+        api.stop()
+        tmp.cleanup()
+    print(f"N={args.n} C={args.c} (cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
+    print(f"{'':8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+    for name in ("bare", "relbot"):
+        xs = results[name]
+        print(f"{name:8}{pct(xs, 50):10.2f}{pct(xs, 99):10.2f}{statistics.mean(xs):10.2f}")
+    r50 = pct(results["relbot"], 50) / pct(results["bare"], 50)
+    r99 = pct(results["relbot"], 99) / pct(results["bare"], 99)
+    ok = r50 <= 1.3 and pct(results["relbot"], 99) < 100
+    print(f"ratio   p50 {r50:.2f}  p99 {r99:.2f}   target p50 ratio <= 1.3 and relbot p99 < "
+          f"100 ms: {'MET' if ok else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
