@@ -49,9 +49,11 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False) 
         return next()
 
     @app.error
-    def on_error(error: Exception, body: dict) -> BoltResponse:
+    def on_error(error: Exception, body: dict, response: Any) -> BoltResponse | None:
         log.error("unhandled error: %s", type(error).__name__, exc_info=error)
-        return BoltResponse(status=200, body="")
+        # After the ack (listener on svc.work) there is no response left to replace, and
+        # returning one then makes Bolt fail an assertion.
+        return BoltResponse(status=200, body="") if response is not None else None
 
     register_all(app)
     setup_all(svc)

@@ -92,6 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._reply(400, "bad Content-Length")
             return
+        if length < 0:
+            self._reply(400, "bad Content-Length")
+            return
         if length > MAX_BODY:
             self._reply(413, "body too large")
             return

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 def _on_reaction(event: dict, context: Any, added: bool) -> None:
     item = event.get("item") or {}
-    if item.get("type") != "message":
+    if not isinstance(item, dict) or item.get("type") != "message":
         return
     svc = context["svc"]
     user, channel = event.get("user", ""), item.get("channel", "")

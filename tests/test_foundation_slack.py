@@ -8,7 +8,7 @@ import json
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import pytest
 import yaml
@@ -227,3 +227,42 @@ def test_manifest_validates_and_declares_what_the_bot_needs() -> None:
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
     if not schema_path.exists():
         pytest.skip(f"{schema_path} absent: schema validation skipped")
+
+
+def test_negative_content_length_gets_400_not_a_dropped_connection(chat: Chat) -> None:
+    import socket
+
+    host, port = urlparse(chat.sender.bot_url).hostname, urlparse(chat.sender.bot_url).port
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n"
+                  b"Content-Type: application/json\r\n\r\n{}")
+        assert s.recv(64).startswith(b"HTTP/1.1 400")
+
+
+def test_listener_fault_after_ack_is_logged_once_not_crashing_the_worker(
+        chat: Chat, caplog: pytest.LogCaptureFixture) -> None:
+    """A reaction event whose item is not an object is ignored; a failing listener after the
+    ack is reported by our error handler, not by a Bolt assertion."""
+    said = chat.event({"type": "reaction_added", "user": "U0BOB", "reaction": "+1",
+                       "item": "not-an-object"})
+    assert said.status == 200
+    assert "AssertionError" not in caplog.text and "background task failed" not in caplog.text
+
+
+def test_error_handler_after_ack_does_not_trip_bolt(chat: Chat,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    def boom(svc: object, state: object) -> None:
+        raise RuntimeError("hook failed")
+
+    chat.svc.approvals.register_kind("boom", boom)
+    ts = chat.svc.client.chat_postMessage(channel="C0RELEASES", text="plan")["ts"]
+    chat.svc.approvals.open(kind="boom", subject="B-1", evidence_id="DR-B1", digest="0" * 64,
+                            channel="C0RELEASES", ts=ts, requester="U0DAVE",
+                            policy=chat.svc.config.current.approval, approvers=("U0ALICE",))
+    msg = chat.api.state.by_ts("C0RELEASES", ts)
+    assert msg is not None
+    said = chat.react("U0ALICE", msg)
+    assert said.status == 200
+    assert "unhandled error: RuntimeError" in caplog.text
+    assert "AssertionError" not in caplog.text
+    assert [e.actor for e in chat.audit("approval.counted")] == ["U0ALICE"]
