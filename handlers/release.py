@@ -1,13 +1,143 @@
-"""/release subcommands (placeholder until the release feature lands)."""
+"""/release subcommands and the Confirm buttons (thin: parse -> core -> render)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from handlers.base import SubcommandSpec
+import yaml
 
-SUBCOMMANDS: dict[str, SubcommandSpec] = {}
+from bot.errors import Refused, RelbotError, UsageError
+from bot.release import service as rs
+from bot.release import version as vs
+from bot.render.release import release_blocks, summary
+from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
+
+_VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
+
+
+def refresh(svc: Any, row: Any, thread_note: str | None = None) -> None:
+    """Post or update the one release message; details go to its thread."""
+    row = rs.store(svc).get(row.id)
+    blocks = release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
+                            vs.CADENCE.get(row.bump, ""))
+    if row.ts:
+        update_message(svc, row.channel, row.ts, summary(row), blocks)
+    else:
+        channel = svc.config.current.channel
+        ts = post_message(svc, summary(row), blocks, channel)
+        rs.store(svc).set_message(row.id, channel, ts)
+        row.channel, row.ts = channel, ts
+    if thread_note:
+        post_message(svc, thread_note, None, row.channel, thread_ts=row.ts)
+
+
+def _target(ctx: CommandContext) -> Any:
+    v = ctx.cmd.arg(0)
+    return rs.find(ctx.svc, v if v and _VERSION.match(v) else None, ctx.cmd.opts.get("product"))
+
+
+def start(ctx: CommandContext) -> str:
+    a = list(ctx.cmd.args)
+    name = None
+    if a and not (a[0] in vs.BUMPS or a[0] in vs.STAGES or a[0] == "final"
+                  or _VERSION.match(a[0])):
+        name = a.pop(0)
+    how = a.pop(0) if a else None
+    row, why = rs.start(ctx.svc, ctx.cmd.user, name, how)
+    row = rs.run_auto(ctx.svc, row)
+    refresh(ctx.svc, row, f"Started {row.product} {row.version}: {why}")
+    return f"Started {row.product} {row.version} ({row.bump}): {why}"
+
+
+def status(ctx: CommandContext) -> Reply:
+    row = _target(ctx)
+    block = rs.blockers(ctx.svc, row) if row.status == "active" else []
+    text = summary(row)
+    if block:
+        text += "\nBlocked: " + "; ".join(f"{c} is {r} — {w}" for c, r, w in block)
+    return Reply(text, release_blocks(row, block, vs.CADENCE.get(row.bump, "")))
+
+
+def advance(ctx: CommandContext) -> str:
+    row = _target(ctx)
+    try:
+        new = rs.advance(ctx.svc, row, ctx.cmd.user)
+    finally:
+        refresh(ctx.svc, row)
+    refresh(ctx.svc, new, f"<@{ctx.cmd.user}> moved {row.step} → {new.step}")
+    return f"{new.product} {new.version} is now at {new.step}"
+
+
+def abort(ctx: CommandContext) -> str:
+    row = _target(ctx)
+    reason = ctx.cmd.rest(1) if ctx.cmd.arg(0) and _VERSION.match(ctx.cmd.arg(0)) else ""
+    row = rs.abort(ctx.svc, row, ctx.cmd.user, reason)
+    refresh(ctx.svc, row, f"<@{ctx.cmd.user}> aborted: {reason}")
+    return f"Aborted {row.product} {row.version}: {reason}"
+
+
+def waive(ctx: CommandContext) -> str:
+    cid = (ctx.cmd.arg(0) or "").upper()
+    reason = ctx.cmd.rest(1)
+    if not cid or not reason:
+        raise UsageError("usage: /release waive RL-0N reason...")
+    row = rs.find(ctx.svc, ctx.cmd.opts.get("version"), ctx.cmd.opts.get("product"))
+    rs.confirm(ctx.svc, row, cid, ctx.cmd.user, waive_reason=reason)
+    refresh(ctx.svc, row, f"<@{ctx.cmd.user}> waived {cid}: {reason}")
+    return f"Waived {cid} for {row.product} {row.version}"
+
+
+def check(ctx: CommandContext) -> str:
+    row = rs.run_auto(ctx.svc, _target(ctx), "relbot")
+    refresh(ctx.svc, row)
+    return "\n".join(f"{c.check_id}: {c.result} {c.evidence}" for c in row.checks.values())
+
+
+def notes(ctx: CommandContext) -> str:
+    row = _target(ctx)
+    md, mdp, ymp = rs.draft_notes(ctx.svc, row, ctx.cmd.user)
+    refresh(ctx.svc, row, md)
+    return f"Release notes written to {mdp} and {ymp}"
+
+
+def evidence(ctx: CommandContext) -> str:
+    row = _target(ctx)
+    ctx.audit("release.evidence", rs.subject(row), {})
+    return "```\n" + yaml.safe_dump(rs.evidence(ctx.svc, row), sort_keys=False) + "```"
+
+
+SUBCOMMANDS: dict[str, SubcommandSpec] = {
+    "start": SubcommandSpec(start, "[PRODUCT] [major|minor|patch|alpha|beta|rc|final|X.Y.Z]",
+                            "start a release (no bump: proposed from commits)"),
+    "status": SubcommandSpec(status, "[VERSION]", "step, checks and what blocks the next step",
+                             permission=None),
+    "advance": SubcommandSpec(advance, "[VERSION]", "move to the next step when checks pass"),
+    "abort": SubcommandSpec(abort, "VERSION reason", "abort a release"),
+    "waive": SubcommandSpec(waive, "RL-0N reason", "waive a check with a reason"),
+    "check": SubcommandSpec(check, "[VERSION]", "re-run the automatic checks"),
+    "notes": SubcommandSpec(notes, "[VERSION]", "draft release notes (Markdown + YAML)"),
+    "evidence": SubcommandSpec(evidence, "[VERSION]", "the YAML evidence record",
+                               permission=None),
+}
 
 
 def register(app: Any) -> None:
-    """No Block Kit actions yet."""
+    """Confirm buttons on the release message."""
+
+    @app.action(re.compile(r"^release:check:"))
+    def on_check(ack: Any, body: dict, context: Any) -> None:
+        ack()
+        svc = context["svc"]
+        uid = body["user"]["id"]
+        rid, cid = body["actions"][0]["value"].split(":", 1)
+        row = rs.store(svc).get(int(rid))
+        if row is None:
+            return
+        try:
+            rs.confirm(svc, row, cid, uid)
+        except (Refused, RelbotError) as exc:
+            svc.client.chat_postEphemeral(channel=body["container"]["channel_id"], user=uid,
+                                          text=f":no_entry: {exc}")
+            return
+        refresh(svc, row, f"<@{uid}> confirmed {cid}")
