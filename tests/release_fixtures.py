@@ -1,0 +1,44 @@
+"""Shared helpers for release tests: real git repos with tags and conventional commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.git import git
+
+
+def commit(repo: Path, msg: str, files: dict[str, str] | None = None) -> str:
+    for name, text in (files or {"f.txt": msg}).items():
+        p = repo / name
+        p.write_text((p.read_text() if p.exists() and name == "f.txt" else "") + text + "\n")
+        git("add", name, cwd=repo)
+    git("commit", "-q", "-m", msg, cwd=repo)
+    return git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def make_repo(tmp: Path, tag: str | None = "v1.2.0", msgs: tuple[str, ...] = ()) -> Path:
+    repo = tmp / "api"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    commit(repo, "chore: initial", {"pyproject.toml": 'version = "1.2.0"',
+                                    "CHANGELOG.md": "# Changelog\n\n## 1.2.0\n- first"})
+    if tag:
+        git("tag", "-a", tag, "-m", tag, cwd=repo)
+    for m in msgs:
+        commit(repo, m)
+    return repo
+
+
+def config(repo: Path, extra: str = "", product_extra: str = "") -> str:
+    return f"""\
+channel: C0RELEASES
+timezone: Europe/Berlin
+approvers: [U0ALICE, U0BOB]
+permissions:
+  release: [U0ALICE, U0BOB, "@release-managers"]
+releases:
+  products:
+    - name: api
+      repo: {repo}
+      default: true
+{product_extra}{extra}"""
