@@ -90,13 +90,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            self._reply(400, "bad Content-Length")
+            self.close_connection = True
+            self._reply(400, "bad Content-Length", {"Connection": "close"})
             return
         if length < 0:
-            self._reply(400, "bad Content-Length")
+            self.close_connection = True  # the unread body would be taken for a request
+            self._reply(400, "bad Content-Length", {"Connection": "close"})
             return
         if length > MAX_BODY:
-            self._reply(413, "body too large")
+            self.close_connection = True
+            self._reply(413, "body too large", {"Connection": "close"})
             return
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -155,6 +158,15 @@ class SlackHTTPServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/slack/events"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is not worth a traceback on stderr."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s disconnected", client_address)
+            return
+        super().handle_error(request, client_address)
 
     def serve_in_thread(self) -> SlackHTTPServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True,

@@ -28,6 +28,7 @@ def test_signed_command_200_bad_signature_and_stale_timestamp_401(chat: Chat) ->
     assert chat.sender.post(body, FORM, signature="v0=" + "1" * 64).status == 401
     stale = int(time.time()) - 60 * 10
     assert chat.sender.post(body, FORM, timestamp=stale).status == 401
+    chat.local.wait_idle()
     assert [e.actor for e in chat.audit("command")] == ["U0ALICE"]
 
 
