@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -82,7 +82,8 @@ def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None)
             when = datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
             raise CLIError(f"relbot: --since {since!r} is not an ISO date or datetime") from None
-        since = when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.tzinfo else since
+        if when.tzinfo:
+            since = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     entries = [e.as_dict() for e in _open_audit(db_path).entries(since=since)]
     if fmt == "yaml":
         return yaml.safe_dump(entries, sort_keys=False, allow_unicode=True).rstrip()

@@ -166,6 +166,12 @@ def test_audit_export_jsonl_yaml_since(tmp_path: Path) -> None:
     assert [x["actor"] for x in data] == ["U0BOB"]
     assert data[0]["payload"] == {"text": "list"}
 
+    # an offset is converted to UTC: 10:30+02:00 is 08:30Z, before the second entry (09:00Z)
+    r = relbot("audit", "export", "--db", str(db), "--since", "2026-11-26T10:30:00+02:00")
+    assert [json.loads(ln)["actor"] for ln in r.stdout.splitlines()] == ["U0BOB"]
+    r = relbot("audit", "export", "--db", str(db), "--since", "2026-11-26T09:30:00Z")
+    assert r.returncode == 0 and r.stdout.strip() == ""
+
     r = relbot("audit", "export", "--db", str(db), "--since", "yesterday")
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
