@@ -267,3 +267,27 @@ def test_error_handler_after_ack_does_not_trip_bolt(chat: Chat,
     assert "unhandled error: RuntimeError" in caplog.text
     assert "AssertionError" not in caplog.text
     assert [e.actor for e in chat.audit("approval.counted")] == ["U0ALICE"]
+
+
+@pytest.mark.parametrize("command", ["/release", "/sync", "/rollback"])
+def test_malformed_text_gets_ephemeral_usage(chat: Chat, command: str) -> None:
+    said = chat.command("U0ALICE", f'{command} "unterminated quote')
+    assert said.status == 200
+    assert said.text and "Traceback" not in said.text
+    assert chat.audit("command")
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(chat: Chat) -> None:
+    import threading
+
+    def work(n: int) -> None:
+        for i in range(40):
+            chat.svc.audit.append(f"U{n}", "test", "x", {"i": i})
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = chat.svc.audit.verify()
+    assert result.ok and result.count == 320
