@@ -119,7 +119,7 @@ def run_auto(svc: Any, row: ReleaseRow, actor: str = "relbot") -> ReleaseRow:
             ev = f"notes sha256 {row.notes_digest}" if ok else "notes not drafted"
         else:
             continue
-        result = "pass" if ok else "fail"
+        result = "pass" if ok else ("pending" if cid == "RL-08" else "fail")
         if c.result != result or c.evidence != ev:
             _record(svc, row, cid, result, "relbot", ev)
     return store(svc).get(row.id)  # type: ignore[return-value]
