@@ -9,7 +9,7 @@ import yaml
 
 from bot.git import git
 from bot.release import service as rs
-from tests.release_fixtures import commit, config, make_repo
+from tests.test_release_fixtures import commit, config, make_repo
 
 
 def _ready_repo(tmp_path: Path, msgs: tuple[str, ...] = ("feat: users endpoint",

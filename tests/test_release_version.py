@@ -8,14 +8,14 @@ import pytest
 
 from bot.release import version as vs
 from bot.release.config import ReleasesConfig
-from tests.release_fixtures import make_repo
+from tests.test_release_fixtures import make_repo
 
 
 def test_proposals_from_conventional_commits(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, msgs=("fix: crash on empty input", "docs: readme"))
     bump, why = vs.propose_bump(vs.commits(repo, vs.last_tag(repo)))
     assert bump == "patch" and len(why) == 2
-    from tests.release_fixtures import commit
+    from tests.test_release_fixtures import commit
     commit(repo, "feat(api): add /v2/users")
     bump, why = vs.propose_bump(vs.commits(repo, vs.last_tag(repo)))
     assert bump == "minor" and why == [why[0]] and "feat(api): add /v2/users" in why[0]
@@ -25,7 +25,7 @@ def test_proposals_from_conventional_commits(tmp_path: Path) -> None:
 
 def test_breaking_change_footer_is_major(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    from tests.release_fixtures import commit
+    from tests.test_release_fixtures import commit
     commit(repo, "fix: x\n\nBREAKING CHANGE: config key renamed")
     bump, why = vs.propose_bump(vs.commits(repo, "v1.2.0"))
     assert bump == "major" and "fix: x" in why[0]

@@ -1,0 +1,100 @@
+"""``relbot release propose|notes|evidence|verify-evidence``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+
+from bot.clock import SystemClock
+from bot.config import load_config
+from bot.errors import RelbotError
+from bot.release import service as rs
+from bot.release import version as vs
+from storage.audit import AuditLog
+from storage.db import Database
+
+
+def _svc(args: argparse.Namespace) -> Any:
+    cfg = load_config(args.config)
+    db = Database(args.db)
+    clock = SystemClock()
+    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=AuditLog(db, clock),
+                           clock=clock, features={})
+
+
+def cmd_propose(args: argparse.Namespace) -> str:
+    """The proposed bump for PRODUCT and the commits that call for it."""
+    cfg = load_config(args.config)
+    p = cfg.releases.product(args.product) if cfg.releases else None
+    if p is None:
+        raise RelbotError(f"product {args.product!r} is not in releases.products")
+    last, bump, why = rs.propose(p)
+    if bump is None:
+        return f"{p.name}: nothing releasable since {last or 'the first commit'}"
+    new = vs.next_version(last, bump)
+    lines = [f"{p.name}: {bump} -> {new} ({vs.CADENCE[bump]}); last release {last or 'none'}"]
+    return "\n".join(lines + [f"  {w}" for w in why])
+
+
+def cmd_evidence(args: argparse.Namespace) -> str:
+    svc = _svc(args)
+    row = rs.find(svc, args.version, args.product)
+    rec = rs.evidence(svc, row)
+    if args.format == "json":
+        import json
+        return json.dumps(rec, indent=2)
+    return yaml.safe_dump(rec, sort_keys=False)
+
+
+def cmd_notes(args: argparse.Namespace) -> str:
+    svc = _svc(args)
+    row = rs.find(svc, args.version, args.product)
+    md, mdp, ymp = rs.draft_notes(svc, row, "cli")
+    return md + f"\n(written to {mdp} and {ymp})"
+
+
+def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
+    svc = _svc(args)
+    rec = yaml.safe_load(Path(args.file).read_text())
+    problems = rs.verify_evidence(svc.audit, rec)
+    if problems:
+        return "\n".join(problems), 1
+    return f"ok: evidence for {rec.get('product')} {rec.get('version')} matches the audit log", 0
+
+
+def _wrap(fn: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            out = fn(args)
+        except RelbotError as exc:
+            print(f"relbot: {exc}", file=sys.stderr)
+            return 2
+        text, code = out if isinstance(out, tuple) else (out, 0)
+        print(text)
+        return code
+    return run
+
+
+def register(subparsers: Any) -> None:
+    """Add ``relbot release ...``."""
+    p = subparsers.add_parser("release", help="release tools (propose, notes, evidence)")
+    sub = p.add_subparsers(dest="release_cmd", required=True)
+    a = sub.add_parser("propose", help="proposed bump for PRODUCT and why")
+    a.add_argument("product")
+    a.set_defaults(func=_wrap(cmd_propose))
+    for name, fn, hlp in (("evidence", cmd_evidence, "YAML evidence record"),
+                          ("notes", cmd_notes, "draft release notes")):
+        b = sub.add_parser(name, help=hlp)
+        b.add_argument("version")
+        b.add_argument("--product")
+        if name == "evidence":
+            b.add_argument("--format", choices=("yaml", "json"), default="yaml")
+        b.set_defaults(func=_wrap(fn))
+    v = sub.add_parser("verify-evidence", help="check an evidence file against the audit log")
+    v.add_argument("file")
+    v.set_defaults(func=_wrap(cmd_verify_evidence))
