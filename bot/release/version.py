@@ -146,8 +146,10 @@ def check_greater(new: semver.Version, last: semver.Version | None, product: str
 
 def cadence(new: semver.Version, last: semver.Version | None) -> str:
     """``major``/``minor``/``patch`` release type and its cadence."""
+    if last is None:
+        return "patch" if new.patch else "minor" if new.minor else "major"
     kind = "patch"
-    if last is None or new.major > last.major:
+    if new.major > last.major:
         kind = "major"
     elif new.minor > last.minor:
         kind = "minor"
