@@ -166,3 +166,12 @@ def test_console_as_and_react_in_a_piped_script(tmp_path: Path) -> None:
         assert counted == ["U0BOB"]
     finally:
         local.close()
+
+
+def test_run_without_a_config_file_is_a_short_error_exit_2(tmp_path: Path) -> None:
+    env = _env(SLACK_BOT_TOKEN="xoxb-test-0000000", SLACK_SIGNING_SECRET=SECRET)
+    r = subprocess.run([sys.executable, "-m", "bot", "run", "--http", "--port", "0"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "relbot.yml" in r.stderr and "file not found" in r.stderr
+    assert "Traceback" not in r.stderr
