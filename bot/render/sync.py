@@ -1,0 +1,56 @@
+"""Text rendering of sync dry-runs (shared by Slack and the CLI)."""
+
+from __future__ import annotations
+
+from bot.sync.plan import Change, Plan
+
+MAX_LINES = 40
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "(new branch)"
+
+
+def change_line(c: Change) -> str:
+    """``M docs/a.md (+3 -1)`` style line (with key changes for config syncs)."""
+    name = f"{c.old_path} -> {c.path}" if c.status == "R" else c.path
+    if c.binary:
+        size = "binary"
+    elif c.status == "R":
+        size = "unchanged content"
+    else:
+        size = f"+{c.added} -{c.removed}"
+    line = f"{c.status} {name} ({size})"
+    return line + "".join(f"\n    {k}" for k in c.keys)
+
+
+def summary_lines(plan: Plan) -> tuple[list[str], list[str]]:
+    """(header lines, one line per change over all targets)."""
+    n = plan.counts()
+    head = [f"Dry-run {plan.id} for sync *{plan.sync}* ({plan.type})",
+            f"source: {plan.source_repo} @ {plan.source_ref or '-'} {_short(plan.source_sha)}"]
+    for t in plan.targets:
+        head.append(f"target: {t.repo} {t.branch or ''} {_short(t.sha)}"
+                    + (f" path {t.path}" if t.path else ""))
+    head.append(f"{n['A']} added, {n['M']} modified, {n['D']} deleted, {n['R']} renamed")
+    head.append(f"evidence {plan.id} digest sha256:{plan.digest}")
+    body: list[str] = []
+    multi = len(plan.targets) > 1
+    for t in plan.targets:
+        if multi:
+            body.append(f"[{t.repo}]")
+        body += [change_line(c) for c in t.changes]
+    if not body:
+        body = ["no changes: target already matches the source"]
+    return head, body
+
+
+def summary_text(plan: Plan, limit: int | None = None) -> tuple[str, list[str]]:
+    """Main text plus follow-up chunks: every change is listed, none dropped silently."""
+    head, body = summary_lines(plan)
+    if limit is None or len(body) <= limit:
+        return "\n".join(head + body), []
+    rest = body[limit:]
+    main = "\n".join(head + body[:limit] + [f"... {len(rest)} more in the thread"])
+    chunks = ["\n".join(rest[i:i + limit]) for i in range(0, len(rest), limit)]
+    return main, chunks

@@ -1,0 +1,51 @@
+"""``relbot sync plan|list``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.config import load_config
+from bot.errors import RelbotError
+from bot.render.sync import summary_text
+from bot.sync.plan import build_plan
+
+
+def cmd_list(args: argparse.Namespace) -> str:
+    """The defined syncs."""
+    cfg = load_config(args.config)
+    if not cfg.syncs:
+        return "no syncs defined"
+    return "\n".join(f"{s.name} ({s.type}): {s.source.repo} -> "
+                     + ", ".join(t.repo for t in s.all_targets()) for s in cfg.syncs)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+        sd = cfg.sync(args.name)
+        if sd is None:
+            raise RelbotError(f"sync {args.name!r} is not defined in syncs")
+        cache = Path(args.cache or Path(cfg.base_dir) / ".relbot" / "sync-cache") / sd.name
+        plan = build_plan(sd, cfg.base_dir, cache, source_ref=args.ref)
+    except (RelbotError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary_text(plan)[0])
+    return 1 if plan.changed else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``relbot sync ...``."""
+    p = subparsers.add_parser("sync", help="sync dry-runs")
+    sp = p.add_subparsers(dest="sync_cmd", required=True)
+    pl = sp.add_parser("plan", help="dry-run a sync (exit 0 none, 1 changes, 2 error)")
+    pl.add_argument("name")
+    pl.add_argument("--config", default="relbot.yml")
+    pl.add_argument("--ref", default=None, help="source ref instead of the configured one")
+    pl.add_argument("--cache", default=None, help="cache directory")
+    pl.set_defaults(func=_plan)
+    ls = sp.add_parser("list", help="defined syncs")
+    ls.add_argument("--config", default="relbot.yml")
+    ls.set_defaults(func=lambda a: print(cmd_list(a)) or 0)

@@ -1,0 +1,53 @@
+"""Key-level changes of YAML/JSON/TOML config files (``db.pool: 10 -> 20``)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from typing import Any
+
+import yaml
+
+
+def _parse(path: str, data: bytes | None) -> Any:
+    if data is None:
+        return {}
+    text = data.decode(errors="replace")
+    low = path.lower()
+    try:
+        if low.endswith((".yml", ".yaml")):
+            return yaml.safe_load(text) or {}
+        if low.endswith(".json"):
+            return json.loads(text)
+        if low.endswith(".toml"):
+            return tomllib.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {"<unparsable>": str(exc).splitlines()[0]}
+    return None
+
+
+def _flat(node: Any, prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {} if out is None else out
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            _flat(v, f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix or "(root)"] = node
+    return out
+
+
+def key_changes(path: str, old: bytes | None, new: bytes | None) -> list[str]:
+    """Readable key-level changes between two versions of a config file ([] if not config)."""
+    a, b = _parse(path, old), _parse(path, new)
+    if a is None or b is None:
+        return []
+    fa, fb = _flat(a), _flat(b)
+    out: list[str] = []
+    for k in sorted(set(fa) | set(fb)):
+        if k not in fa:
+            out.append(f"+ {k}: {json.dumps(fb[k], default=str)}")
+        elif k not in fb:
+            out.append(f"- {k} (was {json.dumps(fa[k], default=str)})")
+        elif fa[k] != fb[k]:
+            out.append(f"{k}: {json.dumps(fa[k], default=str)} -> {json.dumps(fb[k], default=str)}")
+    return out

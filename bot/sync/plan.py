@@ -1,0 +1,295 @@
+"""Dry-run: compare source and target trees by object id, never touching the target (DR-04)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import subprocess
+from datetime import datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from bot.errors import RelbotError
+from bot.git import git, is_git_repo
+from bot.sync.config import SyncDef
+from bot.sync.keydiff import key_changes
+
+
+class Change(BaseModel):
+    """One file change in a plan."""
+
+    status: str                     # A | M | D | R
+    path: str
+    old_path: str | None = None
+    added: int = 0
+    removed: int = 0
+    binary: bool = False
+    keys: list[str] = []
+    oid: str | None = None          # the source blob (None for D)
+
+
+class TargetPlan(BaseModel):
+    """The plan for one target."""
+
+    repo: str
+    branch: str | None
+    path: str
+    sha: str | None
+    changes: list[Change]
+
+
+class Plan(BaseModel):
+    """A complete dry-run."""
+
+    sync: str
+    type: str
+    source_repo: str
+    source_ref: str | None
+    source_sha: str
+    targets: list[TargetPlan]
+    digest: str = ""
+    id: str = ""
+    created: str = ""
+
+    def canonical(self) -> str:
+        """Canonical JSON of everything but id/digest/created."""
+        return json.dumps(self.model_dump(exclude={"digest", "id", "created"}), sort_keys=True,
+                          separators=(",", ":"))
+
+    def counts(self) -> dict[str, int]:
+        """Changes by status over all targets."""
+        out = {"A": 0, "M": 0, "D": 0, "R": 0}
+        for t in self.targets:
+            for c in t.changes:
+                out[c.status] += 1
+        return out
+
+    @property
+    def changed(self) -> bool:
+        return any(t.changes for t in self.targets)
+
+
+def resolve_repo(repo: str, base_dir: Path) -> str:
+    """A URL stays as it is; a path is resolved against the config file's directory."""
+    if "://" in repo or (":" in repo and "@" in repo.split(":", 1)[0]):
+        return repo
+    return str((base_dir / repo).resolve())
+
+
+def _matches(rel: str, sd: SyncDef) -> bool:
+    def m(pat: str) -> bool:
+        if fnmatchcase(rel, pat):
+            return True
+        if pat.startswith("**/") and fnmatchcase(rel, pat[3:]):
+            return True
+        return pat.endswith("/**") and (rel + "/").startswith(pat[:-2])
+    f = sd.filters
+    if f.include and not any(m(p) for p in f.include):
+        return False
+    return not any(m(p) for p in f.exclude)
+
+
+def _prefix(path: str) -> str:
+    p = path.strip("/")
+    return p + "/" if p else ""
+
+
+def _cache(cache_dir: Path) -> Path:
+    if not (cache_dir / "HEAD").exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        git("init", "-q", "--bare", str(cache_dir))
+    return cache_dir
+
+
+def _default_branch(url: str) -> str:
+    out = git("ls-remote", "--symref", url, "HEAD")
+    for line in out.splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            return line[5:].split("\t")[0].removeprefix("refs/heads/")
+    raise RelbotError(f"repo {url!r}: no default branch (HEAD); set ref/branch")
+
+
+def _fetch(cache: Path, url: str, ref: str | None, local: str) -> tuple[str, str | None]:
+    """Fetch ``ref`` of ``url`` into ``refs/relbot/<local>``; (ref, sha or None if missing)."""
+    ref = ref or _default_branch(url)
+    out = git("ls-remote", url, ref, f"refs/heads/{ref}", f"refs/tags/{ref}", check=False)
+    if not out.strip():
+        if len(ref) >= 7 and all(c in "0123456789abcdef" for c in ref.lower()):
+            git("fetch", "-q", "--no-tags", url, ref, cwd=cache)
+            return ref, git("rev-parse", "FETCH_HEAD^{commit}", cwd=cache).strip()
+        return ref, None
+    git("fetch", "-q", "--no-tags", "--force", url, f"+{ref}:refs/relbot/{local}", cwd=cache)
+    return ref, git("rev-parse", f"refs/relbot/{local}^{{commit}}", cwd=cache).strip()
+
+
+def _tree(cache: Path, sha: str | None, path: str) -> dict[str, tuple[str, str]]:
+    """relative path -> (mode, oid) of the blobs under ``path`` at ``sha``."""
+    if sha is None:
+        return {}
+    pre = _prefix(path)
+    args = ["ls-tree", "-r", "-z", sha]
+    if pre:
+        args += ["--", pre]
+    out: dict[str, tuple[str, str]] = {}
+    for rec in git(*args, cwd=cache).split("\0"):
+        if not rec:
+            continue
+        meta, name = rec.split("\t", 1)
+        mode, kind, oid = meta.split()
+        if kind == "blob":
+            out[name[len(pre):]] = (mode, oid)
+    return out
+
+
+def blob_oid(data: bytes) -> str:
+    """The git blob id of ``data`` (plain directories hash the same way)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _dir_tree(root: Path, path: str) -> tuple[dict[str, tuple[str, str]], dict[str, bytes]]:
+    base = root / path.strip("/") if path.strip("/") else root
+    tree: dict[str, tuple[str, str]] = {}
+    blobs: dict[str, bytes] = {}
+    if not base.is_dir():
+        return tree, blobs
+    for dirpath, dirnames, files in os.walk(base):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for f in files:
+            p = Path(dirpath) / f
+            rel = p.relative_to(base).as_posix()
+            data = p.read_bytes()
+            oid = blob_oid(data)
+            tree[rel] = ("100755" if os.access(p, os.X_OK) else "100644", oid)
+            blobs[oid] = data
+    return tree, blobs
+
+
+def _read_blobs(cache: Path | None, oids: set[str], known: dict[str, bytes]) -> dict[str, bytes]:
+    """Read the blobs in ``oids`` with one ``git cat-file --batch``."""
+    want = sorted(o for o in oids if o not in known)
+    out = dict(known)
+    if not want or cache is None:
+        return out
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=cache, capture_output=True,
+                          input=("\n".join(want) + "\n").encode(), check=True)
+    buf, pos = proc.stdout, 0
+    for oid in want:
+        nl = buf.index(b"\n", pos)
+        header = buf[pos:nl].split()
+        size = int(header[2])
+        out[oid] = buf[nl + 1:nl + 1 + size]
+        pos = nl + 1 + size + 1
+    return out
+
+
+def _is_binary(data: bytes) -> bool:
+    return b"\0" in data[:8000]
+
+
+def _lines(old: bytes | None, new: bytes | None) -> tuple[int, int, bool]:
+    if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
+        return 0, 0, True
+    a = old.decode(errors="replace").splitlines() if old else []
+    b = new.decode(errors="replace").splitlines() if new else []
+    if not a or not b:
+        return len(b), len(a), False
+    plus = minus = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete"):
+            minus += i2 - i1
+        if tag in ("replace", "insert"):
+            plus += j2 - j1
+    return plus, minus, False
+
+
+def _changes(sd: SyncDef, src: dict[str, tuple[str, str]], dst: dict[str, tuple[str, str]],
+             blobs: dict[str, bytes]) -> list[Change]:
+    out: list[Change] = []
+    added = {p: v for p, v in src.items() if p not in dst}
+    deleted = {p: v for p, v in dst.items() if p not in src} if sd.options.delete else {}
+    by_oid = {}
+    for p, (_m, oid) in deleted.items():
+        by_oid.setdefault(oid, []).append(p)
+    for p in sorted(src):
+        mode, oid = src[p]
+        if p in added:
+            olds = by_oid.get(oid)
+            if olds:
+                old = olds.pop(0)
+                del deleted[old]
+                out.append(Change(status="R", path=p, old_path=old, oid=oid))
+                continue
+            plus, minus, binary = _lines(None, blobs[oid])
+            keys = key_changes(p, None, blobs[oid]) if sd.type == "config" else []
+            out.append(Change(status="A", path=p, added=plus, removed=minus, binary=binary,
+                              keys=keys, oid=oid))
+        elif dst[p] != (mode, oid):
+            old_oid = dst[p][1]
+            plus, minus, binary = _lines(blobs.get(old_oid), blobs[oid])
+            keys = key_changes(p, blobs.get(old_oid), blobs[oid]) if sd.type == "config" else []
+            out.append(Change(status="M", path=p, added=plus, removed=minus, binary=binary,
+                              keys=keys, oid=oid))
+    for p in sorted(deleted):
+        old = blobs.get(deleted[p][1])
+        plus, minus, binary = _lines(old, None)
+        keys = key_changes(p, old, None) if sd.type == "config" else []
+        out.append(Change(status="D", path=p, added=0, removed=minus, binary=binary, keys=keys))
+    out.sort(key=lambda c: c.path)
+    return out
+
+
+def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | None = None,
+               now: datetime | None = None) -> Plan:
+    """Dry-run ``sd``: fetch source/target into the private cache and diff the trees."""
+    src_url = resolve_repo(sd.source.repo, base_dir)
+    cache: Path | None = None
+    blobs: dict[str, bytes] = {}
+    ref = source_ref or sd.source.ref
+    if is_git_repo(src_url) or "://" in src_url:
+        cache = _cache(cache_dir)
+        ref, sha = _fetch(cache, src_url, ref, "source")
+        if sha is None:
+            raise RelbotError(f"syncs.{sd.name}.source.ref: {ref!r} not found in {src_url}")
+        src = _tree(cache, sha, sd.source.path)
+    else:
+        if not Path(src_url).is_dir():
+            raise RelbotError(f"syncs.{sd.name}.source.repo: {src_url!r} does not exist")
+        src, blobs = _dir_tree(Path(src_url), sd.source.path)
+        sha = hashlib.sha256(json.dumps(sorted(src.items())).encode()).hexdigest()[:40]
+    src = {p: v for p, v in src.items() if _matches(p, sd)}
+    targets: list[tuple] = []
+    for i, t in enumerate(sd.all_targets()):
+        url = resolve_repo(t.repo, base_dir)
+        if is_git_repo(url) or "://" in url:
+            cache = cache or _cache(cache_dir)
+            branch, tsha = _fetch(cache, url, t.branch, f"target-{i}")
+            dst = _tree(cache, tsha, t.path)
+        else:
+            branch, tsha = None, None
+            dst, more = _dir_tree(Path(url), t.path)
+            blobs.update(more)
+        dst = {p: v for p, v in dst.items() if _matches(p, sd)}
+        targets.append((url, branch, t.path, tsha, dst))
+    need: set[str] = set()
+    for *_x, dst in targets:
+        for p, v in src.items():
+            if dst.get(p) != v:
+                need.add(v[1])
+                if p in dst:
+                    need.add(dst[p][1])
+        if sd.options.delete:
+            need |= {v[1] for p, v in dst.items() if p not in src}
+    blobs = _read_blobs(cache, need, blobs)
+    plan = Plan(sync=sd.name, type=sd.type, source_repo=src_url, source_ref=ref, source_sha=sha,
+                targets=[TargetPlan(repo=u, branch=b, path=p, sha=s,
+                                    changes=_changes(sd, src, d, blobs))
+                         for u, b, p, s, d in targets])
+    digest = hashlib.sha256(plan.canonical().encode()).hexdigest()
+    when = now or datetime.now()
+    stamp = hashlib.sha256(f"{digest}{when.isoformat()}".encode()).hexdigest()[:6]
+    return plan.model_copy(update={"digest": digest, "created": when.isoformat(),
+                                   "id": f"DR-{when:%Y%m%d}-{stamp}"})
