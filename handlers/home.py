@@ -1,14 +1,36 @@
-"""App Home (placeholder until the cadence feature lands)."""
+"""App Home: ``app_home_opened`` -> ``views.publish`` with the cadence overview."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from bot.cadence.loader import effective
+from bot.render.home import home_view
+from storage.cadence import active_releases
+
+log = logging.getLogger(__name__)
+
+
+def build_view(svc: Any) -> dict[str, Any]:
+    """The home view for the current state (calendar, releases, open approvals)."""
+    try:
+        cal = effective(svc.config.current)
+    except Exception:  # noqa: BLE001 - a broken calendar must not break the home tab
+        log.exception("calendar unavailable")
+        cal = None
+    try:
+        pending = list(svc.approvals.store.open_requests())
+    except Exception:  # noqa: BLE001 - approvals optional
+        pending = []
+    return home_view(cal, svc.clock.now(), active_releases(svc.db), pending)
 
 
 def register(app: Any) -> None:
     @app.event("app_home_opened")
     def app_home_opened(ack: Any, event: dict, context: Any) -> None:
         ack()
-        context["svc"].client.views_publish(user_id=event.get("user", ""), view={
-            "type": "home",
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*relbot*"}}]})
+        svc = context["svc"]
+        if event.get("tab", "home") != "home":
+            return
+        svc.client.views_publish(user_id=event.get("user", ""), view=build_view(svc))

@@ -1,0 +1,36 @@
+"""App Home view: cycle, stabilization, next milestones, active releases, pending approvals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.cadence import calendar as calmod
+from bot.cadence.config import CalendarConfig
+from bot.render.cadence import label, status_line
+from bot.render.common import divider, header, section
+
+
+def home_view(cal: CalendarConfig | None, now: datetime, releases: list[dict],
+              approvals: list[Any]) -> dict[str, Any]:
+    """The ``views.publish`` payload for the App Home tab."""
+    blocks: list[dict[str, Any]] = [header("relbot")]
+    if cal is not None:
+        st = calmod.status(cal, now)
+        blocks.append(section(f"*{status_line(cal, now)}*"))
+        blocks.append(section("In stabilization week: only fixes are merged."
+                              if st.stabilization else "Development week."))
+        nxt = [o for o in calmod.upcoming(cal, now, 5, reminders=False)]
+        blocks.append(section("*Next milestones*\n" + "\n".join(
+            f"• {o.when.strftime('%a %Y-%m-%d %H:%M %Z')}: {label(o)} (cycle {o.cycle}, "
+            f"{calmod.release_kind(cal, o.cycle)})" for o in nxt)))
+    else:
+        blocks.append(section("No release calendar configured."))
+    blocks.append(divider())
+    rel = "\n".join(f"• {r.get('product', '?')} {r.get('version', '?')}: step "
+                    f"{r.get('step', '?')}" for r in releases) or "none"
+    blocks.append(section(f"*Active releases*\n{rel}"))
+    appr = "\n".join(f"• {a.kind} {a.subject} (requested by <@{a.requester}>)"
+                     for a in approvals) or "none"
+    blocks.append(section(f"*Waiting for approval*\n{appr}"))
+    return {"type": "home", "blocks": blocks}

@@ -1,0 +1,49 @@
+"""``/release calendar [N]`` and the reminder job (scheduled at start-up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.cadence import calendar as calmod
+from bot.cadence import reminders
+from bot.cadence.loader import effective
+from bot.errors import UsageError
+from bot.render.cadence import calendar_blocks, calendar_text
+from handlers.base import CommandContext, Reply, SubcommandSpec
+
+
+def _calendar(ctx: CommandContext) -> Reply:
+    cal = effective(ctx.config)
+    if cal is None:
+        return Reply("No release calendar is configured (config section `calendar:`).")
+    raw = ctx.cmd.arg(0, "8") or "8"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise UsageError(f"N must be a number from 1 to 100, not {raw!r}")
+    now = ctx.svc.clock.now()
+    occ = calmod.upcoming(cal, now, int(raw))
+    ctx.audit("cadence.calendar", "calendar", {"n": int(raw)})
+    return Reply(calendar_text(cal, occ, now), calendar_blocks(cal, occ, now))
+
+
+RELEASE_SUBCOMMANDS: dict[str, SubcommandSpec] = {
+    "calendar": SubcommandSpec(_calendar, "[N]", "the next N milestones and reminders",
+                               permission=None),
+}
+SUBCOMMANDS: dict[str, SubcommandSpec] = {}
+
+
+def register(app: Any) -> None:
+    """No block actions of our own."""
+
+
+def setup(svc: Any) -> None:
+    """Register the reminder job, post missed ones within grace, schedule the next."""
+    if getattr(svc, "scheduler", None) is not None:
+        svc.scheduler.register("cadence.reminders", reminders.job)
+    try:
+        if effective(svc.config.current) is None:
+            return
+    except Exception:  # noqa: BLE001 - check-config reports calendar errors
+        return
+    reminders.run_pending(svc)
+    reminders.schedule_next(svc)

@@ -1,0 +1,66 @@
+"""Reminder occurrences already handled (posted or skipped): INSERT-unique per key."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.db import Database
+
+MIGRATIONS = ["""
+CREATE TABLE cadence_occurrence (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"""]
+
+
+class CadenceStore:
+    """Records each reminder occurrence once; a second claim of the same key fails."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("cadence", MIGRATIONS)
+
+    def claim(self, key: str, status: str, at: str) -> bool:
+        """Record ``key`` as ``status`` (posted/skipped); False if already recorded."""
+        try:
+            with self.db.tx() as conn:
+                conn.execute("INSERT INTO cadence_occurrence (key, status, at) VALUES (?, ?, ?)",
+                             (key, status, at))
+            return True
+        except sqlite3.IntegrityError:
+            return False
+
+    def status(self, key: str) -> str | None:
+        with self.db.tx() as conn:
+            row = conn.execute("SELECT status FROM cadence_occurrence WHERE key = ?",
+                               (key,)).fetchone()
+        return row[0] if row else None
+
+
+def active_releases(db: Database) -> list[dict]:
+    """Active releases from the release feature's table, or [] if it is not there."""
+    try:
+        with db.tx() as conn:
+            rows = conn.execute("SELECT * FROM releases WHERE status = 'active' "
+                                "ORDER BY id DESC").fetchall()
+    except sqlite3.Error:
+        return []
+    return [dict(r) for r in rows]
+
+
+def failing_checks(db: Database, release_id: int) -> list[str]:
+    """Check ids of a release whose result is a failure, or [] if unknown."""
+    try:
+        with db.tx() as conn:
+            rows = conn.execute("SELECT * FROM release_checks WHERE release_id = ?",
+                                (release_id,)).fetchall()
+    except sqlite3.Error:
+        return []
+    out = []
+    for r in rows:
+        d = dict(r)
+        if str(d.get("result", "")).lower() in ("fail", "failed", "failing", "red"):
+            out.append(str(d.get("check_id") or d.get("cid") or d.get("id")))
+    return out
