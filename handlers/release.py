@@ -141,3 +141,8 @@ def register(app: Any) -> None:
                                           text=f":no_entry: {exc}")
             return
         refresh(svc, row, f"<@{uid}> confirmed {cid}")
+
+
+def setup(svc: Any) -> None:
+    """Create the release tables at start-up."""
+    rs.store(svc)
