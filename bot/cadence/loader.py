@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.cadence.config import CalendarConfig
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ConfigIssue
 
 
 def effective(config: Any) -> CalendarConfig | None:
@@ -21,12 +21,14 @@ def effective(config: Any) -> CalendarConfig | None:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise ConfigError(f"calendar.file: cannot read {path}: {exc}") from None
+            raise ConfigError([ConfigIssue(str(path), None, "calendar.file",
+                                           f"cannot read: {exc}")]) from None
         cal = load_calendar_text(text, str(path))
     if cal.timezone is None:
         cal = cal.model_copy(update={"timezone": getattr(config, "timezone", "UTC")})
     if cal.cycle_start is None:
-        raise ConfigError("calendar.cycle_start: required (a Monday, e.g. 2026-01-05)")
+        raise ConfigError([ConfigIssue(str(config.source or "config"), None, "calendar.cycle_start",
+                                       "required (a Monday, e.g. 2026-01-05)")])
     return cal
 
 
@@ -36,7 +38,7 @@ def load_calendar_text(text: str, filename: str) -> CalendarConfig:
         node = yaml.compose(text)
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{filename}: {exc}") from None
+        raise ConfigError([ConfigIssue(filename, None, "", str(exc))]) from None
     if isinstance(data, dict) and set(data) == {"calendar"}:
         data, node = data["calendar"], node.value[0][1]
     lines = _lines(node)
@@ -50,10 +52,12 @@ def load_calendar_text(text: str, filename: str) -> CalendarConfig:
                 loc = loc[:-1]
             line = lines.get(loc, 1)
             key = ".".join(str(p) for p in err["loc"]) or "calendar"
-            msgs.append(f"{filename}:{line}: {key}: {err['msg'].removeprefix('Value error, ')}")
-        raise ConfigError("\n".join(msgs)) from None
+            msgs.append(ConfigIssue(filename, line, key,
+                                    err["msg"].removeprefix("Value error, ")))
+        raise ConfigError(msgs) from None
     if cal.file:
-        raise ConfigError(f"{filename}:1: file: a calendar file cannot point to another file")
+        raise ConfigError([ConfigIssue(filename, 1, "file",
+                                       "a calendar file cannot point to another file")])
     return cal
 
 
