@@ -1,13 +1,116 @@
-"""/sync subcommands (placeholder until the sync feature lands)."""
+"""/sync subcommands: list, plan (dry-run), status, apply, cancel, log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.base import SubcommandSpec
+from bot.errors import Refused, UsageError
+from bot.sync import flow
+from bot.sync.execute import stale_reason
+from bot.sync.plan import Plan
+from handlers.base import CommandContext, Reply, SubcommandSpec, update_message
 
-SUBCOMMANDS: dict[str, SubcommandSpec] = {}
+
+def _list(ctx: CommandContext) -> Reply:
+    syncs = ctx.config.syncs
+    if not syncs:
+        return Reply("No syncs defined (config `syncs:`).")
+    return Reply("\n".join(f"*{s.name}* ({s.type}): {s.source.repo} -> "
+                           + ", ".join(t.repo for t in s.all_targets()) for s in syncs))
+
+
+def _plan(ctx: CommandContext) -> Reply:
+    name = ctx.cmd.arg(0)
+    if not name:
+        raise UsageError("usage: /sync plan NAME")
+    sd = ctx.config.sync(name)
+    if sd is None:
+        raise UsageError(f"no sync named {name!r}; `/sync list` shows them")
+    pid = flow.request_sync(ctx.svc, sd, ctx.cmd.user, source_ref=ctx.cmd.opts.get("ref"),
+                            channel=ctx.cmd.channel or None)
+    return Reply(f"Dry-run {pid} posted.")
+
+
+def _row(ctx: CommandContext) -> Any:
+    pid = ctx.cmd.arg(0)
+    if not pid:
+        raise UsageError("give the plan ID (DR-...)")
+    row = flow.store(ctx.svc).get(pid)
+    if row is None:
+        raise Refused(f"no sync plan {pid}")
+    return row
+
+
+def _status(ctx: CommandContext) -> Reply:
+    row = _row(ctx)
+    svc = ctx.svc
+    lines = [f"{row.id} ({row.sync}): {row.status}" + (f" - {row.note}" if row.note else "")]
+    req = svc.approvals.for_subject("sync", row.id)
+    if row.status == "planned" and req is not None:
+        st = svc.approvals.state(req)
+        lines.append("approval: " + st.needs_text()
+                     + (" (anyone of the approvers can clear it by reacting)" if st.needed else ""))
+        stale = stale_reason(Plan.model_validate(row.plan))
+        lines.append(f"freshness: {stale} - run /sync plan {row.sync}" if stale
+                     else "freshness: source and target unchanged since the dry-run")
+        for t in row.plan["targets"]:
+            lease = svc.locks.holder(f"sync-target:{t['repo']}#{t['branch']}")
+            lines.append(f"lock {t['repo']}: " + (f"held by {lease.holder} since "
+                                                  f"{lease.acquired} (expires {lease.expires})"
+                                                  if lease else "free"))
+    return Reply("\n".join(lines))
+
+
+def _apply(ctx: CommandContext) -> Reply:
+    row = _row(ctx)
+    result = flow.execute(ctx.svc, row.id, ctx.cmd.user)
+    return Reply(f"{row.id}: {result}")
+
+
+def _cancel(ctx: CommandContext) -> Reply:
+    row = _row(ctx)
+    svc = ctx.svc
+    req = svc.approvals.for_subject("sync", row.id)
+    voters = {v.user for v in svc.approvals.state(req).approved_by} if req else set()
+    approvers = tuple(req.policy.get("approvers") or ()) if req else ()
+    allowed = ctx.cmd.user == row.requester or ctx.cmd.user in voters or (
+        approvers and svc.approvals.groups.allowed(ctx.cmd.user, approvers))
+    if not allowed:
+        raise Refused("only the requester or an approver can cancel a sync plan")
+    if not flow.store(svc).set_status(row.id, "cancelled", f"by {ctx.cmd.user}",
+                                      only_from=("planned",)):
+        raise Refused(f"{row.id} is {row.status}")
+    if req is not None:
+        svc.approvals.transition(req.id, "open", "cancelled")
+    ctx.audit("sync.cancelled", row.id, {"digest": row.digest})
+    update_message(svc, row.channel, row.ts, flow.message_text(svc, flow.store(svc).get(row.id)))
+    return Reply(f"{row.id} cancelled.")
+
+
+def _log(ctx: CommandContext) -> Reply:
+    recs = flow.store(ctx.svc).logs(ctx.cmd.arg(0))
+    if not recs:
+        return Reply("No sync runs yet.")
+    return Reply("\n".join(f"{r['id']} {r['sync_name']} {r['evidence_id']} {r['result']} "
+                           f"{r['started']} by {r['executor']}" for r in recs))
+
+
+SUBCOMMANDS: dict[str, SubcommandSpec] = {
+    "list": SubcommandSpec(_list, "", "the defined syncs", permission=None),
+    "plan": SubcommandSpec(_plan, "NAME [ref=REF]", "dry-run a sync and ask for approval",
+                           ack_text="Planning sync..."),
+    "status": SubcommandSpec(_status, "ID", "what blocks a plan, gate by gate", permission=None),
+    "apply": SubcommandSpec(_apply, "ID", "execute an approved plan"),
+    "cancel": SubcommandSpec(_cancel, "ID", "cancel a plan (requester or approver)",
+                             permission=None),
+    "log": SubcommandSpec(_log, "[NAME|ID]", "recent sync runs", permission=None),
+}
+
+
+def setup(svc: Any) -> None:
+    """Register the approval hook."""
+    svc.approvals.register_kind("sync", flow.on_change)
 
 
 def register(app: Any) -> None:
-    """No Block Kit actions yet."""
+    """No Block Kit actions."""

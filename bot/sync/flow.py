@@ -1,0 +1,221 @@
+"""The sync workflow: Pre-Sync -> Dry-Run -> Approval -> Execute -> Post-Sync."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import yaml
+
+from bot.errors import Refused, RelbotError
+from bot.render.sync import summary_text
+from bot.sync.config import SyncDef
+from bot.sync.execute import apply_target, stale_reason
+from bot.sync.plan import Plan, build_plan
+from handlers.base import post_message, update_message
+from storage.sync import PlanRow, SyncStore
+
+LIMIT = 40
+
+
+def store(svc: Any) -> SyncStore:
+    """The sync store on ``svc`` (created once)."""
+    st = getattr(svc, "_sync_store", None)
+    if st is None:
+        st = SyncStore(svc.db)
+        svc._sync_store = st
+    return st
+
+
+def _freeze_check(svc: Any, sd: SyncDef) -> None:
+    if sd.product and getattr(svc, "locks", None) is not None:
+        fr = svc.locks.frozen(sd.product)
+        if fr is not None:
+            raise Refused(f"{sd.product} is frozen by rollback to {fr.ref} ({fr.reason});"
+                          " syncs are refused until it is unfrozen")
+
+
+def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None) -> Plan:
+    """Run the dry-run for ``sd`` into the private cache (never touches the target)."""
+    _freeze_check(svc, sd)
+    cfg = svc.config.current
+    return build_plan(sd, cfg.base_dir, svc.data_dir / "sync-cache" / sd.name,
+                      source_ref=source_ref, now=svc.clock.now())
+
+
+def _status_text(svc: Any, row: PlanRow) -> str:
+    req = svc.approvals.for_subject("sync", row.id)
+    if row.status != "planned" or req is None:
+        return f"status: {row.status}" + (f" ({row.note})" if row.note else "")
+    st = svc.approvals.state(req)
+    who = ", ".join(f"<@{v.user}> at {v.at}" for v in st.approved_by) or "nobody yet"
+    reacts = " or ".join(f":{r}:" for r in req.policy.get("reactions", ()))
+    return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
+
+
+def message_text(svc: Any, row: PlanRow) -> str:
+    """The channel message for a plan (first part; the rest is threaded)."""
+    plan = Plan.model_validate(row.plan)
+    main, _ = summary_text(plan, LIMIT)
+    return f"{main}\n{_status_text(svc, row)}"
+
+
+def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str | None = None,
+                 reason: str | None = None, channel: str | None = None) -> str:
+    """Plan, store, post the summary and open the approval; returns the plan (evidence) ID."""
+    plan = plan_only(svc, sync_def, source_ref)
+    st = store(svc)
+    st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
+                   plan.created)
+    svc.audit.append(requester, "sync.planned", plan.id, {
+        "sync": sync_def.name, "digest": plan.digest, "source_sha": plan.source_sha,
+        "targets": [{"repo": t.repo, "branch": t.branch, "sha": t.sha} for t in plan.targets],
+        "counts": plan.counts(), "reason": reason or ""})
+    channel = channel or svc.config.current.channel
+    main, chunks = summary_text(plan, LIMIT)
+    ts = post_message(svc, main, None, channel)
+    st.set_message(plan.id, channel, ts)
+    for chunk in chunks:
+        post_message(svc, chunk, None, channel, ts)
+    if not plan.changed:
+        st.set_status(plan.id, "no-changes")
+    else:
+        cfg = svc.config.current
+        policy = cfg.approval.merged(sync_def.approval)
+        approvers = tuple((sync_def.approval.approvers if sync_def.approval else None)
+                          or sync_def.approvers or cfg.approvers)
+        svc.approvals.open(kind="sync", subject=plan.id, evidence_id=plan.id, digest=plan.digest,
+                           channel=channel, ts=ts, requester=requester, policy=policy,
+                           approvers=approvers)
+    row = st.get(plan.id)
+    assert row is not None
+    update_message(svc, channel, ts, message_text(svc, row))
+    return plan.id
+
+
+def on_change(svc: Any, state: Any) -> None:
+    """Approval hook: update the message; execute when quorum is reached."""
+    row = store(svc).get(state.request.subject)
+    if row is None:
+        return
+    update_message(svc, row.channel, row.ts, message_text(svc, row))
+    if state.reached and svc.approvals.transition(state.request.id, "open", "approved"):
+        sd = svc.config.current.sync(row.sync)
+        if sd is not None and not sd.options.auto_apply:
+            post_message(svc, f"Approved. Run `/sync apply {row.id}` to execute.", None,
+                         row.channel, row.ts)
+            return
+        try:
+            execute(svc, row.id, "relbot")
+        except RelbotError:
+            pass  # already reported in the thread
+
+
+def _gate(svc: Any, row: PlanRow) -> None:
+    if row.status != "planned":
+        raise Refused(f"{row.id} is {row.status}" + (f" ({row.note})" if row.note else ""))
+    req = svc.approvals.for_subject("sync", row.id)
+    if req is None:
+        raise Refused(f"{row.id} has no approval request")
+    st = svc.approvals.state(req)
+    if st.expired:
+        store(svc).set_status(row.id, "expired", f"approval expired at {req.expires}")
+        raise Refused(f"{row.id}: approval expired at {req.expires}; run `/sync plan {row.sync}`")
+    if st.needed:
+        raise Refused(f"{row.id}: {st.needs_text()}")
+
+
+def execute(svc: Any, plan_id: str, executor: str) -> str:
+    """Execute an approved plan (lock, stale check, apply, verify, log); returns the result."""
+    st = store(svc)
+    row = st.get(plan_id)
+    if row is None:
+        raise Refused(f"no sync plan {plan_id}")
+    _gate(svc, row)
+    plan = Plan.model_validate(row.plan)
+    sd = svc.config.current.sync(plan.sync)
+    if sd is None:
+        raise Refused(f"sync {plan.sync} is no longer defined")
+    _freeze_check(svc, sd)
+    holder = f"{plan.id}:{executor}"
+    keys = [f"sync-target:{t.repo}#{t.branch}" for t in plan.targets]
+    taken: list[str] = []
+    started = svc.clock.now().isoformat()
+    result, error, new_shas = "failed", "", []
+    try:
+        for k in keys:
+            lease = svc.locks.acquire(k, holder, sd.lock_ttl, f"sync {plan.sync}")
+            if lease is not None:
+                raise Refused(f"another sync is running on {k.split(':', 1)[1]}: held by "
+                              f"{lease.holder} since {lease.acquired}")
+            taken.append(k)
+        stale = stale_reason(plan)
+        if stale:
+            st.set_status(plan.id, "stale", stale)
+            raise Refused(f"{stale}. Approvals do not carry over: run `/sync plan {plan.sync}`"
+                          " for a new dry-run")
+        if not st.set_status(plan.id, "running", only_from=("planned",)):
+            raise Refused(f"{plan.id} is already being executed")
+        msg = sd.options.commit_message.format(name=plan.sync, source_sha=plan.source_sha,
+                                               evidence_id=plan.id)
+        msg += f"\n\nrelbot-evidence: {plan.id}\nsource: {plan.source_sha}\ndigest: {plan.digest}"
+        cache = svc.data_dir / "sync-cache" / sd.name
+        for t in plan.targets:
+            new_shas.append(apply_target(plan, t, cache, msg))
+        result = "success"
+        st.set_status(plan.id, "done", "target now " + ", ".join(s[:12] for s in new_shas))
+    except Refused as exc:
+        error = str(exc)
+        result = "refused"
+        if "already being executed" not in error and "another sync" not in error:
+            if st.get(plan.id).status == "running":  # type: ignore[union-attr]
+                st.set_status(plan.id, "failed", error)
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure: report, leave target as it was
+        error = str(exc)
+        st.set_status(plan.id, "failed", error)
+        raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}") from exc
+    finally:
+        for k in taken:
+            svc.locks.release(k, holder)
+        _post_sync(svc, row, plan, executor, started, result, error, new_shas)
+    return result
+
+
+def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
+               error: str, new_shas: list[str]) -> None:
+    req = svc.approvals.for_subject("sync", plan.id)
+    votes = svc.approvals.state(req).approved_by if req else ()
+    record = {
+        "id": "SL-" + hashlib.sha256(f"{plan.id}{started}".encode()).hexdigest()[:10],
+        "sync_name": plan.sync, "type": plan.type, "evidence_id": plan.id,
+        "source": {"repo": plan.source_repo, "ref": plan.source_ref, "sha": plan.source_sha},
+        "targets": [{"repo": t.repo, "branch": t.branch, "sha_before": t.sha,
+                     "sha_after": new_shas[i] if i < len(new_shas) else None}
+                    for i, t in enumerate(plan.targets)],
+        "dry_run_digest": plan.digest,
+        "approvers": [{"user": v.user, "at": v.at} for v in votes],
+        "executor": executor, "started": started, "ended": svc.clock.now().isoformat(),
+        "result": result, "error": error,
+        "changes": [{"status": c.status, "path": c.path, "old_path": c.old_path,
+                     "added": c.added, "removed": c.removed, "binary": c.binary}
+                    for t in plan.targets for c in t.changes],
+    }
+    if "another sync" not in error and "already being executed" not in error:
+        store(svc).add_log(record["id"], plan.sync, plan.id, result, started, record)
+    svc.audit.append(executor, f"sync.{result}", plan.id,
+                     {"digest": plan.digest, "error": error, "new_shas": new_shas,
+                      "log": record["id"]})
+    if result == "success":
+        text = f"Sync {plan.id} done: target now at " + ", ".join(s[:12] for s in new_shas)
+    else:
+        text = f"Sync {plan.id} {result}, target unchanged: {error}"
+    post_message(svc, text, None, row.channel, row.ts)
+    fresh = store(svc).get(plan.id)
+    if fresh is not None:
+        update_message(svc, row.channel, row.ts, message_text(svc, fresh))
+
+
+def record_yaml(record: dict) -> str:
+    """A sync log record as YAML."""
+    return yaml.safe_dump(record, sort_keys=False)

@@ -1,0 +1,96 @@
+"""SQL for sync plans and sync log records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database
+
+MIGRATIONS = [
+    """
+    CREATE TABLE sync_plans (
+        id TEXT PRIMARY KEY, sync TEXT NOT NULL, digest TEXT NOT NULL, plan TEXT NOT NULL,
+        requester TEXT NOT NULL, channel TEXT NOT NULL DEFAULT '', ts TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL, created TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE sync_log (
+        id TEXT PRIMARY KEY, sync TEXT NOT NULL, plan_id TEXT NOT NULL, result TEXT NOT NULL,
+        started TEXT NOT NULL, record TEXT NOT NULL
+    );
+    """,
+]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    id: str
+    sync: str
+    digest: str
+    plan: dict[str, Any]
+    requester: str
+    channel: str
+    ts: str
+    status: str
+    created: str
+    note: str
+
+
+class SyncStore:
+    """Plans (full JSON, DR-05) and log records."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("sync", MIGRATIONS)
+
+    def insert_plan(self, pid: str, sync: str, digest: str, plan: dict, requester: str,
+                    created: str) -> None:
+        with self.db.tx() as c:
+            c.execute("INSERT INTO sync_plans(id, sync, digest, plan, requester, status, created)"
+                      " VALUES (?,?,?,?,?,?,?)",
+                      (pid, sync, digest, json.dumps(plan, sort_keys=True), requester,
+                       "planned", created))
+
+    def set_message(self, pid: str, channel: str, ts: str) -> None:
+        with self.db.tx() as c:
+            c.execute("UPDATE sync_plans SET channel=?, ts=? WHERE id=?", (channel, ts, pid))
+
+    def set_status(self, pid: str, status: str, note: str = "",
+                   only_from: tuple[str, ...] = ()) -> bool:
+        """Set the status; with ``only_from`` only when the current one is in it (atomic)."""
+        with self.db.tx() as c:
+            if only_from:
+                marks = ",".join("?" * len(only_from))
+                cur = c.execute(f"UPDATE sync_plans SET status=?, note=? WHERE id=? AND status IN"
+                                f" ({marks})", (status, note, pid, *only_from))
+            else:
+                cur = c.execute("UPDATE sync_plans SET status=?, note=? WHERE id=?",
+                                (status, note, pid))
+            return cur.rowcount > 0
+
+    def get(self, pid: str) -> PlanRow | None:
+        row = self.db.conn().execute("SELECT * FROM sync_plans WHERE id=?", (pid,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["plan"] = json.loads(d["plan"])
+        return PlanRow(**d)
+
+    def add_log(self, lid: str, sync: str, plan_id: str, result: str, started: str,
+                record: dict) -> None:
+        with self.db.tx() as c:
+            c.execute("INSERT OR REPLACE INTO sync_log(id, sync, plan_id, result, started, record)"
+                      " VALUES (?,?,?,?,?,?)",
+                      (lid, sync, plan_id, result, started, json.dumps(record, sort_keys=True)))
+
+    def logs(self, sync: str | None = None, limit: int = 10) -> list[dict]:
+        """Newest first; ``sync`` None = all syncs; matches a log or plan id too."""
+        if sync is None:
+            rows = self.db.conn().execute(
+                "SELECT record FROM sync_log ORDER BY started DESC LIMIT ?", (limit,))
+        else:
+            rows = self.db.conn().execute(
+                "SELECT record FROM sync_log WHERE sync=? OR id=? OR plan_id=?"
+                " ORDER BY started DESC LIMIT ?", (sync, sync, sync, limit))
+        return [json.loads(r["record"]) for r in rows]
