@@ -145,6 +145,30 @@ def _tree(cache: Path, sha: str | None, path: str) -> dict[str, tuple[str, str]]
     return out
 
 
+def _tree_diff(cache: Path, src_sha: str, src_path: str, dst_sha: str, dst_path: str
+               ) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """Only the differing blobs of two subtrees (``git diff-tree``: unchanged never read)."""
+    a = f"{dst_sha}:{dst_path.strip('/')}"
+    b = f"{src_sha}:{src_path.strip('/')}"
+    have = git("cat-file", "-t", a, cwd=cache, check=False).strip() == "tree"
+    if git("cat-file", "-t", b, cwd=cache, check=False).strip() != "tree":
+        return {}, _tree(cache, dst_sha, dst_path) if have else {}
+    if not have:
+        return _tree(cache, src_sha, src_path), {}
+    src: dict[str, tuple[str, str]] = {}
+    dst: dict[str, tuple[str, str]] = {}
+    parts = git("diff-tree", "-r", "-z", "--no-renames", a, b, cwd=cache).split("\0")
+    for meta, name in zip(parts[0::2], parts[1::2], strict=False):
+        if not meta.startswith(":"):
+            continue
+        m1, m2, o1, o2, _st = meta[1:].split()
+        if not m1.startswith("16") and o1.strip("0"):
+            dst[name] = (m1, o1)
+        if not m2.startswith("16") and o2.strip("0"):
+            src[name] = (m2, o2)
+    return src, dst
+
+
 def blob_oid(data: bytes) -> str:
     """The git blob id of ``data`` (plain directories hash the same way)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -254,28 +278,35 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
         ref, sha = _fetch(cache, src_url, ref, "source")
         if sha is None:
             raise RelbotError(f"syncs.{sd.name}.source.ref: {ref!r} not found in {src_url}")
-        src = _tree(cache, sha, sd.source.path)
+        full: dict[str, tuple[str, str]] | None = None
     else:
         if not Path(src_url).is_dir():
             raise RelbotError(f"syncs.{sd.name}.source.repo: {src_url!r} does not exist")
-        src, blobs = _dir_tree(Path(src_url), sd.source.path)
-        sha = hashlib.sha256(json.dumps(sorted(src.items())).encode()).hexdigest()[:40]
-    src = {p: v for p, v in src.items() if _matches(p, sd)}
+        full, blobs = _dir_tree(Path(src_url), sd.source.path)
+        sha = hashlib.sha256(json.dumps(sorted(full.items())).encode()).hexdigest()[:40]
     targets: list[tuple] = []
     for i, t in enumerate(sd.all_targets()):
         url = resolve_repo(t.repo, base_dir)
         if is_git_repo(url) or "://" in url:
             cache = cache or _cache(cache_dir)
             branch, tsha = _fetch(cache, url, t.branch, f"target-{i}")
-            dst = _tree(cache, tsha, t.path)
+            if full is None and tsha is not None:
+                src, dst = _tree_diff(cache, sha, sd.source.path, tsha, t.path)
+            else:
+                dst = _tree(cache, tsha, t.path)
+                src = full if full is not None else _tree(cache, sha, sd.source.path)
         else:
             branch, tsha = None, None
             dst, more = _dir_tree(Path(url), t.path)
             blobs.update(more)
+            if full is None:
+                full = _tree(cache, sha, sd.source.path)  # type: ignore[arg-type]
+            src = full
+        src = {p: v for p, v in src.items() if _matches(p, sd)}
         dst = {p: v for p, v in dst.items() if _matches(p, sd)}
-        targets.append((url, branch, t.path, tsha, dst))
+        targets.append((url, branch, t.path, tsha, src, dst))
     need: set[str] = set()
-    for *_x, dst in targets:
+    for *_x, src, dst in targets:
         for p, v in src.items():
             if dst.get(p) != v:
                 need.add(v[1])
@@ -286,8 +317,8 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
     blobs = _read_blobs(cache, need, blobs)
     plan = Plan(sync=sd.name, type=sd.type, source_repo=src_url, source_ref=ref, source_sha=sha,
                 targets=[TargetPlan(repo=u, branch=b, path=p, sha=s,
-                                    changes=_changes(sd, src, d, blobs))
-                         for u, b, p, s, d in targets])
+                                    changes=_changes(sd, sr, d, blobs))
+                         for u, b, p, s, sr, d in targets])
     digest = hashlib.sha256(plan.canonical().encode()).hexdigest()
     when = now or datetime.now()
     stamp = hashlib.sha256(f"{digest}{when.isoformat()}".encode()).hexdigest()[:6]
