@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from tests.harness import BASE_CONFIG
 from tests.test_sync_plan import make_remote, sh, tree_hash, write
 
@@ -70,6 +72,15 @@ def test_execute_and_stale(tmp_path: Path, make_chat) -> None:
     assert chat.audit("sync.success")
     said = chat.command("U0ALICE", "/sync log docs")
     assert "success" in said.text
+    pid = msg.rendered.split()[1]
+    r = subprocess.run(["python", "-m", "bot", "sync", "log", pid, "--format", "yaml",
+                        "--db", str(chat.db_path)], capture_output=True, text=True,
+                       cwd=Path(__file__).parent.parent)
+    assert r.returncode == 0, r.stderr
+    rec = yaml.safe_load(r.stdout)
+    assert rec["sync_name"] == "docs" and rec["result"] == "success"
+    assert rec["approvers"][0]["user"] == "U0BOB" and rec["dry_run_digest"]
+    assert {c["path"] for c in rec["changes"]} == {"a.md", "b.md", "old.md"}
     # stale target: plan, then someone pushes to the target
     write(tmp_path / "product-work", {"docs/a.md": "changed\n"})
     sh("push", "-q", str(src), "HEAD:main", cwd=tmp_path / "product-work")

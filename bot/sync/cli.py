@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.config import load_config
 from bot.errors import RelbotError
 from bot.render.sync import summary_text
+from bot.sync.flow import record_yaml
 from bot.sync.plan import build_plan
 
 
@@ -36,16 +37,44 @@ def _plan(args: argparse.Namespace) -> int:
     return 1 if plan.changed else 0
 
 
+def cmd_log(args: argparse.Namespace) -> str:
+    """One sync log record (by log or plan ID) or the recent runs of a sync."""
+    from storage.db import Database
+    from storage.sync import SyncStore
+    recs = SyncStore(Database(args.db)).logs(args.id, limit=1 if args.format == "yaml" else 20)
+    if not recs:
+        raise RelbotError(f"no sync log record for {args.id!r}")
+    if args.format == "yaml":
+        return record_yaml(recs[0]).rstrip()
+    return "\n".join(f"{r['id']} {r['sync_name']} {r['evidence_id']} {r['result']} "
+                     f"{r['started']} by {r['executor']}" for r in recs)
+
+
+def _log(args: argparse.Namespace) -> int:
+    try:
+        print(cmd_log(args))
+    except RelbotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``relbot sync ...``."""
     p = subparsers.add_parser("sync", help="sync dry-runs")
     sp = p.add_subparsers(dest="sync_cmd", required=True)
     pl = sp.add_parser("plan", help="dry-run a sync (exit 0 none, 1 changes, 2 error)")
     pl.add_argument("name")
-    pl.add_argument("--config", default="relbot.yml")
+    pl.add_argument("--config", default=argparse.SUPPRESS)
     pl.add_argument("--ref", default=None, help="source ref instead of the configured one")
     pl.add_argument("--cache", default=None, help="cache directory")
     pl.set_defaults(func=_plan)
     ls = sp.add_parser("list", help="defined syncs")
-    ls.add_argument("--config", default="relbot.yml")
+    ls.add_argument("--config", default=argparse.SUPPRESS)
     ls.set_defaults(func=lambda a: print(cmd_list(a)) or 0)
+    lg = sp.add_parser("log", help="a sync log record (YAML) or recent runs")
+    lg.add_argument("id", help="log ID (SL-...), plan ID (DR-...) or sync name")
+    lg.add_argument("--format", choices=("text", "yaml"), default="text")
+    lg.add_argument("--config", default=argparse.SUPPRESS)
+    lg.add_argument("--db", default=argparse.SUPPRESS)
+    lg.set_defaults(func=_log)

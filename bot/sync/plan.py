@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from bot.errors import RelbotError
+from bot.errors import CommandFailed, RelbotError
 from bot.git import git, is_git_repo
 from bot.sync.config import SyncDef
 from bot.sync.keydiff import key_changes
@@ -116,13 +116,17 @@ def _default_branch(url: str) -> str:
 def _fetch(cache: Path, url: str, ref: str | None, local: str) -> tuple[str, str | None]:
     """Fetch ``ref`` of ``url`` into ``refs/relbot/<local>``; (ref, sha or None if missing)."""
     ref = ref or _default_branch(url)
-    out = git("ls-remote", url, ref, f"refs/heads/{ref}", f"refs/tags/{ref}", check=False)
-    if not out.strip():
+    try:
+        git("fetch", "-q", "--no-tags", "--force", url, f"+{ref}:refs/relbot/{local}",
+            cwd=cache)
+    except CommandFailed:
         if len(ref) >= 7 and all(c in "0123456789abcdef" for c in ref.lower()):
-            git("fetch", "-q", "--no-tags", url, ref, cwd=cache)
+            try:
+                git("fetch", "-q", "--no-tags", url, ref, cwd=cache)
+            except CommandFailed:
+                return ref, None
             return ref, git("rev-parse", "FETCH_HEAD^{commit}", cwd=cache).strip()
         return ref, None
-    git("fetch", "-q", "--no-tags", "--force", url, f"+{ref}:refs/relbot/{local}", cwd=cache)
     return ref, git("rev-parse", f"refs/relbot/{local}^{{commit}}", cwd=cache).strip()
 
 
