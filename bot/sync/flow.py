@@ -81,7 +81,7 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
         st.set_status(plan.id, "no-changes")
     else:
         cfg = svc.config.current
-        policy = cfg.approval.merged(sync_def.approval)
+        policy = _policy(cfg.approval, sync_def.approval)
         approvers = tuple((sync_def.approval.approvers if sync_def.approval else None)
                           or sync_def.approvers or cfg.approvers)
         svc.approvals.open(kind="sync", subject=plan.id, evidence_id=plan.id, digest=plan.digest,
@@ -91,6 +91,15 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
     assert row is not None
     update_message(svc, channel, ts, message_text(svc, row))
     return plan.id
+
+
+def _policy(base: Any, override: Any) -> Any:
+    """``base`` with the override's set fields (``ApprovalPolicy.merged`` dumps durations to
+    strings, so copy attribute values instead)."""
+    if override is None:
+        return base
+    changes = {k: getattr(override, k) for k in override.model_fields_set if k != "approvers"}
+    return base.model_copy(update=changes)
 
 
 def on_change(svc: Any, state: Any) -> None:
