@@ -110,6 +110,9 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
 def setup(svc: Any) -> None:
     """Register the approval hook."""
     svc.approvals.register_kind("sync", flow.on_change)
+    sched = getattr(svc, "scheduler", None)
+    if sched is not None and hasattr(sched, "register"):
+        sched.register("sync.expire", flow.expire_job)
 
 
 def register(app: Any) -> None:

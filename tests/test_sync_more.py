@@ -36,6 +36,8 @@ def test_expired_approval_refuses(tmp_path: Path, make_chat) -> None:
     chat.clock.advance(hours=2)
     said = chat.command("U0ALICE", f"/sync apply {pid}")
     assert "expired" in said.text
+    flow.expire_job(chat.svc, pid)  # what the scheduled expiry job runs
+    assert "status: expired" in plan_msg(chat).rendered
 
 
 def test_concurrent_executions_one_wins(tmp_path: Path, make_chat) -> None:

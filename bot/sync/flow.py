@@ -84,9 +84,14 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
         policy = _policy(cfg.approval, sync_def.approval)
         approvers = tuple((sync_def.approval.approvers if sync_def.approval else None)
                           or sync_def.approvers or cfg.approvers)
-        svc.approvals.open(kind="sync", subject=plan.id, evidence_id=plan.id, digest=plan.digest,
-                           channel=channel, ts=ts, requester=requester, policy=policy,
-                           approvers=approvers)
+        req = svc.approvals.open(kind="sync", subject=plan.id, evidence_id=plan.id,
+                                 digest=plan.digest, channel=channel, ts=ts,
+                                 requester=requester, policy=policy, approvers=approvers)
+        sched = getattr(svc, "scheduler", None)
+        if sched is not None and hasattr(sched, "add_once"):
+            from datetime import datetime
+            sched.add_once(f"sync-expire:{plan.id}", datetime.fromisoformat(req.expires),
+                           "sync.expire", plan_id=plan.id)
     row = st.get(plan.id)
     assert row is not None
     update_message(svc, channel, ts, message_text(svc, row))
@@ -120,6 +125,19 @@ def on_change(svc: Any, state: Any) -> None:
             pass  # already reported in the thread
 
 
+def expire_job(svc: Any, plan_id: str) -> None:
+    """Scheduler job: mark a still-open plan expired and update its message."""
+    row = store(svc).get(plan_id)
+    req = svc.approvals.for_subject("sync", plan_id)
+    if row is None or req is None or row.status != "planned":
+        return
+    if svc.approvals.state(req).expired and svc.approvals.transition(req.id, "open", "expired"):
+        store(svc).set_status(plan_id, "expired", f"approval expired at {req.expires}")
+        svc.audit.append("relbot", "sync.expired", plan_id, {"digest": row.digest})
+        fresh = store(svc).get(plan_id)
+        update_message(svc, row.channel, row.ts, message_text(svc, fresh))  # type: ignore[arg-type]
+
+
 def _gate(svc: Any, row: PlanRow) -> None:
     if row.status != "planned":
         raise Refused(f"{row.id} is {row.status}" + (f" ({row.note})" if row.note else ""))
@@ -128,7 +146,7 @@ def _gate(svc: Any, row: PlanRow) -> None:
         raise Refused(f"{row.id} has no approval request")
     st = svc.approvals.state(req)
     if st.expired:
-        store(svc).set_status(row.id, "expired", f"approval expired at {req.expires}")
+        expire_job(svc, row.id)
         raise Refused(f"{row.id}: approval expired at {req.expires}; run `/sync plan {row.sync}`")
     if st.needed:
         raise Refused(f"{row.id}: {st.needs_text()}")
