@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from bot.cadence.reminders import run_pending
 from bot.clock import FakeClock
@@ -93,5 +95,11 @@ def test_release_calendar_command_lists_next_milestones(make_chat) -> None:  # t
     assert "Thu 2026-01-15 14:00 CET" in said.text and "Release" in said.text
     assert said.text.count("cycle 1 (major)") == 2
     assert "Reminder freeze-eve" in said.text and "cycle 2 (minor)" in said.text
+    golden = Path(__file__).parent / "golden" / "cadence" / "calendar.txt"
+    rendered = "\n".join(m.rendered for m in said.private) + "\n"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(rendered)
+    assert rendered == golden.read_text()
+    assert [a.action for a in chat.audit("cadence.calendar")] == ["cadence.calendar"]
     bad = chat.command("U0BOB", "/release calendar 0")
     assert "N must be a number from 1 to 100" in bad.text

@@ -49,6 +49,7 @@ def calendar_text(cal: CalendarConfig, occ: list[calmod.Occurrence], now: dateti
 def calendar_blocks(cal: CalendarConfig, occ: list[calmod.Occurrence],
                     now: datetime) -> list[dict[str, Any]]:
     """Block Kit for ``/release calendar``."""
-    body = "\n".join(f"`{ln[0]}` {ln[2:]}" for ln in lines(cal, occ, now)) or "_nothing_"
+    body = "\n".join(("\u25b6 " if ln[0] == "*" else "\u2022 ") + ln[2:]
+                     for ln in lines(cal, occ, now)) or "_nothing_"
     return [header(f"Release calendar ({cal.timezone})"), section(status_line(cal, now)),
-            section(body), context("`*` = current cycle")]
+            section(body), context("\u25b6 = current cycle")]
