@@ -78,3 +78,36 @@ def test_summary_golden() -> None:
     text, rest = summary_text(plan, 40)
     assert rest == []
     assert text + "\n" == (GOLDEN / "summary.txt").read_text()
+
+
+def test_stale_source_refused(tmp_path: Path, make_chat) -> None:
+    src, dst = setup_repos(tmp_path)
+    chat = make_chat(config(src, dst, "    approval: {quorum: 1}\n"))
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    from tests.test_sync_plan import write
+    write(tmp_path / "product-work", {"docs/a.md": "newer\n"})
+    sh("push", "-q", str(src), "HEAD:main", cwd=tmp_path / "product-work")
+    head = sh("rev-parse", "main", cwd=dst).strip()
+    chat.react("U0BOB", msg)
+    thread = "\n".join(m.rendered for m in chat.thread(msg))
+    assert "stale plan: source moved" in thread
+    assert sh("rev-parse", "main", cwd=dst).strip() == head
+
+
+def test_plain_directory_execution(tmp_path: Path, make_chat) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "t").mkdir()
+    (tmp_path / "s" / "a.txt").write_text("new\n")
+    (tmp_path / "t" / "a.txt").write_text("old\n")
+    (tmp_path / "t" / "extra.txt").write_text("x\n")
+    cfg = (config(tmp_path / "s", tmp_path / "t", "    approval: {quorum: 1}\n")
+           .replace("ref: main, path: docs/", "path: ''")
+           .replace("branch: main, path: content/", "path: ''"))
+    chat = make_chat(cfg)
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    assert "M a.txt (+1 -1)" in msg.rendered and "D extra.txt" in msg.rendered
+    chat.react("U0BOB", msg)
+    assert (tmp_path / "t" / "a.txt").read_text() == "new\n"
+    assert not (tmp_path / "t" / "extra.txt").exists()
