@@ -74,6 +74,7 @@ def main() -> int:
         from bot.config import load_config
         from bot.sync.plan import build_plan
         c = load_config(cfg)
+        build_plan(c.syncs[0], c.base_dir, t / "cache")
         t0 = time.perf_counter()
         inproc = build_plan(c.syncs[0], c.base_dir, t / "cache")
         core = time.perf_counter() - t0
