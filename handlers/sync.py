@@ -50,7 +50,8 @@ def _status(ctx: CommandContext) -> Reply:
         st = svc.approvals.state(req)
         lines.append("approval: " + st.needs_text()
                      + (" (anyone of the approvers can clear it by reacting)" if st.needed else ""))
-        stale = stale_reason(Plan.model_validate(row.plan))
+        sd = ctx.config.sync(row.sync)
+        stale = stale_reason(Plan.model_validate(row.plan), sd.source.path if sd else None)
         lines.append(f"freshness: {stale} - run /sync plan {row.sync}" if stale
                      else "freshness: source and target unchanged since the dry-run")
         for t in row.plan["targets"]:

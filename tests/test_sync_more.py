@@ -111,3 +111,19 @@ def test_plain_directory_execution(tmp_path: Path, make_chat) -> None:
     chat.react("U0BOB", msg)
     assert (tmp_path / "t" / "a.txt").read_text() == "new\n"
     assert not (tmp_path / "t" / "extra.txt").exists()
+
+
+def test_plain_directory_target_changed_is_stale(tmp_path: Path, make_chat) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "t").mkdir()
+    (tmp_path / "s" / "a.txt").write_text("new\n")
+    cfg = (config(tmp_path / "s", tmp_path / "t", "    approval: {quorum: 1}\n")
+           .replace("ref: main, path: docs/", "path: ''")
+           .replace("branch: main, path: content/", "path: ''"))
+    chat = make_chat(cfg)
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    (tmp_path / "t" / "manual.txt").write_text("someone edited\n")
+    chat.react("U0BOB", msg)
+    assert "stale plan: target moved" in chat.thread(msg)[-1].rendered
+    assert not (tmp_path / "t" / "a.txt").exists()

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from bot.errors import Refused, RelbotError
 from bot.git import git, is_git_repo
-from bot.sync.plan import Plan, TargetPlan, _read_blobs, _tree, blob_oid
+from bot.sync.plan import (
+    Plan,
+    TargetPlan,
+    _dir_tree,
+    _read_blobs,
+    _tree,
+    blob_oid,
+    dir_digest,
+)
 
 
 def _remote_sha(url: str, ref: str | None) -> str | None:
@@ -19,14 +27,22 @@ def _remote_sha(url: str, ref: str | None) -> str | None:
     return line.split("\t")[0] if line else None
 
 
-def stale_reason(plan: Plan) -> str | None:
+def stale_reason(plan: Plan, source_path: str | None = "") -> str | None:
     """Why the plan no longer matches source or target (None when both are where they were)."""
     if is_git_repo(plan.source_repo) or "://" in plan.source_repo:
         now = _remote_sha(plan.source_repo, plan.source_ref)
         if now is not None and len(plan.source_ref or "") != 40 and now != plan.source_sha:
             return f"stale plan: source moved {plan.source_sha[:7]} -> {now[:7]}"
+    elif source_path is not None:
+        now = dir_digest(_dir_tree(Path(plan.source_repo), source_path)[0])
+        if now != plan.source_sha:
+            return f"stale plan: source moved {plan.source_sha[:7]} -> {now[:7]}"
     for t in plan.targets:
-        if t.branch is not None:
+        if t.branch is None:
+            now = dir_digest(_dir_tree(Path(t.repo), t.path)[0])
+            if now != t.sha:
+                return f"stale plan: target moved {(t.sha or 'none')[:7]} -> {now[:7]}"
+        else:
             now = _remote_sha(t.repo, t.branch)
             if now != t.sha:
                 return (f"stale plan: target moved {(t.sha or 'none')[:7]} -> "

@@ -176,7 +176,7 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
                 raise Refused(f"another sync is running on {k.split(':', 1)[1]}: held by "
                               f"{lease.holder} since {lease.acquired}")
             taken.append(k)
-        stale = stale_reason(plan)
+        stale = stale_reason(plan, sd.source.path)
         if stale:
             st.set_status(plan.id, "stale", stale)
             raise Refused(f"{stale}. Approvals do not carry over: run `/sync plan {plan.sync}`"

@@ -173,6 +173,11 @@ def _tree_diff(cache: Path, src_sha: str, src_path: str, dst_sha: str, dst_path:
     return src, dst
 
 
+def dir_digest(tree: dict[str, tuple[str, str]]) -> str:
+    """A content ID for a plain directory (stands in for a commit SHA)."""
+    return hashlib.sha256(json.dumps(sorted(tree.items())).encode()).hexdigest()[:40]
+
+
 def blob_oid(data: bytes) -> str:
     """The git blob id of ``data`` (plain directories hash the same way)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -287,7 +292,7 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
         if not Path(src_url).is_dir():
             raise RelbotError(f"syncs.{sd.name}.source.repo: {src_url!r} does not exist")
         full, blobs = _dir_tree(Path(src_url), sd.source.path)
-        sha = hashlib.sha256(json.dumps(sorted(full.items())).encode()).hexdigest()[:40]
+        sha = dir_digest(full)
     targets: list[tuple] = []
     for i, t in enumerate(sd.all_targets()):
         url = resolve_repo(t.repo, base_dir)
@@ -300,8 +305,8 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
                 dst = _tree(cache, tsha, t.path)
                 src = full if full is not None else _tree(cache, sha, sd.source.path)
         else:
-            branch, tsha = None, None
             dst, more = _dir_tree(Path(url), t.path)
+            branch, tsha = None, dir_digest(dst)
             blobs.update(more)
             if full is None:
                 full = _tree(cache, sha, sd.source.path)  # type: ignore[arg-type]
