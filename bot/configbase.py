@@ -79,7 +79,9 @@ class ApprovalPolicy(Strict):
         """This policy with the fields set in ``override`` replaced."""
         if override is None:
             return self
-        changes = override.model_dump(exclude_unset=True, exclude={"approvers"})
+        # Copy attribute values, not a dump: a dump would turn Durations back into strings.
+        changes = {k: getattr(override, k) for k in override.model_fields_set
+                   if k != "approvers" and getattr(override, k) is not None}
         return self.model_copy(update=changes)
 
 

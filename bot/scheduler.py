@@ -1,0 +1,115 @@
+"""Persistent scheduler: APScheduler 3 with the SQLite job store in the bot's database.
+
+Features register named job functions ``fn(svc, **kwargs)`` and add one-off jobs by id; jobs
+persist across restarts (a job missed while the bot was down runs on start). Tests and the
+console use :meth:`Scheduler.run_due` with a fake clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.job import Job
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.clock import Clock
+from storage.db import Database
+from storage.jobstore import SQLiteJobStore
+
+log = logging.getLogger(__name__)
+JobFn = Callable[..., None]
+
+
+def _unbound(name: str, job_id: str, **kwargs: Any) -> None:  # pragma: no cover
+    raise RuntimeError(f"scheduler job {name!r} ran before a scheduler was bound")
+
+
+class _Aps(BackgroundScheduler):
+    """APScheduler that processes jobs only while ``live`` (not while paused or stopping)."""
+
+    live = False
+
+    def _process_jobs(self) -> float | None:
+        if not self.live:
+            return None
+        return super()._process_jobs()
+
+
+class Scheduler:
+    """Named jobs on a persistent APScheduler; real time only after :meth:`start`."""
+
+    def __init__(self, db: Database, clock: Clock, *, real_time: bool = True) -> None:
+        self.clock = clock
+        self.real_time = real_time
+        self.svc: Any = None
+        self._fns: dict[str, JobFn] = {}
+        self.store = SQLiteJobStore(db, self._bind_job)
+        self._aps = _Aps(
+            jobstores={"default": self.store}, timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+        # Started paused at once so added jobs go straight to SQLite; resume() makes it live.
+        self._aps.start(paused=True)
+
+    def bind(self, svc: Any) -> None:
+        """Give job functions the services they run with."""
+        self.svc = svc
+
+    def register(self, name: str, fn: JobFn) -> None:
+        """Make ``name`` runnable: ``fn(svc, **kwargs)``."""
+        self._fns[name] = fn
+
+    def _bind_job(self, job: Job) -> None:
+        job.func = self._call
+
+    def _call(self, name: str, job_id: str, **kwargs: Any) -> None:
+        fn = self._fns.get(name)
+        if fn is None:
+            log.error("scheduler job %s: no function registered as %r", job_id, name)
+            return
+        try:
+            fn(self.svc, **kwargs)
+        except Exception:
+            log.exception("scheduler job %s (%s) failed", job_id, name)
+
+    def add_once(self, job_id: str, run_at: datetime, name: str, **kwargs: Any) -> None:
+        """Run ``name`` once at ``run_at`` (aware); replaces a job with the same id."""
+        if run_at.tzinfo is None:
+            raise ValueError(f"run_at for job {job_id!r} must be timezone-aware")
+        self._aps.add_job("bot.scheduler:_unbound", "date", run_date=run_at, id=job_id,
+                          args=[name, job_id], kwargs=kwargs, replace_existing=True,
+                          name=name)
+
+    def remove(self, job_id: str) -> bool:
+        """Forget ``job_id``; False if it did not exist."""
+        return self.store.claim(job_id)
+
+    def jobs(self) -> list[tuple[str, str, datetime | None]]:
+        """``(job_id, name, next_run_time)`` for every stored job."""
+        return [(j.id, j.name, j.next_run_time) for j in self.store.get_all_jobs()]
+
+    def start(self) -> None:
+        """Go live: APScheduler runs due jobs in real time (missed ones at once)."""
+        if not self._aps.live:
+            self._aps.live = True
+            self._aps.resume()
+
+    def run_due(self) -> int:
+        """Run every job due by ``clock.now()`` once (tests, console ``advance``)."""
+        ran = 0
+        for job in self.store.get_due_jobs(self.clock.now()):
+            if not self.store.claim(job.id):  # someone else ran it
+                continue
+            self._call(*job.args, **job.kwargs)
+            ran += 1
+        return ran
+
+    def shutdown(self) -> None:
+        """Stop the background thread; stored jobs stay for the next start."""
+        self._aps.live = False
+        try:
+            self._aps.shutdown(wait=False)
+        except Exception:  # already stopped
+            pass

@@ -1,0 +1,105 @@
+"""APScheduler 3 job store on the bot's own SQLite file (stdlib sqlite3, no SQLAlchemy)."""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.job import Job
+from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
+from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
+
+from storage.db import Database
+
+MIGRATIONS = [
+    """
+    CREATE TABLE scheduler_jobs (
+        id            TEXT PRIMARY KEY,
+        next_run_time REAL,
+        job_state     BLOB NOT NULL
+    );
+    CREATE INDEX scheduler_jobs_next ON scheduler_jobs(next_run_time);
+    """,
+]
+
+
+class SQLiteJobStore(BaseJobStore):
+    """Jobs survive restarts; ``bind_func`` swaps in the live callable on load."""
+
+    def __init__(self, db: Database, bind_func: Callable[[Job], None]) -> None:
+        super().__init__()
+        self.db = db
+        self._bind = bind_func
+        db.migrate("scheduler", MIGRATIONS)
+
+    def _job(self, state: bytes) -> Job:
+        job = Job.__new__(Job)
+        job.__setstate__(pickle.loads(state))
+        job._scheduler = self._scheduler
+        job._jobstore_alias = self._alias
+        self._bind(job)
+        return job
+
+    def _jobs(self, where: str = "", params: tuple = ()) -> list[Job]:
+        rows = self.db.conn().execute(
+            f"SELECT id, job_state FROM scheduler_jobs {where} ORDER BY next_run_time",  # noqa: S608
+            params).fetchall()
+        jobs = []
+        for row in rows:
+            try:
+                jobs.append(self._job(row[1]))
+            except Exception:  # an unloadable job must not stop the others
+                self._logger.exception("dropping unloadable job %s", row[0])
+                self.remove_job(row[0])
+        return jobs
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        row = self.db.conn().execute(
+            "SELECT job_state FROM scheduler_jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._job(row[0]) if row else None
+
+    def get_due_jobs(self, now: Any) -> list[Job]:
+        return self._jobs("WHERE next_run_time <= ?", (datetime_to_utc_timestamp(now),))
+
+    def get_next_run_time(self) -> Any:
+        row = self.db.conn().execute(
+            "SELECT MIN(next_run_time) FROM scheduler_jobs WHERE next_run_time IS NOT NULL"
+        ).fetchone()
+        return utc_timestamp_to_datetime(row[0]) if row and row[0] is not None else None
+
+    def get_all_jobs(self) -> list[Job]:
+        jobs = self._jobs()
+        self._fix_paused_jobs_sorting(jobs)
+        return jobs
+
+    def add_job(self, job: Job) -> None:
+        try:
+            self.db.conn().execute(
+                "INSERT INTO scheduler_jobs(id, next_run_time, job_state) VALUES (?, ?, ?)",
+                (job.id, datetime_to_utc_timestamp(job.next_run_time),
+                 pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL)))
+        except sqlite3.IntegrityError as exc:
+            raise ConflictingIdError(job.id) from exc
+
+    def update_job(self, job: Job) -> None:
+        cur = self.db.conn().execute(
+            "UPDATE scheduler_jobs SET next_run_time = ?, job_state = ? WHERE id = ?",
+            (datetime_to_utc_timestamp(job.next_run_time),
+             pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL), job.id))
+        if cur.rowcount == 0:
+            raise JobLookupError(job.id)
+
+    def remove_job(self, job_id: str) -> None:
+        # Silent when already gone: run_due/remove() on another thread or replica may have
+        # claimed it first, and that is the exactly-once outcome we want.
+        self.db.conn().execute("DELETE FROM scheduler_jobs WHERE id = ?", (job_id,))
+
+    def claim(self, job_id: str) -> bool:
+        """Delete ``job_id``; True only for the one caller that removed it (run-once)."""
+        cur = self.db.conn().execute("DELETE FROM scheduler_jobs WHERE id = ?", (job_id,))
+        return cur.rowcount == 1
+
+    def remove_all_jobs(self) -> None:
+        self.db.conn().execute("DELETE FROM scheduler_jobs")
