@@ -57,6 +57,16 @@ class Config(Strict):
             raise ValueError(f"unknown IANA timezone {v!r}") from None
         return v
 
+    @field_validator("syncs")
+    @classmethod
+    def _unique_syncs(cls, v: tuple[SyncDef, ...]) -> tuple[SyncDef, ...]:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"duplicate sync name {s.name!r}: names must be unique")
+            seen.add(s.name)
+        return v
+
     @property
     def source(self) -> Path | None:
         return self._source
