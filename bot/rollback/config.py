@@ -1,9 +1,69 @@
-"""Config section ``rollback:`` (placeholder; the rollback feature owns this file)."""
+"""Config section ``rollback:``: products, on-call, and the severity x impact matrix."""
 
 from __future__ import annotations
 
-from bot.configbase import Strict
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from bot.configbase import Duration, Principal, Strict
+
+Severity = Literal["critical", "high", "medium", "low"]
+Impact = Literal["widespread", "limited", "minimal"]
+Kind = Literal["immediate", "planned", "partial", "config"]
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
+IMPACTS: tuple[str, ...] = ("widespread", "limited", "minimal")
+
+
+class Cell(Strict):
+    """One matrix cell: the rollback type and how many approvals it needs first."""
+
+    type: Kind
+    approvals: int = Field(0, ge=0)
+    notify_oncall: bool = False
+
+
+def _c(kind: Kind, approvals: int, oncall: bool = False) -> Cell:
+    return Cell(type=kind, approvals=approvals, notify_oncall=oncall)
+
+
+DEFAULT_MATRIX: dict[str, dict[str, Cell]] = {
+    "critical": {i: _c("immediate", 0, True) for i in IMPACTS},
+    "high": {"widespread": _c("immediate", 0, True), "limited": _c("partial", 1),
+             "minimal": _c("planned", 1)},
+    "medium": {i: _c("planned", 1) for i in IMPACTS},
+    "low": {i: _c("planned", 2) for i in IMPACTS},
+}
+
+
+class ProductRollback(Strict):
+    """How to roll one product back (argv only, no shell; placeholders {product} {version})."""
+
+    command: tuple[str, ...] = Field(min_length=1)
+    health_check: tuple[str, ...] = ()
+    timeout: Duration = timedelta(seconds=300)
+    repo: str | None = None
+    components: tuple[str, ...] = ()
+    config_sync: str | None = None
 
 
 class RollbackConfig(Strict):
-    oncall: tuple[str, ...] = ()
+    products: dict[str, ProductRollback] = {}
+    oncall: tuple[Principal, ...] = ()
+    escalate_after: Duration = timedelta(minutes=5)
+    matrix: dict[Severity, dict[Impact, Cell]] = {}
+
+    @field_validator("matrix")
+    @classmethod
+    def _complete(cls, v: dict[str, dict[str, Cell]]) -> dict[str, dict[str, Cell]]:
+        """A partial matrix overrides cells of the documented default."""
+        merged = {s: dict(DEFAULT_MATRIX[s]) for s in SEVERITIES}
+        for sev, row in v.items():
+            merged[sev].update(row)
+        return merged
+
+    def cell(self, severity: str, impact: str) -> Cell:
+        """The matrix cell for ``severity`` x ``impact`` (default matrix when none set)."""
+        matrix = self.matrix or DEFAULT_MATRIX
+        return matrix[severity][impact]

@@ -1,0 +1,70 @@
+"""Parse a rollback request and decide its type from the severity x impact matrix (pure)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from bot.errors import UsageError
+from bot.rollback.config import IMPACTS, SEVERITIES, Cell, RollbackConfig
+
+SEV_NUMBERS = {"1": "critical", "2": "high", "3": "medium", "4": "low"}
+USAGE = ("/rollback PRODUCT [VERSION] severity=critical|high|medium|low "
+         "impact=widespread|limited|minimal [to=VERSION] [at=ISO] [components=a,b] reason...")
+
+
+class Request(BaseModel):
+    """What the requester asked for, validated."""
+
+    product: str
+    severity: str
+    impact: str
+    version: str | None = None
+    to: str | None = None
+    at: str | None = None
+    components: tuple[str, ...] = ()
+    reason: str
+
+
+class Decision(BaseModel):
+    """The matrix cell chosen and why, in words a release manager can check."""
+
+    request: Request
+    cell: Cell
+    why: str
+
+
+def parse_request(args: list[str], opts: dict[str, str]) -> Request:
+    """``args`` are positional words (product, optional version, reason); ``opts`` key=value."""
+    if not args:
+        raise UsageError(f"which product? usage: {USAGE}")
+    sev = opts.get("severity") or opts.get("sev")
+    if sev is None:
+        raise UsageError(f"severity is required (severity=critical|high|medium|low or sev=1..4); "
+                         f"usage: {USAGE}")
+    sev = SEV_NUMBERS.get(sev, sev).lower()
+    if sev not in SEVERITIES:
+        raise UsageError(f"severity={sev!r} must be one of {', '.join(SEVERITIES)} or 1..4")
+    impact = (opts.get("impact") or "").lower()
+    if impact not in IMPACTS:
+        raise UsageError(f"impact={impact!r} must be one of {', '.join(IMPACTS)}")
+    product, rest = args[0], args[1:]
+    version = None
+    if rest and rest[0][:1].isdigit() or (rest and rest[0][:1] == "v" and rest[0][1:2].isdigit()):
+        version, rest = rest[0].lstrip("v"), rest[1:]
+    reason = " ".join(rest).strip()
+    if not reason:
+        raise UsageError("a reason is required: say what is broken")
+    comps = tuple(c for c in (opts.get("components") or "").split(",") if c)
+    return Request(product=product, severity=sev, impact=impact, version=version,
+                   to=opts.get("to"), at=opts.get("at"), components=comps, reason=reason)
+
+
+def decide(req: Request, config: RollbackConfig) -> Decision:
+    """Look up the matrix cell; components= turns a whole rollback into a partial one."""
+    cell = config.cell(req.severity, req.impact)
+    why = (f"severity {req.severity} x impact {req.impact} -> {cell.type}, "
+           f"{cell.approvals} approval(s) before executing"
+           + (", on-call notified" if cell.notify_oncall else ""))
+    if req.components and cell.type in ("immediate", "planned"):
+        why += f"; only components {', '.join(req.components)}"
+    return Decision(request=req, cell=cell, why=why)

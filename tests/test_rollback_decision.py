@@ -1,0 +1,71 @@
+"""The severity x impact decision matrix and request parsing (pure core)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import parse_config
+from bot.errors import ConfigError, UsageError
+from bot.rollback.config import RollbackConfig
+from bot.rollback.decision import decide, parse_request
+
+EXPECTED = {
+    ("critical", "widespread"): ("immediate", 0, True),
+    ("critical", "limited"): ("immediate", 0, True),
+    ("critical", "minimal"): ("immediate", 0, True),
+    ("high", "widespread"): ("immediate", 0, True),
+    ("high", "limited"): ("partial", 1, False),
+    ("high", "minimal"): ("planned", 1, False),
+    ("medium", "widespread"): ("planned", 1, False),
+    ("medium", "limited"): ("planned", 1, False),
+    ("medium", "minimal"): ("planned", 1, False),
+    ("low", "widespread"): ("planned", 2, False),
+    ("low", "limited"): ("planned", 2, False),
+    ("low", "minimal"): ("planned", 2, False),
+}
+
+
+@pytest.mark.parametrize(("sev", "impact"), sorted(EXPECTED))
+def test_every_default_matrix_cell(sev: str, impact: str) -> None:
+    req = parse_request(["api", "bad", "deploy"], {"severity": sev, "impact": impact})
+    d = decide(req, RollbackConfig())
+    assert (d.cell.type, d.cell.approvals, d.cell.notify_oncall) == EXPECTED[(sev, impact)]
+    assert d.why.startswith(f"severity {sev} x impact {impact} -> {d.cell.type}")
+
+
+def test_short_severity_version_and_options() -> None:
+    req = parse_request(["api", "v1.4.2", "error", "rate", "up"],
+                        {"sev": "2", "impact": "limited", "to": "1.4.1",
+                         "components": "api,worker"})
+    assert (req.severity, req.version, req.to, req.reason) == (
+        "high", "1.4.2", "1.4.1", "error rate up")
+    assert req.components == ("api", "worker")
+
+
+@pytest.mark.parametrize(("args", "opts", "says"), [
+    ([], {"sev": "1", "impact": "limited"}, "which product"),
+    (["api", "x"], {"impact": "limited"}, "severity is required"),
+    (["api", "x"], {"sev": "7", "impact": "limited"}, "severity='7' must be one of"),
+    (["api", "x"], {"sev": "1", "impact": "huge"}, "impact='huge' must be one of"),
+    (["api"], {"sev": "1", "impact": "limited"}, "a reason is required"),
+])
+def test_bad_requests_get_a_clear_answer(args: list, opts: dict, says: str) -> None:
+    with pytest.raises(UsageError, match=says):
+        parse_request(args, opts)
+
+
+def test_config_overrides_one_cell_and_keeps_the_rest() -> None:
+    cfg = parse_config(
+        "channel: C0X\nrollback:\n  products:\n    api: {command: [./deploy.sh, '{version}']}\n"
+        "  matrix:\n    low: {minimal: {type: planned, approvals: 3}}\n", "relbot.yml")
+    assert cfg.rollback is not None
+    assert cfg.rollback.cell("low", "minimal").approvals == 3
+    assert cfg.rollback.cell("low", "limited").approvals == 2
+    assert cfg.rollback.products["api"].timeout.total_seconds() == 300
+
+
+def test_bad_matrix_type_names_the_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config("channel: C0X\nrollback:\n  matrix:\n    low:\n"
+                     "      minimal: {type: later}\n", "relbot.yml")
+    assert "rollback.matrix.low.minimal.type" in str(err.value)
