@@ -11,13 +11,13 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
 
 from bot.cadence.config import CalendarConfig
-from bot.configbase import ApprovalPolicy, Duration, Principal, Strict
+from bot.configbase import ApprovalPolicy, Duration, Principal, Strict, check_timezone
 from bot.errors import ConfigError, ConfigIssue
 from bot.release.config import ReleasesConfig
 from bot.rollback.config import RollbackConfig
@@ -51,11 +51,7 @@ class Config(Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {v!r}") from None
-        return v
+        return check_timezone(v)
 
     @field_validator("syncs")
     @classmethod

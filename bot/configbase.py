@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
@@ -35,6 +36,15 @@ def parse_duration(value: Any) -> timedelta:
     if not m:
         raise ValueError(f"must be a duration like 30s, 15m, 24h or 1d, not {value!r}")
     return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
+
+
+def check_timezone(value: str) -> str:
+    """An IANA timezone name (``Europe/Berlin``); the error names the bad value."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {value!r}") from None
+    return value
 
 
 Duration = Annotated[

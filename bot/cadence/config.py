@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator, model_validator
 
-from bot.configbase import Duration, Strict
+from bot.configbase import Duration, Strict, check_timezone
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -93,13 +92,7 @@ class CalendarConfig(Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {v!r}") from None
-        return v
+        return v if v is None else check_timezone(v)
 
     @field_validator("cycle_start")
     @classmethod
