@@ -11,6 +11,7 @@ from bot.approvals import Approvals
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
 from bot.groups import GroupResolver
+from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
 from storage.audit import AuditLog
@@ -82,11 +83,6 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
                    groups=groups, approvals=approvals, events=SeenEvents(db),
                    work=WorkTracker(), client=client)
     approvals.services = svc
-    try:
-        from bot.scheduler import Scheduler
-    except ImportError:  # pragma: no cover - during bring-up only
-        Scheduler = None  # noqa: N806
-    if Scheduler is not None:
-        svc.scheduler = Scheduler(db, clock, real_time=real_time)
-        svc.scheduler.bind(svc)
+    svc.scheduler = Scheduler(db, clock, real_time=real_time)
+    svc.scheduler.bind(svc)
     return svc

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from bot.cadence import calendar as calmod
 from bot.cadence import reminders
 from bot.cadence.loader import effective
-from bot.clock import SystemClock
 from bot.errors import UsageError
 from bot.render.cadence import calendar_blocks, calendar_text
 from handlers.base import CommandContext, Reply, SubcommandSpec
@@ -52,22 +50,3 @@ def setup(svc: Any) -> None:
         return
     reminders.run_pending(svc)
     reminders.schedule_next(svc)
-    if getattr(svc, "scheduler", None) is None and isinstance(svc.clock, SystemClock):
-        _poll(svc)
-
-
-def _poll(svc: Any, every: float = 30.0) -> None:
-    """Fallback while no persistent scheduler is wired: check due reminders every 30 s.
-
-    Exactly-once still holds (the SQLite claim), so this is safe next to other replicas.
-    """
-    def tick() -> None:
-        try:
-            reminders.run_pending(svc)
-        except Exception:  # noqa: BLE001 - keep polling
-            log.exception("cadence reminders failed")
-        _poll(svc, every)
-
-    timer = threading.Timer(every, tick)
-    timer.daemon = True
-    timer.start()

@@ -94,7 +94,7 @@ class SQLiteJobStore(BaseJobStore):
     def remove_job(self, job_id: str) -> None:
         # Silent when already gone: run_due/remove() on another thread or replica may have
         # claimed it first, and that is the exactly-once outcome we want.
-        self.db.conn().execute("DELETE FROM scheduler_jobs WHERE id = ?", (job_id,))
+        self.claim(job_id)
 
     def claim(self, job_id: str) -> bool:
         """Delete ``job_id``; True only for the one caller that removed it (run-once)."""
