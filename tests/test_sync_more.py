@@ -95,16 +95,20 @@ def test_stale_source_refused(tmp_path: Path, make_chat) -> None:
     assert sh("rev-parse", "main", cwd=dst).strip() == head
 
 
-def test_plain_directory_execution(tmp_path: Path, make_chat) -> None:
+def _plain_dirs(tmp_path: Path) -> str:
+    """Config for a quorum-1 sync between plain directories s/ -> t/ (s/a.txt = "new")."""
     (tmp_path / "s").mkdir()
     (tmp_path / "t").mkdir()
     (tmp_path / "s" / "a.txt").write_text("new\n")
+    return (config(tmp_path / "s", tmp_path / "t", "    approval: {quorum: 1}\n")
+            .replace("ref: main, path: docs/", "path: ''")
+            .replace("branch: main, path: content/", "path: ''"))
+
+
+def test_plain_directory_execution(tmp_path: Path, make_chat) -> None:
+    chat = make_chat(_plain_dirs(tmp_path))
     (tmp_path / "t" / "a.txt").write_text("old\n")
     (tmp_path / "t" / "extra.txt").write_text("x\n")
-    cfg = (config(tmp_path / "s", tmp_path / "t", "    approval: {quorum: 1}\n")
-           .replace("ref: main, path: docs/", "path: ''")
-           .replace("branch: main, path: content/", "path: ''"))
-    chat = make_chat(cfg)
     chat.command("U0ALICE", "/sync plan docs")
     msg = plan_msg(chat)
     assert "M a.txt (+1 -1)" in msg.rendered and "D extra.txt" in msg.rendered
@@ -114,13 +118,7 @@ def test_plain_directory_execution(tmp_path: Path, make_chat) -> None:
 
 
 def test_plain_directory_target_changed_is_stale(tmp_path: Path, make_chat) -> None:
-    (tmp_path / "s").mkdir()
-    (tmp_path / "t").mkdir()
-    (tmp_path / "s" / "a.txt").write_text("new\n")
-    cfg = (config(tmp_path / "s", tmp_path / "t", "    approval: {quorum: 1}\n")
-           .replace("ref: main, path: docs/", "path: ''")
-           .replace("branch: main, path: content/", "path: ''"))
-    chat = make_chat(cfg)
+    chat = make_chat(_plain_dirs(tmp_path))
     chat.command("U0ALICE", "/sync plan docs")
     msg = plan_msg(chat)
     (tmp_path / "t" / "manual.txt").write_text("someone edited\n")
