@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -18,6 +19,10 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (retry backoff); fake clocks advance instead."""
+        time.sleep(seconds)
 
 
 class FakeClock:
@@ -40,6 +45,10 @@ class FakeClock:
         with self._lock:
             self._now += delta if delta is not None else timedelta(**kwargs)
             return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance instead of waiting, so backoff shows in timings but costs nothing."""
+        self.advance(seconds=seconds)
 
     def set(self, when: datetime) -> None:
         with self._lock:

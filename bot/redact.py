@@ -14,8 +14,12 @@ MASK = "[REDACTED]"
 
 
 def secret_values(extra: Iterable[str] = ()) -> list[str]:
-    """The secret strings currently known: Slack env secrets plus ``extra``."""
-    vals = [os.environ.get(k, "") for k in _ENV_SECRETS] + list(extra)
+    """The secret strings currently known: Slack env secrets plus ``extra``.
+
+    An ``extra`` entry ``env:NAME`` stands for the value of environment variable NAME.
+    """
+    vals = [os.environ.get(k, "") for k in _ENV_SECRETS]
+    vals += [os.environ.get(e[4:], "") if e.startswith("env:") else e for e in extra]
     return sorted({v for v in vals if v and len(v) >= 4}, key=len, reverse=True)
 
 

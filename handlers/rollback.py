@@ -1,13 +1,132 @@
-"""/rollback subcommands (placeholder until the rollback feature lands)."""
+"""/rollback subcommands and the checklist checkboxes (thin: parse -> core -> render)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from handlers.base import SubcommandSpec
+import yaml
 
-SUBCOMMANDS: dict[str, SubcommandSpec] = {}
+from bot.errors import Refused, RelbotError, UsageError
+from bot.render.rollback import summary
+from bot.rollback import checklists as cl
+from bot.rollback import flow
+from bot.rollback import service as rb
+from bot.rollback.decision import USAGE
+from bot.rollback.evidence import evidence
+from handlers.base import CommandContext, Reply, SubcommandSpec
+
+
+def _start(ctx: CommandContext) -> str:
+    row = rb.start(ctx.svc, ctx.cmd.user, list(ctx.cmd.args), dict(ctx.cmd.opts))
+    d = row.data
+    return (f"{row.id}: {d['why']}. Target {d['to_version']} ({d['target_why']}). "
+            f"Now {row.status}; progress is on the rollback message in <#{row.channel}>.")
+
+
+def _status(ctx: CommandContext) -> Reply:
+    row = rb.find(ctx.svc, ctx.cmd.arg(0)) if ctx.cmd.arg(0) else _latest(ctx)
+    rec = evidence(ctx.svc, row)
+    ctx.audit("rollback.evidence", row.id, {})
+    return Reply(f"{summary(row)}\n```\n{yaml.safe_dump(rec, sort_keys=False)}```")
+
+
+def _latest(ctx: CommandContext) -> Any:
+    rows = rb.store(ctx.svc).recent(1)
+    if not rows:
+        raise Refused("no rollbacks yet")
+    return rows[0]
+
+
+def _list(ctx: CommandContext) -> Reply:
+    rows = rb.store(ctx.svc).recent(10)
+    if not rows:
+        return Reply("No rollbacks yet.")
+    return Reply("\n".join(f"{summary(r)} — declared {r.declared} by <@{r.requester}>"
+                           for r in rows))
+
+
+def _id_and_reason(ctx: CommandContext, need_reason: bool) -> tuple[Any, str]:
+    row = rb.find(ctx.svc, ctx.cmd.arg(0))
+    reason = ctx.cmd.rest(1)
+    if need_reason and not reason:
+        raise UsageError(f"say why: /rollback {ctx.cmd.sub} {row.id} REASON")
+    return row, reason
+
+
+def _cancel(ctx: CommandContext) -> str:
+    row, reason = _id_and_reason(ctx, False)
+    flow.cancel(ctx.svc, row, ctx.cmd.user, reason)
+    return f"{row.id} cancelled."
+
+
+def _retry(ctx: CommandContext) -> str:
+    row, _ = _id_and_reason(ctx, False)
+    row = flow.retry(ctx.svc, row, ctx.cmd.user)
+    return f"{row.id} retried: now {row.status}."
+
+
+def _abort(ctx: CommandContext) -> str:
+    row, reason = _id_and_reason(ctx, True)
+    flow.abort(ctx.svc, row, ctx.cmd.user, reason)
+    return f"{row.id} aborted."
+
+
+def _resolve(ctx: CommandContext) -> str:
+    row, reason = _id_and_reason(ctx, True)
+    flow.resolve(ctx.svc, row, ctx.cmd.user, reason)
+    return f"{row.product} unlocked ({row.id})."
+
+
+SUBCOMMANDS: dict[str, SubcommandSpec] = {
+    "start": SubcommandSpec(_start, USAGE.removeprefix("/rollback "),
+                            "declare a rollback; the matrix decides RB-IMM or RB-PLN",
+                            ack_text="Declaring the rollback..."),
+    "status": SubcommandSpec(_status, "[ID]", "the rollback evidence record (YAML)",
+                             permission=None),
+    "list": SubcommandSpec(_list, "", "recent rollbacks", permission=None),
+    "cancel": SubcommandSpec(_cancel, "ID [reason]", "cancel a planned rollback before it runs"),
+    "retry": SubcommandSpec(_retry, "ID", "re-run the step a stopped rollback failed at"),
+    "abort": SubcommandSpec(_abort, "ID reason", "give up a stopped rollback (lock stays)"),
+    "resolve": SubcommandSpec(_resolve, "ID reason",
+                              "lift the product lock once the cause is addressed"),
+}
 
 
 def register(app: Any) -> None:
-    """No Block Kit actions yet."""
+    """Checklist checkboxes on the rollback message."""
+
+    @app.action(re.compile(r"^rollback:checklist:"))
+    def on_tick(ack: Any, body: dict, context: Any) -> None:
+        ack()
+        svc = context["svc"]
+        uid = body["user"]["id"]
+        act = body["actions"][0]
+        _, num, name = act["block_id"].split(":")
+        row = rb.store(svc).get(int(num))
+        if row is None or name not in cl.CHECKLISTS:
+            return
+        selected = {o["value"] for o in act.get("selected_options") or []}
+        try:
+            changes = rb.tick(svc, row, name, selected, uid)
+        except (Refused, RelbotError) as exc:
+            svc.client.chat_postEphemeral(channel=body["container"]["channel_id"], user=uid,
+                                          text=f":no_entry: {exc}")
+            flow.refresh(svc, row)  # put the boxes back as they were
+            return
+        if changes:
+            flow.refresh(svc, row)
+            flow.say(svc, row, f"<@{uid}> " + "; ".join(changes))
+
+
+def setup(svc: Any) -> None:
+    """Tables, the approval hook, scheduler jobs and the config-sync hook."""
+    rb.store(svc)
+    svc.approvals.register_kind("rollback", flow.on_approval)
+    for name, fn in (("rollback.execute", flow.execute_job),
+                     ("rollback.escalate", flow.escalate_job),
+                     ("rollback.postmortem", flow.postmortem_job)):
+        svc.scheduler.register(name, fn)
+    from bot.sync import flow as sync_flow
+
+    sync_flow.on_executed(svc, flow.on_sync_executed)

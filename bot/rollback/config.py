@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from bot.configbase import Duration, Principal, Strict
 
@@ -38,20 +38,34 @@ DEFAULT_MATRIX: dict[str, dict[str, Cell]] = {
 
 
 class ProductRollback(Strict):
-    """How to roll one product back (argv only, no shell; placeholders {product} {version})."""
+    """How to roll one product back: argv lists run without a shell, in the config file's
+    directory, with placeholders {product} {version} {from_version} {components} {component}
+    {id}."""
 
-    command: tuple[str, ...] = Field(min_length=1)
+    command: tuple[str, ...] = ()
     health_check: tuple[str, ...] = ()
     timeout: Duration = timedelta(seconds=300)
+    health_retries: int = Field(3, ge=0, le=20)
+    health_backoff: Duration = timedelta(seconds=5)
     repo: str | None = None
+    """git repo whose ``vX.Y.Z`` tags are releases (default: ``releases.products`` repo)."""
     components: tuple[str, ...] = ()
+    """Components a partial rollback may name (empty: any)."""
     config_sync: str | None = None
+    """Name of the config sync (``syncs:``) a Config rollback runs from an earlier ref."""
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> ProductRollback:
+        if not self.command and not self.config_sync:
+            raise ValueError("set command (argv list) or config_sync (a sync name), or both")
+        return self
 
 
 class RollbackConfig(Strict):
     products: dict[str, ProductRollback] = {}
     oncall: tuple[Principal, ...] = ()
     escalate_after: Duration = timedelta(minutes=5)
+    postmortem_after: Duration = timedelta(days=2)
     matrix: dict[Severity, dict[Impact, Cell]] = {}
 
     @field_validator("matrix")

@@ -9,7 +9,8 @@ from bot.rollback.config import IMPACTS, SEVERITIES, Cell, RollbackConfig
 
 SEV_NUMBERS = {"1": "critical", "2": "high", "3": "medium", "4": "low"}
 USAGE = ("/rollback PRODUCT [VERSION] severity=critical|high|medium|low "
-         "impact=widespread|limited|minimal [to=VERSION] [at=ISO] [components=a,b] reason...")
+         "impact=widespread|limited|minimal [to=VERSION] [at=ISO] [components=a,b] [type=config] "
+         "reason...")
 
 
 class Request(BaseModel):
@@ -22,6 +23,7 @@ class Request(BaseModel):
     to: str | None = None
     at: str | None = None
     components: tuple[str, ...] = ()
+    config: bool = False
     reason: str
 
 
@@ -54,17 +56,34 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     reason = " ".join(rest).strip()
     if not reason:
         raise UsageError("a reason is required: say what is broken")
-    comps = tuple(c for c in (opts.get("components") or "").split(",") if c)
+    comps = tuple(c.strip() for c in (opts.get("components") or "").split(",") if c.strip())
+    kind = (opts.get("type") or "").lower()
+    if kind not in ("", "config"):
+        raise UsageError(f"type={kind!r}: only type=config can be asked for; the matrix "
+                         "decides between immediate, planned and partial")
+    unknown = sorted(set(opts) - {"severity", "sev", "impact", "to", "at", "components", "type"})
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]}=; usage: {USAGE}")
     return Request(product=product, severity=sev, impact=impact, version=version,
-                   to=opts.get("to"), at=opts.get("at"), components=comps, reason=reason)
+                   to=opts.get("to"), at=opts.get("at"), components=comps,
+                   config=kind == "config", reason=reason)
 
 
 def decide(req: Request, config: RollbackConfig) -> Decision:
     """Look up the matrix cell; components= turns a whole rollback into a partial one."""
     cell = config.cell(req.severity, req.impact)
+    if req.config:
+        # The config sync's own dry-run and approval rules gate it (DR-01..DR-06).
+        cell = cell.model_copy(update={"type": "config"})
+    elif req.components and cell.type in ("immediate", "planned"):
+        cell = cell.model_copy(update={"type": "partial"})
+    if req.config:
+        why = (f"severity {req.severity} x impact {req.impact}, type=config asked -> config: "
+               "the config sync's dry-run and approval rules apply")
+        return Decision(request=req, cell=cell, why=why)
     why = (f"severity {req.severity} x impact {req.impact} -> {cell.type}, "
            f"{cell.approvals} approval(s) before executing"
            + (", on-call notified" if cell.notify_oncall else ""))
-    if req.components and cell.type in ("immediate", "planned"):
+    if req.components:
         why += f"; only components {', '.join(req.components)}"
     return Decision(request=req, cell=cell, why=why)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import yaml
@@ -16,6 +17,7 @@ from handlers.base import post_message, update_message
 from storage.sync import PlanRow, SyncStore
 
 LIMIT = 40
+log = logging.getLogger(__name__)
 
 
 def store(svc: Any) -> SyncStore:
@@ -209,6 +211,14 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
     return result
 
 
+def on_executed(svc: Any, fn: Any) -> None:
+    """Call ``fn(svc, plan_id, result, error)`` after every execution attempt (rollbacks use
+    it to follow the config sync they started)."""
+    hooks = svc.features.setdefault("sync.executed", [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
 def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
                error: str, new_shas: list[str]) -> None:
     req = svc.approvals.for_subject("sync", plan.id)
@@ -241,6 +251,11 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
     fresh = store(svc).get(plan.id)
     if fresh is not None:
         update_message(svc, row.channel, row.ts, message_text(svc, fresh))
+    for hook in svc.features.get("sync.executed", []):
+        try:
+            hook(svc, plan.id, result, error)
+        except Exception:  # a follower's fault must not turn a done sync into an error
+            log.exception("sync.executed hook failed for %s", plan.id)
 
 
 def record_yaml(record: dict) -> str:

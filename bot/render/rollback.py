@@ -1,0 +1,72 @@
+"""Block Kit for the one rollback message (steps, decision, lock, checklists)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.render.common import checkboxes, context, fields, header, section
+from bot.rollback import checklists as cl
+from storage.rollback import RollbackRow
+
+ICON = {"pending": ":white_circle:", "running": ":hourglass_flowing_sand:",
+        "done": ":white_check_mark:", "failed": ":x:", "skipped": ":heavy_minus_sign:"}
+ENDED = ("done", "cancelled", "aborted")
+
+
+def summary(row: RollbackRow) -> str:
+    """One line: ``RB-0001 api 1.4.0 -> 1.3.0 (RB-IMM, immediate): executing``."""
+    d = row.data
+    comps = f" [{', '.join(d['components'])}]" if d.get("components") else ""
+    return (f"{row.id} {row.product} {d['from_version']} -> {d['to_version']}{comps} "
+            f"({row.procedure}, {row.kind}): {row.status}")
+
+
+def _clock(row: RollbackRow) -> str:
+    d = row.data
+    if d.get("decided"):
+        s = int(d.get("decision_seconds") or 0)
+        return f"decided {s // 60}m{s % 60:02d}s after declaration"
+    if d.get("escalated"):
+        return f"no decision yet; escalated to on-call at {d['escalated']}"
+    return "no decision yet"
+
+
+def rollback_blocks(row: RollbackRow, approval_line: str = "") -> list[dict[str, Any]]:
+    """The rollback message: header, facts, decision, steps, approvals, lock, checklists."""
+    d = row.data
+    blocks: list[dict[str, Any]] = [
+        header(f"Rollback {row.id}: {row.product} {d['from_version']} → {d['to_version']}"),
+        fields([("Procedure", f"{row.procedure} ({row.kind})"), ("Status", row.status),
+                ("Severity x impact", d["cell_name"]), ("Requested by", f"<@{row.requester}>"),
+                ("Declared", row.declared), ("Decision", _clock(row))]),
+        section(f"*Why:* {d['reason']}\n*Decision:* {d['why']}\n*Target:* {d['to_version']} — "
+                f"{d['target_why']}"
+                + (f"\n*Components:* {', '.join(d['components'])}" if d["components"] else "")
+                + (f"\n*Window:* {d['window']}" if d.get("window") else "")
+                + (f"\n*Config:* sync dry-run {d['sync_plan']} from {d['config_ref']}"
+                   if d.get("sync_plan") else "")),
+        section("\n".join(
+            f"{ICON.get(s['status'], '')} {i}. {s['name']}"
+            + (f" — {s['status']} {s['at']}" if s["at"] else "")
+            + (f": {s['note']}" if s["note"] else "")
+            for i, s in enumerate(d["steps"], 1))),
+    ]
+    if approval_line:
+        blocks.append(section(approval_line))
+    if d.get("error") and row.status in ("failed", "cancelled", "aborted"):
+        blocks.append(section(f":warning: {d['error']}"))
+    lock = d.get("lock")
+    if lock:
+        blocks.append(context(
+            f":unlock: {row.product} unlocked {lock['lifted']} by <@{lock['lifted_by']}>: "
+            f"{lock['lift_reason']}" if lock.get("lifted") else
+            f":lock: {row.product} locked since {lock['since']}: releases and syncs refused "
+            f"until `/rollback resolve {row.id} REASON`"))
+    for name, items in cl.CHECKLISTS.items():
+        done = set(d["checklists"].get(name, {}))
+        blocks.append(section(f"*{cl.TITLES[name]} checklist* ({len(done)}/{len(items)})"))
+        blocks.append(checkboxes(f"rollback-checklist:{row.num}:{name}",
+                                 f"rollback:checklist:{name}", list(items), done))
+    blocks.append(context(f"Evidence: `/rollback status {row.id}` · plan sha256 "
+                          f"{d['digest'][:12]}"))
+    return blocks

@@ -1,0 +1,54 @@
+"""The Pre / During / Post rollback checklists (from the release-cadence document)."""
+
+from __future__ import annotations
+
+CHECKLISTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pre": (
+        ("pre-1", "Incident declared; severity and impact confirmed"),
+        ("pre-2", "Target version confirmed as the last known good"),
+        ("pre-3", "On-call and stakeholders notified"),
+        ("pre-4", "Data and schema compatible with the target version"),
+        ("pre-5", "Backups / snapshots current"),
+    ),
+    "during": (
+        ("during-1", "Rollback command output watched"),
+        ("during-2", "Error rate and latency monitored"),
+        ("during-3", "Traffic / feature flags adjusted if needed"),
+        ("during-4", "Status updates posted"),
+    ),
+    "post": (
+        ("post-1", "Health check passes"),
+        ("post-2", "Key user journeys smoke-tested"),
+        ("post-3", "Monitoring back to baseline"),
+        ("post-4", "Incident ticket and timeline updated"),
+        ("post-5", "Postmortem scheduled"),
+    ),
+}
+TITLES = {"pre": "Pre-rollback", "during": "During rollback", "post": "Post-rollback"}
+LABELS = {value: label for items in CHECKLISTS.values() for value, label in items}
+
+
+def initial() -> dict[str, dict[str, dict[str, str]]]:
+    """Empty checklist state: ``{list: {item: {"by": user, "at": iso}}}`` for ticked items."""
+    return {name: {} for name in CHECKLISTS}
+
+
+def apply_ticks(state: dict[str, dict[str, dict[str, str]]], name: str, selected: set[str],
+                user: str, at: str) -> tuple[list[str], list[str]]:
+    """Set list ``name`` to exactly ``selected``; returns (ticked, unticked) item values."""
+    valid = {v for v, _ in CHECKLISTS[name]}
+    selected &= valid
+    current = state.setdefault(name, {})
+    ticked = sorted(selected - set(current))
+    unticked = sorted(set(current) - selected)
+    for v in ticked:
+        current[v] = {"by": user, "at": at}
+    for v in unticked:
+        del current[v]
+    return ticked, unticked
+
+
+def summary(state: dict[str, dict[str, dict[str, str]]]) -> str:
+    """``pre 2/5, during 0/4, post 0/5``."""
+    return ", ".join(f"{n} {len(state.get(n, {}))}/{len(items)}"
+                     for n, items in CHECKLISTS.items())

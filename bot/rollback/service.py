@@ -1,0 +1,240 @@
+"""The rollback workflow: declare, decide, (approve, schedule,) execute, verify, document.
+
+RB-IMM runs at once in the command's worker thread; RB-PLN waits for approvals on its
+message and runs at its window from the persistent scheduler; a Config rollback runs the
+product's config sync from an earlier ref. One message per rollback is updated in place;
+command output goes to its thread. Every step is an audit entry with its timestamp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import semver
+
+from bot.clock import iso
+from bot.errors import NotFound, Refused, UsageError
+from bot.groups import describe
+from bot.rollback import checklists as cl
+from bot.rollback.config import ProductRollback, RollbackConfig
+from bot.rollback.decision import Decision, decide, parse_request
+from storage.rollback import Conflict, RollbackRow, RollbackStore, parse_id
+
+IMM_STEPS = ("Declare", "Decide", "Execute", "Verify", "Communicate", "Document")
+PLN_STEPS = ("Assess", "Plan", "Approve", "Schedule", "Execute", "Verify & document")
+URGENT = ("immediate", "partial")  # kinds whose undecided requests escalate to on-call
+
+
+def store(svc: Any) -> RollbackStore:
+    """The rollback store kept in ``svc.features``."""
+    if "rollback" not in svc.features:
+        svc.features["rollback"] = RollbackStore(svc.db)
+    return svc.features["rollback"]
+
+
+def config(svc: Any) -> RollbackConfig:
+    cfg = svc.config.current.rollback
+    if cfg is None:
+        raise Refused("rollbacks are not configured: add a `rollback:` section to relbot.yml")
+    return cfg
+
+
+def product_cfg(svc: Any, name: str) -> ProductRollback:
+    p = config(svc).products.get(name)
+    if p is None:
+        known = ", ".join(config(svc).products) or "none configured"
+        raise NotFound("rollback product", name, f"known: {known}")
+    return p
+
+
+def find(svc: Any, text: str | None) -> RollbackRow:
+    """A rollback by ID (``RB-0001``); :class:`UsageError`/:class:`NotFound` otherwise."""
+    num = parse_id(text or "")
+    if num is None:
+        raise UsageError("give the rollback ID (RB-0001); `/rollback list` shows recent ones")
+    row = store(svc).get(num)
+    if row is None:
+        raise NotFound("rollback", text or "", "`/rollback list` shows recent ones")
+    return row
+
+
+# --- versions ----------------------------------------------------------------------------
+
+def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[semver.Version],
+                                                                          str]:
+    from bot.release import version as vs
+
+    cfg = svc.config.current
+    found: list[semver.Version] = []
+    sources = []
+    rel = cfg.releases.product(product) if cfg.releases else None
+    repo = p.repo or (rel.repo if rel else None)
+    if repo:
+        path = cfg.resolve_path(repo)
+        try:
+            found += vs.tags(path)
+            sources.append(f"tags in {repo}")
+        except Exception:  # noqa: BLE001 - not a repo: the records may still know
+            pass
+    try:
+        from bot.release.service import store as release_store
+
+        found += [vs.parse(v) for v in release_store(svc).released(product)]
+        sources.append("release records")
+    except Exception:  # noqa: BLE001
+        pass
+    return sorted(set(found)), " and ".join(sources) or "nothing"
+
+
+def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
+                    to: str | None) -> tuple[str, str, str]:
+    """(from_version, to_version, why): the last known good release before ``bad``."""
+    versions, where = _known_versions(svc, product, p)
+    final = [v for v in versions if not v.prerelease]
+    current = bad or (str(final[-1]) if final else "")
+    if to:
+        return current or "unknown", to.lstrip("v"), "to= given by the requester"
+    try:
+        cur = semver.Version.parse(current) if current else None
+    except ValueError:
+        raise UsageError(f"version {current!r} is not MAJOR.MINOR.PATCH") from None
+    earlier = [v for v in final if cur is None or v < cur]
+    if not earlier:
+        raise Refused(f"no release of {product} before {current or 'now'} is known (looked at "
+                      f"{where}); say which version to roll back to with to=VERSION")
+    return current, str(earlier[-1]), f"last known good release before {current} ({where})"
+
+
+# --- starting ----------------------------------------------------------------------------
+
+def _window(svc: Any, at: str | None) -> datetime | None:
+    if not at:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise UsageError(f"at={at!r} is not a date-time like 2026-11-24T22:00") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=svc.config.current.tz)
+    if when <= svc.clock.now():
+        raise UsageError(f"at={at} is in the past; give a future window or leave it out")
+    return when
+
+
+def _plan_digest(row_data: dict[str, Any], p: ProductRollback) -> str:
+    """SHA-256 over what approvers approve: product, versions, components, window, argv."""
+    basis = {k: row_data.get(k) for k in ("product", "kind", "from_version", "to_version",
+                                          "components", "window", "config_ref")}
+    basis["command"], basis["health_check"] = list(p.command), list(p.health_check)
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> RollbackRow:
+    """Declare a rollback, decide it from the matrix and run or plan it."""
+    req = parse_request(args, opts)
+    rcfg = config(svc)
+    p = product_cfg(svc, req.product)
+    d = decide(req, rcfg)
+    kind = d.cell.type
+    if kind == "config" and not p.config_sync:
+        raise Refused(f"{req.product} has no config_sync in rollback.products; a Config "
+                      "rollback needs the name of its config sync")
+    if kind != "config" and not p.command:
+        raise Refused(f"{req.product} has no rollback command; only type=config is possible")
+    if kind == "partial" and not req.components:
+        known = f" (known: {', '.join(p.components)})" if p.components else ""
+        raise UsageError(f"a partial rollback needs components=a,b{known}")
+    unknown = [c for c in req.components if p.components and c not in p.components]
+    if unknown:
+        raise UsageError(f"components={','.join(unknown)} not in rollback.products."
+                         f"{req.product}.components ({', '.join(p.components)})")
+    window = _window(svc, req.at)
+    from_v, to_v, target_why = target_versions(svc, req.product, p, req.version, req.to)
+    now = svc.clock.now()
+    urgent = d.cell.approvals == 0 and kind in URGENT and window is None
+    procedure = "RB-IMM" if urgent else "RB-PLN"
+    steps = IMM_STEPS if urgent else PLN_STEPS
+    data: dict[str, Any] = {
+        "product": req.product, "kind": kind, "severity": req.severity, "impact": req.impact,
+        "reason": req.reason, "from_version": from_v, "to_version": to_v,
+        "target_why": target_why, "components": list(req.components),
+        "window": iso(window) if window else None,
+        "config_ref": (req.to or f"v{to_v}") if kind == "config" else None,
+        "cell": d.cell.model_dump(), "cell_name": f"{req.severity} x {req.impact}",
+        "why": d.why, "decided": None, "escalated": None,
+        "steps": [{"name": s, "status": "pending", "at": None, "note": ""} for s in steps],
+        "commands": [], "verification": [], "checklists": cl.initial(), "approvals": [],
+        "lock": None, "sync_plan": None, "failed_step": None, "error": "",
+    }
+    data["digest"] = _plan_digest(data, p)
+    status = "executing" if urgent else "awaiting-approval"
+    try:
+        row = store(svc).create(req.product, status, procedure, kind, requester, iso(now), data)
+    except Conflict:
+        other = store(svc).active_for(req.product)
+        pointer = (f"{other.id} ({other.status}, declared {other.declared} by "
+                   f"<@{other.requester}>): `/rollback status {other.id}`") if other else "one"
+        svc.audit.append(requester, "rollback.refused", req.product, {
+            "reason": "another rollback is active", "active": other.id if other else None})
+        raise Refused(f"{req.product} already has an active rollback {pointer}") from None
+    svc.audit.append(requester, "rollback.declared", row.id, {
+        "product": req.product, "severity": req.severity, "impact": req.impact,
+        "reason": req.reason, "from": from_v, "to": to_v, "components": list(req.components),
+        "procedure": procedure, "digest": data["digest"]})
+    from bot.rollback import flow
+
+    flow.refresh(svc, row)
+    flow.begin(svc, row, d)
+    return store(svc).get(row.num)  # type: ignore[return-value]
+
+
+def may_act(svc: Any, user: str) -> str | None:
+    """Why ``user`` may not tick checklists or steer a rollback (None when allowed)."""
+    perms = svc.config.current.permissions.rollback
+    oncall = config(svc).oncall
+    if svc.groups.allowed(user, perms) or (oncall and svc.groups.allowed(user, oncall)):
+        return None
+    return f"limited to {describe(tuple(perms or ()) + tuple(oncall))}"
+
+
+def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str) -> list[str]:
+    """Set checklist ``name`` to ``selected``; audited. Returns a line per change."""
+    why = may_act(svc, user)
+    if why:
+        svc.audit.append(user, "rollback.checklist.refused", row.id, {"list": name,
+                                                                       "reason": why})
+        raise Refused(f"ticking the {cl.TITLES[name]} checklist is {why}")
+    state = row.data.get("checklists") or cl.initial()
+    at = iso(svc.clock.now())
+    ticked, unticked = cl.apply_ticks(state, name, selected, user, at)
+    if not ticked and not unticked:
+        return []
+    e = svc.audit.append(user, "rollback.checklist", row.id, {
+        "list": name, "ticked": ticked, "unticked": unticked})
+    for v in ticked:
+        state[name][v]["audit_seq"] = e.seq
+    store(svc).update_data(row.num, {"checklists": state})
+    return [f"ticked {cl.LABELS[v]}" for v in ticked] + \
+        [f"unticked {cl.LABELS[v]}" for v in unticked]
+
+
+def step_list(row: RollbackRow) -> list[dict[str, Any]]:
+    return list(row.data.get("steps") or [])
+
+
+def elapsed(a: str | None, b: str | None) -> timedelta | None:
+    if not a or not b:
+        return None
+    return datetime.fromisoformat(b.replace("Z", "+00:00")) - \
+        datetime.fromisoformat(a.replace("Z", "+00:00"))
+
+
+def workdir(svc: Any) -> Path:
+    return svc.config.current.base_dir
+
+
+__all__ = ["Decision", "start", "store", "find", "tick", "may_act", "target_versions"]

@@ -1,0 +1,143 @@
+"""Rollback records (all rollback SQL lives here).
+
+One row per rollback; ``active`` is 1 while it is running or waiting for a human, and a
+partial unique index allows one active rollback per product, so of two racing requests
+exactly one is created.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage.db import Database
+
+MIGRATIONS = [
+    """
+    CREATE TABLE rollbacks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        product TEXT NOT NULL,
+        status TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        procedure TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        declared TEXT NOT NULL,
+        channel TEXT NOT NULL DEFAULT '',
+        ts TEXT NOT NULL DEFAULT '',
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE UNIQUE INDEX rollbacks_one_active ON rollbacks(product) WHERE active = 1;
+    """,
+]
+
+ACTIVE = ("awaiting-approval", "scheduled", "executing", "failed")
+
+
+class Conflict(Exception):  # noqa: N818
+    """The product already has an active rollback."""
+
+
+@dataclass
+class RollbackRow:
+    """A rollback; ``data`` holds the request, decision, steps, commands and checklists."""
+
+    num: int
+    product: str
+    status: str
+    procedure: str
+    kind: str
+    requester: str
+    declared: str
+    channel: str
+    ts: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return rollback_id(self.num)
+
+
+def rollback_id(num: int) -> str:
+    return f"RB-{num:04d}"
+
+
+def parse_id(text: str) -> int | None:
+    """``RB-0007`` / ``rb-7`` / ``7`` -> 7; None when it is not a rollback ID."""
+    t = text.strip().upper().removeprefix("RB-")
+    return int(t) if t.isdigit() else None
+
+
+class RollbackStore:
+    """Persistence for rollbacks."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("rollback", MIGRATIONS)
+
+    def create(self, product: str, status: str, procedure: str, kind: str, requester: str,
+               declared: str, data: dict[str, Any]) -> RollbackRow:
+        """Insert an active rollback; :class:`Conflict` when the product already has one."""
+        try:
+            with self.db.tx() as c:
+                cur = c.execute(
+                    "INSERT INTO rollbacks(product, status, active, procedure, kind, requester,"
+                    " declared, data) VALUES (?,?,1,?,?,?,?,?)",
+                    (product, status, procedure, kind, requester, declared,
+                     json.dumps(data, sort_keys=True)))
+                num = int(cur.lastrowid or 0)
+        except sqlite3.IntegrityError:
+            raise Conflict(product) from None
+        row = self.get(num)
+        assert row is not None
+        return row
+
+    def get(self, num: int) -> RollbackRow | None:
+        r = self.db.conn().execute("SELECT * FROM rollbacks WHERE id = ?", (num,)).fetchone()
+        return self._load(r) if r else None
+
+    def active_for(self, product: str) -> RollbackRow | None:
+        r = self.db.conn().execute(
+            "SELECT * FROM rollbacks WHERE product = ? AND active = 1", (product,)).fetchone()
+        return self._load(r) if r else None
+
+    def recent(self, limit: int = 10) -> list[RollbackRow]:
+        rows = self.db.conn().execute(
+            "SELECT * FROM rollbacks ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [self._load(r) for r in rows]
+
+    def set_message(self, num: int, channel: str, ts: str) -> None:
+        with self.db.tx() as c:
+            c.execute("UPDATE rollbacks SET channel = ?, ts = ? WHERE id = ?", (channel, ts, num))
+
+    def set_status(self, num: int, status: str, only_from: tuple[str, ...] = ()) -> bool:
+        """Move to ``status`` (only from one of ``only_from`` when given); True if it moved.
+
+        Exactly one of several racing callers wins a guarded move.
+        """
+        active = 1 if status in ACTIVE else 0
+        sql = "UPDATE rollbacks SET status = ?, active = ? WHERE id = ?"
+        params: list[Any] = [status, active, num]
+        if only_from:
+            sql += f" AND status IN ({','.join('?' * len(only_from))})"
+            params += list(only_from)
+        with self.db.tx() as c:
+            return c.execute(sql, params).rowcount == 1
+
+    def update_data(self, num: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` into the row's data (top-level keys) atomically."""
+        with self.db.tx() as c:
+            r = c.execute("SELECT data FROM rollbacks WHERE id = ?", (num,)).fetchone()
+            data = json.loads(r["data"]) if r else {}
+            data.update(changes)
+            c.execute("UPDATE rollbacks SET data = ? WHERE id = ?",
+                      (json.dumps(data, sort_keys=True), num))
+        return data
+
+    def _load(self, r: Any) -> RollbackRow:
+        return RollbackRow(num=r["id"], product=r["product"], status=r["status"],
+                           procedure=r["procedure"], kind=r["kind"], requester=r["requester"],
+                           declared=r["declared"], channel=r["channel"], ts=r["ts"],
+                           data=json.loads(r["data"]))

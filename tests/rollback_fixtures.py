@@ -1,0 +1,90 @@
+"""Shared set-up for rollback tests: a product repo with release tags, real shell scripts
+for the rollback command and the health check, and the config that wires them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bot.git import git
+
+DEPLOY = """\
+#!/bin/sh
+echo "deploying $1 to $2 components=$3"
+echo "using token hunter2-secret-value"
+if [ -f fail ]; then echo "registry unreachable"; exit 3; fi
+if [ -f hang ]; then sleep 30; fi
+echo "$1 $2 $3" >> deployed.log
+echo "done"
+"""
+
+HEALTH = """\
+#!/bin/sh
+n=$(cat health.count 2>/dev/null || echo 0); n=$((n+1)); echo $n > health.count
+need=$(cat health.need 2>/dev/null || echo 1)
+if [ "$n" -ge "$need" ]; then echo "$1 healthy"; exit 0; fi
+echo "$1 unhealthy (attempt $n)"; exit 1
+"""
+
+
+def rollback_config(extra: str = "", product_extra: str = "", rollback_extra: str = "") -> str:
+    """Config with product ``api`` (tags v1.2.0..v1.4.0 in ./repo) and its scripts."""
+    return f"""\
+channel: C0RELEASES
+timezone: Europe/Berlin
+approvers: [U0ALICE, U0BOB, "@release-managers"]
+approval:
+  reactions: [white_check_mark, "+1"]
+  quorum: 2
+permissions:
+  release: [U0ALICE, U0BOB]
+  rollback: [U0ALICE, U0BOB, "@oncall"]
+secrets: [hunter2-secret-value]
+releases:
+  products:
+    - name: api
+      repo: repo
+      default: true
+rollback:
+  oncall: ["@oncall"]
+  products:
+    api:
+      command: ["./deploy.sh", "{{product}}", "{{version}}", "{{components}}"]
+      health_check: ["./health.sh", "{{product}}"]
+      timeout: 5
+      health_retries: 3
+      health_backoff: 2s
+      components: [api, worker]
+{product_extra}{rollback_extra}{extra}"""
+
+
+def prepare(chat_dir: Path, tags: tuple[str, ...] = ("v1.2.0", "v1.3.0", "v1.4.0")) -> Path:
+    """Write the scripts and a repo with ``tags`` beside the chat's relbot.yml."""
+    for name, text in (("deploy.sh", DEPLOY), ("health.sh", HEALTH)):
+        p = chat_dir / name
+        p.write_text(text)
+        os.chmod(p, 0o755)
+    repo = chat_dir / "repo"
+    repo.mkdir(exist_ok=True)
+    git("init", "-q", "-b", "main", cwd=repo)
+    for t in tags:
+        (repo / "VERSION").write_text(t)
+        git("add", "VERSION", cwd=repo)
+        git("commit", "-q", "-m", f"chore: {t}", cwd=repo)
+        git("tag", "-a", t, "-m", t, cwd=repo)
+    return repo
+
+
+GROUPS = {"release-managers": ["U0CAROL"], "oncall": ["U0DAVE"]}
+
+
+def rollback_chat(make_chat, config: str | None = None, **kw):
+    """A chat whose directory holds the scripts and the tagged repo."""
+    chat = make_chat(config or rollback_config(), groups=GROUPS, **kw)
+    prepare(chat.tmp)
+    return chat
+
+
+def rb_message(chat):
+    """The (latest) rollback message."""
+    return [m for m in chat.messages if m.rendered.startswith("== Rollback RB-")][-1]

@@ -1,0 +1,151 @@
+"""RB-IMM end to end through signed Slack commands, with real shell scripts."""
+
+from __future__ import annotations
+
+from tests.rollback_fixtures import rb_message, rollback_chat
+
+START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
+
+
+def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    said = chat.command("U0ALICE", START)
+    assert "RB-0001: severity critical x impact widespread -> immediate, 0 approval(s)" \
+        in said.text
+    assert "Target 1.3.0 (last known good release before 1.4.0" in said.text
+    assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"
+    msg = rb_message(chat)
+    text = msg.rendered
+    assert text.startswith("== Rollback RB-0001: api 1.4.0 → 1.3.0 ==")
+    for i, step in enumerate(("Declare", "Decide", "Execute", "Verify", "Communicate",
+                              "Document"), 1):
+        assert f":white_check_mark: {i}. {step} — done" in text
+    assert "decided 0m00s after declaration" in text
+    assert "locked since" in text
+    # one message, updated in place; output streamed into its thread, secrets scrubbed
+    assert len([m for m in chat.messages if m.rendered.startswith("== Rollback")]) == 1
+    thread = "\n".join(m.rendered for m in chat.thread(msg))
+    assert "On-call: <!subteam^" in thread and "|@oncall>" in thread
+    assert "deploying api to 1.3.0" in thread and "exit 0" in thread
+    assert "hunter2-secret-value" not in thread and "[REDACTED]" in thread
+    assert "api healthy" in thread
+    assert any(m.rendered.startswith(":white_check_mark: RB-0001: api rolled back 1.4.0 -> "
+                                     "1.3.0") and m.thread_ts is None for m in chat.messages)
+    # every step is an audit entry with its timestamp; the command with its exit code
+    steps = [(e.payload["step"], e.payload["status"]) for e in chat.audit("rollback.step")]
+    assert ("Execute", "done") in steps and ("Document", "done") in steps
+    [cmd] = [e for e in chat.audit("rollback.command") if e.payload["name"] == "rollback"]
+    assert cmd.payload["exit_code"] == 0 and len(cmd.payload["output_sha256"]) == 64
+    assert chat.audit("rollback.decided")[0].payload["within_limit"] is True
+    # the lock: releases refused, naming the rollback, until resolved
+    said = chat.command("U0ALICE", "/release start api patch")
+    assert "frozen" in said.text and "RB-0001" in said.text
+    said = chat.command("U0ALICE", "/rollback resolve RB-0001")
+    assert "say why" in said.text
+    chat.command("U0BOB", "/rollback resolve RB-0001 bad migration reverted in 1.4.1")
+    assert chat.audit("rollback.unlocked")[0].payload["reason"] == \
+        "bad migration reverted in 1.4.1"
+    assert "frozen" not in chat.command("U0ALICE", "/release start api patch").text
+    assert "unlocked" in rb_message(chat).rendered
+
+
+def test_postmortem_reminder_is_scheduled(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", START)
+    chat.clock.advance(hours=47)
+    chat.run_due()
+    assert not [m for m in chat.messages if "Postmortem due" in m.rendered]
+    chat.clock.advance(hours=2)
+    assert chat.run_due() == 1
+    assert [m for m in chat.messages if m.rendered.startswith(":memo: Postmortem due for "
+                                                              "RB-0001")]
+
+
+def test_failing_command_stops_then_retry(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "fail").write_text("")
+    chat.command("U0ALICE", START)
+    text = rb_message(chat).rendered
+    assert ":x: 3. Execute — failed" in text and "exit 3" in text
+    assert ":white_circle: 4. Verify" in text  # nothing after the failure ran
+    assert not (chat.tmp / "deployed.log").exists()
+    stop = [m for m in chat.messages if m.rendered.startswith(":x: RB-0001 stopped at Execute")]
+    assert stop and "/rollback retry RB-0001" in stop[0].rendered
+    assert "@oncall" in stop[0].rendered
+    # a second rollback of the product is refused with a pointer to this one
+    said = chat.command("U0BOB", "/rollback api sev=1 impact=limited again")
+    assert "api already has an active rollback RB-0001 (failed" in said.text
+    assert "/rollback status RB-0001" in said.text
+    (chat.tmp / "fail").unlink()
+    chat.command("U0BOB", "/rollback retry RB-0001")
+    assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"
+    assert "): done" in rb_message(chat).text
+    codes = [e.payload["exit_code"] for e in chat.audit("rollback.command")
+             if e.payload["name"] == "rollback"]
+    assert codes == [3, 0]
+
+
+def test_timeout_kills_the_command_then_abort_keeps_the_lock(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "hang").write_text("")
+    cfg = (chat.tmp / "relbot.yml").read_text().replace("timeout: 5", "timeout: 1")
+    (chat.tmp / "relbot.yml").write_text(cfg)
+    chat.holder.reload()
+    chat.command("U0ALICE", START)
+    text = rb_message(chat).rendered
+    assert "timed out after 1s" in text and ":x: 3. Execute — failed" in text
+    assert not (chat.tmp / "deployed.log").exists()
+    said = chat.command("U0ALICE", "/rollback abort RB-0001")
+    assert "say why" in said.text
+    chat.command("U0ALICE", "/rollback abort RB-0001 deploying by hand instead")
+    assert "): aborted" in rb_message(chat).text
+    assert chat.svc.locks.frozen("api").ref == "RB-0001"
+    said = chat.command("U0ALICE", "/rollback retry RB-0001")
+    assert "only a stopped (failed) rollback is retried" in said.text
+    chat.command("U0ALICE", "/rollback resolve RB-0001 fixed by hand")
+    assert chat.svc.locks.frozen("api") is None
+
+
+def test_health_check_failing_then_passing_backs_off(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "health.need").write_text("3")
+    t0 = chat.clock.now()
+    chat.command("U0ALICE", START)
+    msg = rb_message(chat)
+    thread = "\n".join(m.rendered for m in chat.thread(msg))
+    assert "Health check 1/4 exit 1; retrying in 2s" in thread
+    assert "Health check 2/4 exit 1; retrying in 4s" in thread
+    assert "healthy after 3 attempt(s)" in msg.rendered
+    assert (chat.clock.now() - t0).total_seconds() == 6  # backoff 2s + 4s on the clock
+    health = [e.payload["exit_code"] for e in chat.audit("rollback.command")
+              if e.payload["name"].startswith("health")]
+    assert health == [1, 1, 0]
+
+
+def test_health_check_never_passing_stops_at_verify(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "health.need").write_text("99")
+    chat.command("U0ALICE", START)
+    text = rb_message(chat).rendered
+    assert ":x: 4. Verify — failed" in text and "health check failed 4 time(s)" in text
+    (chat.tmp / "health.need").write_text("1")
+    (chat.tmp / "health.count").unlink()
+    chat.command("U0ALICE", "/rollback retry RB-0001")
+    assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"  # not re-deployed
+    assert "): done" in rb_message(chat).text
+
+
+def test_unauthorised_requester_and_bad_input(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    said = chat.command("U0CAROL", START)
+    assert "`/rollback start` is limited to" in said.text
+    assert chat.audit("command.refused")[0].actor == "U0CAROL"
+    assert not [m for m in chat.messages if m.rendered.startswith("== Rollback")]
+    said = chat.command("U0ALICE", "/rollback api sev=9 impact=widespread x")
+    assert "severity='9' must be one of critical" in said.text
+    said = chat.command("U0ALICE", "/rollback web sev=1 impact=widespread x")
+    assert "web" in said.text and "known: api" in said.text
+    said = chat.command("U0ALICE", "/rollback api sev=1 impact=widespread to=")
+    assert "a reason is required" in said.text
+    said = chat.command("U0ALICE", "/rollback status RB-0042")
+    assert "RB-0042" in said.text
