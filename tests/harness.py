@@ -20,7 +20,7 @@ from bot.clock import FakeClock
 from bot.config import ConfigHolder, load_config
 from bot.standin.dispatcher import HTTPResult
 from bot.standin.local import LocalSlack
-from bot.standin.webapi import Message
+from bot.standin.webapi import FakeSlackAPI, Message
 
 BASE_CONFIG = """\
 channel: C0RELEASES
@@ -63,15 +63,20 @@ class Chat:
     def __init__(self, tmp_path: Path, config: str = BASE_CONFIG, *,
                  clock: FakeClock | None = None, users: tuple[str, ...] = (
                      "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"),
-                 groups: dict[str, list[str]] | None = None, real_time: bool = False) -> None:
+                 groups: dict[str, list[str]] | None = None, real_time: bool = False,
+                 api: FakeSlackAPI | None = None) -> None:
         self.tmp = Path(tmp_path)
         self.config_path = self.tmp / "relbot.yml"
         self.config_path.write_text(textwrap.dedent(config))
         self.db_path = self.tmp / "relbot.db"
         self.clock = clock or FakeClock("2026-11-24T09:00:00+00:00")
         self.holder = ConfigHolder(load_config(self.config_path), self.config_path)
-        self.local = LocalSlack(self.holder, self.db_path, clock=self.clock, real_time=real_time)
+        self._config, self._real_time = config, real_time
+        self.local = LocalSlack(self.holder, self.db_path, clock=self.clock, real_time=real_time,
+                                api=api)
         self.api, self.sender, self.svc = self.local.api, self.local.sender, self.local.svc
+        if api is not None:  # a restart: Slack already knows the users and groups
+            return
         for u in users:
             self.api.state.add_user(u)
         for handle, members in (groups or {"release-managers": ["U0CAROL"]}).items():
@@ -131,6 +136,12 @@ class Chat:
 
     def audit(self, action_prefix: str = "") -> list[Any]:
         return list(self.svc.audit.entries(action_prefix=action_prefix or None))
+
+    def restart(self) -> Chat:
+        """Stop this bot and start a new one on the same database, config and Slack."""
+        self.local.close(keep_api=True)
+        return Chat(self.tmp, self._config, clock=self.clock, real_time=self._real_time,
+                    api=self.api)
 
     def close(self) -> None:
         self.local.close()

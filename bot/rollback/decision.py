@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel
 
 from bot.errors import UsageError
 from bot.rollback.config import IMPACTS, SEVERITIES, Cell, RollbackConfig
 
+_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 SEV_NUMBERS = {"1": "critical", "2": "high", "3": "medium", "4": "low"}
 USAGE = ("/rollback PRODUCT [VERSION] severity=critical|high|medium|low "
          "impact=widespread|limited|minimal [to=VERSION] [at=ISO] [components=a,b] [type=config] "
@@ -51,7 +54,7 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
         raise UsageError(f"impact={impact!r} must be one of {', '.join(IMPACTS)}")
     product, rest = args[0], args[1:]
     version = None
-    if rest and rest[0][:1].isdigit() or (rest and rest[0][:1] == "v" and rest[0][1:2].isdigit()):
+    if rest and _VERSION.match(rest[0]):  # "500s from workers" is a reason, not a version
         version, rest = rest[0].lstrip("v"), rest[1:]
     reason = " ".join(rest).strip()
     if not reason:

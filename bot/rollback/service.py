@@ -187,7 +187,7 @@ def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> Ro
         "procedure": procedure, "digest": data["digest"]})
     from bot.rollback import flow
 
-    flow.refresh(svc, row)
+    row = flow.refresh(svc, row)
     flow.begin(svc, row, d)
     return store(svc).get(row.num)  # type: ignore[return-value]
 

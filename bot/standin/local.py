@@ -49,8 +49,10 @@ class LocalSlack:
     def message(self, number: int) -> Message:
         return self.api.state.message(number)
 
-    def close(self) -> None:
+    def close(self, keep_api: bool = False) -> None:
+        """Stop the bot (and the stand-in Slack unless ``keep_api``: restart tests)."""
         self.wait_idle(10)
         self.http.stop()
         self.svc.close()
-        self.api.stop()
+        if not keep_api:
+            self.api.stop()
