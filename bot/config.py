@@ -7,6 +7,7 @@ Errors come back as :class:`bot.errors.ConfigError` listing every problem as
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.cadence.config import CalendarConfig
 from bot.configbase import ApprovalPolicy, Duration, Principal, Strict, check_timezone
@@ -62,6 +70,16 @@ class Config(Strict):
                 raise ValueError(f"duplicate sync name {s.name!r}: names must be unique")
             seen.add(s.name)
         return v
+
+    @model_validator(mode="after")
+    def _rollback_syncs_exist(self) -> Config:
+        names = {s.name for s in self.syncs}
+        for product, p in (self.rollback.products.items() if self.rollback else ()):
+            if p.config_sync and p.config_sync not in names:
+                known = ", ".join(sorted(names)) or "none"
+                raise ValueError(f"rollback.products.{product}.config_sync: no sync named "
+                                 f"{p.config_sync!r} in syncs ({known})")
+        return self
 
     @property
     def source(self) -> Path | None:
@@ -179,12 +197,16 @@ def parse_config(text: str, filename: str = "relbot.yml") -> Config:
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p
                                                       and p not in _all_keys(lines)))
+            msg = _message(err, Config)
+            named = re.match(r"^([A-Za-z_][\w.-]*): (.*)$", msg, re.S)
+            if not loc and named:  # a cross-field check names the key it is about
+                loc, msg = tuple(named.group(1).split(".")), named.group(2)
             line = None
             for n in range(len(loc), -1, -1):
                 if loc[:n] in lines:
                     line = lines[loc[:n]]
                     break
-            issues.append(ConfigIssue(filename, line, _fmt_path(loc), _message(err, Config)))
+            issues.append(ConfigIssue(filename, line, _fmt_path(loc), msg))
         raise ConfigError(issues) from None
 
 

@@ -48,6 +48,8 @@ def test_short_severity_version_and_options() -> None:
     (["api", "x"], {"sev": "7", "impact": "limited"}, "severity='7' must be one of"),
     (["api", "x"], {"sev": "1", "impact": "huge"}, "impact='huge' must be one of"),
     (["api"], {"sev": "1", "impact": "limited"}, "a reason is required"),
+    (["api", "x"], {"sev": "1", "impact": "limited", "colour": "red"}, "unknown option colour="),
+    (["api", "x"], {"sev": "1", "impact": "limited", "type": "blue"}, "only type=config"),
 ])
 def test_bad_requests_get_a_clear_answer(args: list, opts: dict, says: str) -> None:
     with pytest.raises(UsageError, match=says):
@@ -69,3 +71,34 @@ def test_bad_matrix_type_names_the_key() -> None:
         parse_config("channel: C0X\nrollback:\n  matrix:\n    low:\n"
                      "      minimal: {type: later}\n", "relbot.yml")
     assert "rollback.matrix.low.minimal.type" in str(err.value)
+
+
+def test_a_reason_starting_with_a_number_is_not_a_version() -> None:
+    req = parse_request(["api", "500s", "from", "workers"], {"sev": "2", "impact": "limited"})
+    assert (req.version, req.reason) == (None, "500s from workers")
+    req = parse_request(["api", "v2.0.0-rc.1", "bad"], {"sev": "2", "impact": "limited"})
+    assert req.version == "2.0.0-rc.1"
+
+
+def test_components_make_it_partial_and_type_config_is_explicit() -> None:
+    req = parse_request(["api", "x"], {"sev": "1", "impact": "limited", "components": "a, b"})
+    d = decide(req, RollbackConfig())
+    assert (d.cell.type, d.cell.approvals) == ("partial", 0)
+    assert d.why.endswith("only components a, b")
+    d = decide(parse_request(["api", "x"], {"sev": "4", "impact": "limited", "type": "config"}),
+               RollbackConfig())
+    assert d.cell.type == "config" and "config sync's dry-run and approval rules" in d.why
+
+
+@pytest.mark.parametrize(("product", "says"), [
+    ("{config_sync: nope}", "relbot.yml:4: rollback.products.api.config_sync: no sync named "
+                            "'nope' in syncs (none)"),
+    ("{timeout: 5}", "relbot.yml:4: rollback.products.api: set command (argv list) or "
+                     "config_sync"),
+    ("{command: [x], health_retries: -1}", "health_retries"),
+])
+def test_bad_product_config_names_file_line_and_key(product: str, says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(f"channel: C0X\nrollback:\n  products:\n    api: {product}\n",
+                     "relbot.yml")
+    assert says in str(err.value)

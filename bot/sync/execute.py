@@ -22,9 +22,14 @@ from bot.sync.plan import (
 def _remote_sha(url: str, ref: str | None) -> str | None:
     if ref is None:
         return None
-    out = git("ls-remote", url, f"refs/heads/{ref}", f"refs/tags/{ref}", ref, check=False)
-    line = next((x for x in out.splitlines() if x.strip()), "")
-    return line.split("\t")[0] if line else None
+    out = git("ls-remote", url, f"refs/heads/{ref}", f"refs/tags/{ref}",
+              f"refs/tags/{ref}^{{}}", ref, check=False)
+    lines = [x.split("\t") for x in out.splitlines() if "\t" in x]
+    # An annotated tag lists the tag object, then its commit as ``^{}``: compare commits.
+    peeled = [sha for sha, name in lines if name.endswith("^{}")]
+    if peeled:
+        return peeled[0]
+    return lines[0][0] if lines else None
 
 
 def stale_reason(plan: Plan, source_path: str | None = "") -> str | None:

@@ -123,7 +123,7 @@ def on_change(svc: Any, state: Any) -> None:
             return
         try:
             execute(svc, row.id, "relbot")
-        except RelbotError:
+        except (Refused, RelbotError):
             pass  # already reported in the thread
 
 

@@ -1,0 +1,72 @@
+"""Config rollback: the product's config sync from an earlier ref (dry-run, approval, apply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.rollback_fixtures import rb_message, rollback_chat, rollback_config
+from tests.test_sync_plan import sh, write
+
+
+def _repos(tmp: Path) -> tuple[Path, Path]:
+    """config.git (v1.3.0: pool 10, main: pool 20) and deploy.git (pool 20)."""
+    work = tmp / "config-work"
+    work.mkdir()
+    sh("init", "-q", "-b", "main", cwd=work)
+    write(work, {"config/app.yaml": "db:\n  pool: 10\n"})
+    sh("tag", "-a", "v1.3.0", "-m", "v1.3.0", cwd=work)
+    write(work, {"config/app.yaml": "db:\n  pool: 20\n"})
+    sh("clone", "-q", "--bare", str(work), str(tmp / "config.git"), cwd=tmp)
+    deploy = tmp / "deploy-work"
+    deploy.mkdir()
+    sh("init", "-q", "-b", "main", cwd=deploy)
+    write(deploy, {"config/app.yaml": "db:\n  pool: 20\n"})
+    sh("clone", "-q", "--bare", str(deploy), str(tmp / "deploy.git"), cwd=tmp)
+    return tmp / "config.git", tmp / "deploy.git"
+
+
+def _deployed(tmp: Path, target: Path) -> str:
+    out = tmp / "check"
+    if out.exists():
+        sh("pull", "-q", cwd=out)
+    else:
+        sh("clone", "-q", str(target), str(out), cwd=tmp)
+    return (out / "config" / "app.yaml").read_text()
+
+
+def test_config_rollback_reuses_the_sync_engine(tmp_path: Path, make_chat) -> None:
+    src, dst = _repos(tmp_path)
+    syncs = (f"syncs:\n  - name: api-config\n    type: config\n    product: api\n"
+             f"    source: {{repo: {src}, ref: main, path: config/}}\n"
+             f"    target: {{repo: {dst}, branch: main, path: config/}}\n"
+             f"    approval: {{quorum: 1}}\n")
+    cfg = rollback_config(extra=syncs, product_extra="      config_sync: api-config\n")
+    chat = rollback_chat(make_chat, cfg)
+    said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config to=v1.3.0 "
+                                   "pool size 20 exhausts the database")
+    assert "type=config asked -> config" in said.text
+    dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
+    assert "db.pool: 20 -> 10" in dry.rendered
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 20\n"      # DR-04: nothing applied yet
+    text = rb_message(chat).rendered
+    assert "2. Plan — done" in text and "config sync api-config from v1.3.0" in text
+    assert "3. Approve — running" in text
+    chat.react("U0BOB", dry)
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 10\n"
+    text = rb_message(chat).rendered
+    assert "5. Execute — done" in text and "6. Verify & document — done" in text
+    assert "*Status*: done" in text
+    said = chat.command("U0ALICE", "/rollback status RB-0001")
+    assert "name: config sync" in said.text and "result: success" in said.text
+    assert "user: U0BOB" in said.text
+    # the product is locked: its syncs are refused, naming the rollback
+    said = chat.command("U0ALICE", "/sync plan api-config")
+    assert "frozen" in said.text and "RB-0001" in said.text
+
+
+def test_config_rollback_needs_a_config_sync(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config x")
+    assert "api has no config_sync in rollback.products" in said.text
+    said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=blue x")
+    assert "only type=config can be asked for" in said.text
