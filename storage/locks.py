@@ -51,6 +51,11 @@ class Freeze:
     actor: str
     since: str
 
+    def describe(self) -> str:
+        """``api is locked by rollback RB-0001 since ... (why); /rollback resolve ...``."""
+        return (f"{self.product} is frozen by rollback {self.ref} since {self.since} "
+                f"({self.reason}); lift it with `/rollback resolve {self.ref} REASON`")
+
 
 class Locks:
     """Leases and freezes for one database."""

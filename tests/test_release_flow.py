@@ -144,9 +144,10 @@ def test_two_starts_of_the_same_version_one_wins(tmp_path: Path, make_chat) -> N
 def test_frozen_product_refuses_start(tmp_path: Path, make_chat) -> None:
     repo = _ready_repo(tmp_path)
     chat = make_chat(config(repo))
-    chat.svc.locks.freeze("api", "v1.2.0", "incident 42", "U0BOB")
+    chat.svc.locks.freeze("api", "RB-0007", "incident 42", "U0BOB")
     said = chat.command("U0ALICE", "/release start minor")
-    assert "api is frozen at v1.2.0" in said.text and "incident 42" in said.text
+    assert "api is frozen by rollback RB-0007 since" in said.text and "incident 42" in said.text
+    assert "/rollback resolve RB-0007 REASON" in said.text
 
 
 def test_abort_and_evidence_verify(tmp_path: Path, make_chat) -> None:

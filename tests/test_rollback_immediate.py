@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from tests.rollback_fixtures import rb_message, rollback_chat
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
@@ -149,3 +151,25 @@ def test_unauthorised_requester_and_bad_input(make_chat) -> None:
     assert "a reason is required" in said.text
     said = chat.command("U0ALICE", "/rollback status RB-0042")
     assert "RB-0042" in said.text
+
+
+def test_two_racing_rollbacks_of_one_product_exactly_one_runs(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "slow").write_text("")
+    gate = threading.Barrier(2)
+
+    def go(user: str) -> None:
+        gate.wait()
+        chat.sender.command(user, START)
+
+    threads = [threading.Thread(target=go, args=(u,)) for u in ("U0ALICE", "U0BOB")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    chat.local.wait_idle()
+    assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"
+    assert len(chat.audit("rollback.declared")) == 1
+    [refused] = [e for e in chat.audit("rollback.refused")]
+    assert refused.payload["active"] == "RB-0001"
+    assert len([m for m in chat.messages if m.rendered.startswith("== Rollback")]) == 1

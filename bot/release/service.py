@@ -52,8 +52,7 @@ def start(svc: Any, actor: str, name: str | None, how: str | None) -> tuple[Rele
     p = product(svc, name)
     fr = svc.locks.frozen(p.name)
     if fr:
-        raise Refused(f"{p.name} is frozen at {fr.ref} by {fr.actor}: {fr.reason} "
-                      "(rollback lock); releases are refused until it is lifted")
+        raise Refused(f"{fr.describe()}. Releases of {p.name} are refused until then.")
     st = store(svc)
     last, bump, why = propose(p, st.released(p.name))
     if how is None:

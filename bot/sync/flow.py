@@ -33,8 +33,7 @@ def _freeze_check(svc: Any, sd: SyncDef) -> None:
     if sd.product and getattr(svc, "locks", None) is not None:
         fr = svc.locks.frozen(sd.product)
         if fr is not None:
-            raise Refused(f"{sd.product} is frozen by rollback to {fr.ref} ({fr.reason});"
-                          " syncs are refused until it is unfrozen")
+            raise Refused(f"{fr.describe()}. Syncs into {sd.product} are refused until then.")
 
 
 def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None) -> Plan:
