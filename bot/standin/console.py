@@ -40,6 +40,7 @@ class Console:
                  clock: FakeClock | None = None) -> None:
         self.local, self.out, self.user, self.clock = local, out, user, clock
         self._seen = 0
+        self._shown: dict[int, list[str]] = {}  # what we last printed of each message
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -64,8 +65,18 @@ class Console:
             self.say(f"(only {item.to_user} sees) " + _indent(item.rendered, first=False))
             return
         where = f" in thread of #{self._number_of(item.thread_ts)}" if item.thread_ts else ""
-        label = "updated" if kind == "update" else "posted"
-        self.say(f"[{item.number}] relbot {label}{where}:\n" + _indent(item.rendered))
+        lines = item.rendered.splitlines()
+        before = self._shown.get(item.number)
+        self._shown[item.number] = lines
+        if kind == "update" and before is not None:
+            # Print only what changed: a message updated in place ten times stays readable.
+            changed = [ln for ln in lines if ln not in before]
+            if changed:
+                self.say(f"[{item.number}] relbot updated{where} (changed lines):\n"
+                         + _indent("\n".join(changed)))
+        else:
+            label = "updated" if kind == "update" else "posted"
+            self.say(f"[{item.number}] relbot {label}{where}:\n" + _indent(item.rendered))
         for att in item.attachments or []:
             if "file" in att:
                 self.say(_indent(f"(file {att['file']})\n{att['content']}"))
