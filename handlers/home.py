@@ -23,7 +23,18 @@ def build_view(svc: Any) -> dict[str, Any]:
         pending = list(svc.approvals.store.open_requests())
     except Exception:  # noqa: BLE001 - approvals optional
         pending = []
-    return home_view(cal, svc.clock.now(), active_releases(svc.db), pending)
+    return home_view(cal, svc.clock.now(), active_releases(svc.db), pending, _rollbacks(svc))
+
+
+def _rollbacks(svc: Any) -> list[str]:
+    """Active rollbacks and product locks, one line each."""
+    from bot.render.rollback import summary
+    from bot.rollback.service import store
+
+    lines = [summary(r) for r in store(svc).active()]
+    lines += [f":lock: {f.product} locked by {f.ref} since {f.since}: `/rollback resolve "
+              f"{f.ref} REASON` lifts it" for f in svc.locks.all_frozen()]
+    return lines
 
 
 def register(app: Any) -> None:

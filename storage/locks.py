@@ -110,6 +110,11 @@ class Locks:
                 c.execute("DELETE FROM freezes WHERE product = ?", (product,))
         return Freeze(**dict(row)) if row else None
 
+    def all_frozen(self) -> list[Freeze]:
+        """Every frozen product, oldest freeze first."""
+        rows = self.db.conn().execute("SELECT * FROM freezes ORDER BY since").fetchall()
+        return [Freeze(**dict(r)) for r in rows]
+
     def frozen(self, product: str) -> Freeze | None:
         """The freeze on ``product`` (set by a rollback), or None."""
         row = self.db.conn().execute(

@@ -103,6 +103,12 @@ class RollbackStore:
             "SELECT * FROM rollbacks WHERE product = ? AND active = 1", (product,)).fetchone()
         return self._load(r) if r else None
 
+    def active(self) -> list[RollbackRow]:
+        """Rollbacks running or waiting for a human, oldest first."""
+        rows = self.db.conn().execute(
+            "SELECT * FROM rollbacks WHERE active = 1 ORDER BY id").fetchall()
+        return [self._load(r) for r in rows]
+
     def recent(self, limit: int = 10) -> list[RollbackRow]:
         rows = self.db.conn().execute(
             "SELECT * FROM rollbacks ORDER BY id DESC LIMIT ?", (limit,)).fetchall()

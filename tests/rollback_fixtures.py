@@ -12,6 +12,7 @@ DEPLOY = """\
 #!/bin/sh
 echo "deploying $1 to $2 components=$3"
 echo "using token hunter2-secret-value"
+echo "auth ${DEPLOY_TOKEN:-none}"
 if [ -f fail ]; then echo "registry unreachable"; exit 3; fi
 if [ -f hang ]; then sleep 30; fi
 if [ -f slow ]; then sleep 1; fi
@@ -40,7 +41,7 @@ approval:
 permissions:
   release: [U0ALICE, U0BOB]
   rollback: [U0ALICE, U0BOB, "@oncall"]
-secrets: [hunter2-secret-value]
+secrets: [hunter2-secret-value, "env:DEPLOY_TOKEN"]
 releases:
   products:
     - name: api

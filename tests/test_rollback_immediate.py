@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 
 from tests.rollback_fixtures import rb_message, rollback_chat
+from tests.test_home_view import _open
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
 
 
-def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat) -> None:
+def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat, monkeypatch) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", "tok-9f8e7d6c5b")
     chat = rollback_chat(make_chat)
     said = chat.command("U0ALICE", START)
     assert "RB-0001: severity critical x impact widespread -> immediate, 0 approval(s)" \
@@ -30,6 +32,8 @@ def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat) -> Non
     assert "On-call: <!subteam^" in thread and "|@oncall>" in thread
     assert "deploying api to 1.3.0" in thread and "exit 0" in thread
     assert "hunter2-secret-value" not in thread and "[REDACTED]" in thread
+    assert "auth [REDACTED]" in thread and "tok-9f8e7d6c5b" not in thread   # env:DEPLOY_TOKEN
+    assert "tok-9f8e7d6c5b" not in str([e.payload for e in chat.audit()])
     assert "api healthy" in thread
     assert any(m.rendered.startswith(":white_check_mark: RB-0001: api rolled back 1.4.0 -> "
                                      "1.3.0") and m.thread_ts is None for m in chat.messages)
@@ -39,6 +43,8 @@ def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat) -> Non
     [cmd] = [e for e in chat.audit("rollback.command") if e.payload["name"] == "rollback"]
     assert cmd.payload["exit_code"] == 0 and len(cmd.payload["output_sha256"]) == 64
     assert chat.audit("rollback.decided")[0].payload["within_limit"] is True
+    # App Home lists the lock
+    assert ":lock: api locked by RB-0001 since 2026-11-24T09:00:00Z" in _open(chat)
     # the lock: releases refused, naming the rollback, until resolved
     said = chat.command("U0ALICE", "/release start api patch")
     assert "frozen" in said.text and "RB-0001" in said.text

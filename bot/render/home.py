@@ -12,7 +12,7 @@ from bot.render.common import divider, header, section
 
 
 def home_view(cal: CalendarConfig | None, now: datetime, releases: list[dict],
-              approvals: list[Any]) -> dict[str, Any]:
+              approvals: list[Any], rollbacks: list[str] = ()) -> dict[str, Any]:
     """The ``views.publish`` payload for the App Home tab."""
     blocks: list[dict[str, Any]] = [header("relbot")]
     if cal is not None:
@@ -33,4 +33,7 @@ def home_view(cal: CalendarConfig | None, now: datetime, releases: list[dict],
     appr = "\n".join(f"• {a.kind} {a.subject} (requested by <@{a.requester}>)"
                      for a in approvals) or "none"
     blocks.append(section(f"*Waiting for approval*\n{appr}"))
+    if rollbacks:
+        blocks.append(section("*Rollbacks and locked products*\n"
+                              + "\n".join(f"• {r}" for r in rollbacks)))
     return {"type": "home", "blocks": blocks}
