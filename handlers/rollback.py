@@ -125,8 +125,11 @@ def setup(svc: Any) -> None:
     svc.approvals.register_kind("rollback", flow.on_approval)
     for name, fn in (("rollback.execute", flow.execute_job),
                      ("rollback.escalate", flow.escalate_job),
+                     ("rollback.expire", flow.expire_job),
+                     ("rollback.recover", flow.recover_job),
                      ("rollback.postmortem", flow.postmortem_job)):
         svc.scheduler.register(name, fn)
     from bot.sync import flow as sync_flow
 
     sync_flow.on_executed(svc, flow.on_sync_executed)
+    flow.recover(svc)

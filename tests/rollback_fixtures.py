@@ -14,7 +14,7 @@ echo "deploying $1 to $2 components=$3"
 echo "using token hunter2-secret-value"
 echo "auth ${DEPLOY_TOKEN:-none}"
 if [ -f fail ]; then echo "registry unreachable"; exit 3; fi
-if [ -f hang ]; then sleep 30; fi
+if [ -f hang ]; then echo $$ > started; sleep 30; fi
 if [ -f slow ]; then sleep 1; fi
 echo "$1 $2 $3" >> deployed.log
 echo "done"

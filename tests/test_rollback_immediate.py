@@ -179,3 +179,56 @@ def test_two_racing_rollbacks_of_one_product_exactly_one_runs(make_chat) -> None
     [refused] = [e for e in chat.audit("rollback.refused")]
     assert refused.payload["active"] == "RB-0001"
     assert len([m for m in chat.messages if m.rendered.startswith("== Rollback")]) == 1
+
+
+def test_bot_killed_mid_rollback_stops_it_on_restart(tmp_path, make_chat) -> None:
+    """A real crash: the console bot is SIGKILLed while the rollback command runs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.rollback_fixtures import GROUPS, prepare, rollback_config
+    from tests.test_release_cli import ROOT
+
+    work = tmp_path / "bot"
+    work.mkdir()
+    prepare(work)
+    (work / "relbot.yml").write_text(rollback_config())
+    (work / "hang").write_text("")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "console", "--config",
+                             str(work / "relbot.yml"), "--db", str(work / "relbot.db"),
+                             "--clock", "2026-11-24T09:00:00Z"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, text=True)
+    assert proc.stdin is not None
+    proc.stdin.write(START + "\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not (work / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (work / "started").exists(), "the rollback command never started"
+    proc.kill()                                    # the bot dies mid-command
+    proc.wait()
+    os.killpg(int((work / "started").read_text()), signal.SIGKILL)   # and its deploy child
+
+    from tests.harness import Chat
+
+    chat = Chat(work, rollback_config(), groups=GROUPS)   # restart on the same database
+    try:
+        # the lease taken at 09:00:00 is only 60 s long: still live, so nothing happens yet
+        assert not [m for m in chat.messages if "interrupted" in m.rendered]
+        chat.clock.advance(seconds=61)
+        chat.run_due()
+        stop = [m for m in chat.messages if m.rendered.startswith(":x: RB-0001 stopped at "
+                                                                 "Execute: interrupted")]
+        assert stop and "/rollback retry RB-0001" in stop[0].rendered
+        (work / "hang").unlink()
+        chat.command("U0ALICE", "/rollback retry RB-0001")
+        assert (work / "deployed.log").read_text() == "api 1.3.0 \n"
+        said = chat.command("U0ALICE", "/rollback status RB-0001")
+        assert "status: done" in said.text
+    finally:
+        chat.close()

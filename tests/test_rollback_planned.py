@@ -147,3 +147,19 @@ def test_approved_plan_refuses_to_run_a_changed_command(make_chat) -> None:
     text = rb_message(chat).rendered
     assert "changed in the config since the plan was approved" in text
     assert "): failed" in rb_message(chat).text
+
+
+def test_unapproved_plan_expires_and_frees_the_product(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", "/rollback api sev=4 impact=limited slow memory leak")
+    msg = rb_message(chat)
+    chat.react("U0BOB", msg)
+    chat.clock.advance(hours=24)
+    chat.run_due()
+    text = rb_message(chat).rendered
+    assert ":x: 3. Approve — failed" in text and "approval expired at" in text
+    assert "*Status*: expired" in text and chat.audit("rollback.expired")
+    chat.react("U0CAROL", msg)               # too late: refused, nothing runs
+    assert "expired" in chat.audit("approval.refused")[-1].payload["reason"]
+    assert not (chat.tmp / "deployed.log").exists()
+    assert "RB-0002" in chat.command("U0ALICE", "/rollback api sev=4 impact=limited leak").text

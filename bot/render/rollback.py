@@ -53,7 +53,7 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "") -> list[dict[str,
     ]
     if approval_line:
         blocks.append(section(approval_line))
-    if d.get("error") and row.status in ("failed", "cancelled", "aborted"):
+    if d.get("error") and row.status in ("failed", "cancelled", "aborted", "expired"):
         blocks.append(section(f":warning: {d['error']}"))
     lock = d.get("lock")
     if lock:

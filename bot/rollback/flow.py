@@ -5,7 +5,10 @@ human steps (cancel, retry, abort, resolve). Jobs and hooks re-enter here by rol
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import iso
@@ -32,8 +35,16 @@ def refresh(svc: Any, row: RollbackRow) -> RollbackRow:
     """Post or update the one rollback message; returns the fresh row."""
     row = store(svc).get(row.num) or row
     blocks = rollback_blocks(row, _approval_line(svc, row))
+    shown = svc.features.setdefault("rollback.shown", {})
+    key = hash((summary(row), repr(blocks)))
+    if row.ts and shown.get(row.num) == key:
+        return row  # nothing changed: spare Slack the chat.update
+    shown[row.num] = key
     if row.ts:
-        update_message(svc, row.channel, row.ts, summary(row), blocks)
+        try:
+            update_message(svc, row.channel, row.ts, summary(row), blocks)
+        except Exception:  # noqa: BLE001 - the record is in SQLite; the message is only a view
+            log.warning("could not update the message of %s", row.id, exc_info=True)
     else:
         channel = svc.config.current.channel
         ts = post_message(svc, summary(row), blocks, channel)
@@ -120,9 +131,12 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
         return
     cfg = svc.config.current
     policy = cfg.approval.model_copy(update={"quorum": cell.approvals})
-    svc.approvals.open(kind="rollback", subject=row.id, evidence_id=row.id, digest=d["digest"],
-                       channel=row.channel, ts=row.ts, requester=row.requester, policy=policy,
-                       approvers=tuple(cfg.approvers))
+    req = svc.approvals.open(kind="rollback", subject=row.id, evidence_id=row.id,
+                             digest=d["digest"], channel=row.channel, ts=row.ts,
+                             requester=row.requester, policy=policy,
+                             approvers=tuple(cfg.approvers))
+    svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(
+        req.expires.replace("Z", "+00:00")), "rollback.expire", num=row.num)
     mark(svc, row, "Approve", "running", f"needs {cell.approvals} approval(s) on this message")
     _escalation(svc, row)
 
@@ -166,6 +180,25 @@ def escalate_job(svc: Any, num: int) -> None:
     refresh(svc, row)
 
 
+def expire_job(svc: Any, num: int) -> None:
+    """Scheduler job: approvals stop counting; an undecided rollback ends as expired."""
+    row = store(svc).get(num)
+    req = svc.approvals.for_subject("rollback", row.id) if row else None
+    if row is None or req is None or row.status != "awaiting-approval":
+        return
+    if not (svc.approvals.state(req).expired
+            and svc.approvals.transition(req.id, "open", "expired")):
+        return
+    if not store(svc).set_status(num, "expired", only_from=("awaiting-approval",)):
+        return
+    svc.scheduler.remove(f"rollback-escalate:{row.id}")
+    store(svc).update_data(num, {"error": f"approval expired at {req.expires}"})
+    svc.audit.append("relbot", "rollback.expired", row.id, {"expires": req.expires})
+    mark(svc, row, "Approve", "failed", f"approval expired at {req.expires}; nothing ran")
+    say(svc, row, f"{row.id} expired without enough approvals; declare a new rollback if it "
+                  "is still needed.")
+
+
 def on_approval(svc: Any, state: Any) -> None:
     """Approval hook: update the message; at quorum, decide and schedule."""
     row = store(svc).get(int(state.request.subject.removeprefix("RB-")))
@@ -178,6 +211,7 @@ def on_approval(svc: Any, state: Any) -> None:
     store(svc).update_data(row.num, {"approvals": votes})
     _decided(svc, row, "relbot", "Approve",
              "approved by " + ", ".join(f"<@{v['user']}>" for v in votes))
+    svc.scheduler.remove(f"rollback-expire:{row.id}")
     schedule(svc, store(svc).get(row.num))  # type: ignore[arg-type]
 
 
@@ -208,8 +242,63 @@ def execute_job(svc: Any, num: int) -> None:
             say(svc, row, f":no_entry: {exc.message}")
 
 
+LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
+
+
+@contextmanager
+def _running(svc: Any, row: RollbackRow) -> Iterator[None]:
+    """Hold a short lease, renewed while a step runs: once a crash stops the renewals it
+    lapses, and :func:`recover_job` can tell the rollback was interrupted."""
+    key, stop = f"rollback:{row.product}", threading.Event()
+    svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+
+    def renew() -> None:
+        while not stop.wait(LEASE.total_seconds() / 3):
+            svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+
+    beat = threading.Thread(target=renew, daemon=True, name=f"lease-{row.id}")
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+        svc.locks.release(key, row.id)
+
+
+def recover(svc: Any) -> None:
+    """At start-up: check every rollback left executing (now, or once its lease lapses)."""
+    for row in store(svc).active():
+        if row.status == "executing":
+            recover_job(svc, row.num)
+
+
+def recover_job(svc: Any, num: int) -> None:
+    """An executing rollback whose lease lapsed was interrupted: stop it for a human."""
+    row = store(svc).get(num)
+    if row is None or row.status != "executing":
+        return
+    lease = svc.locks.holder(f"rollback:{row.product}")
+    if lease is not None:  # still running somewhere, or the lease has not lapsed yet
+        when = datetime.fromisoformat(lease.expires.replace("Z", "+00:00"))
+        svc.scheduler.add_once(f"rollback-recover:{row.id}", when + timedelta(seconds=1),
+                               "rollback.recover", num=num)
+        return
+    step = next((s["name"] for s in row.data.get("steps", []) if s["status"] == "running"),
+                "Execute")
+    _fail(svc, row, step, "interrupted: relbot stopped while this step ran; check "
+                          f"{row.product}, then retry or abort")
+
+
 def execute(svc: Any, num: int, actor: str) -> RollbackRow:
     """Lock the product, run the command (per component if asked), then verify."""
+    row = store(svc).get(num)
+    assert row is not None
+    with _running(svc, row):
+        return _execute(svc, num, actor)
+
+
+def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
     row = store(svc).get(num)
     assert row is not None
     if row.status != "executing" and not store(svc).set_status(
@@ -228,7 +317,7 @@ def execute(svc: Any, num: int, actor: str) -> RollbackRow:
             if not res.ok:
                 return _fail(svc, row, "Execute", f"`{' '.join(argv)}` {res.outcome()}")
         mark(svc, row, "Execute", "done", f"{len(_invocations(row, p))} command(s) exit 0")
-    return verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
+    return _verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
 
 
 def _values(row: RollbackRow) -> dict[str, str]:
@@ -268,6 +357,11 @@ def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
 
 def verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     """Health check with retries and exponential backoff, then communicate and document."""
+    with _running(svc, row):
+        return _verify(svc, row, actor)
+
+
+def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     p = product_cfg(svc, row.product)
     step = "Verify" if row.procedure == "RB-IMM" else "Verify & document"
     if not p.health_check:
@@ -420,7 +514,7 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
                                  only_from=("awaiting-approval", "scheduled")):
         raise Refused(f"{row.id} is {row.status}; only a rollback that has not started "
                       "executing can be cancelled")
-    for job in ("execute", "escalate"):
+    for job in ("execute", "escalate", "expire"):
         svc.scheduler.remove(f"rollback-{job}:{row.id}")
     req = svc.approvals.for_subject("rollback", row.id)
     if req is not None:
