@@ -124,6 +124,32 @@ class AuditLog:
         r = self.db.conn().execute("SELECT * FROM audit_log WHERE seq = ?", (seq,)).fetchone()
         return _row(r) if r else None
 
+    def range_of(self, subject: str) -> dict[str, Any]:
+        """The entries about ``subject`` as an evidence record cites them: first and last
+        sequence number with their hashes, and every sequence number."""
+        entries = list(self.entries(subject=subject))
+        first, last = (entries[0], entries[-1]) if entries else (None, None)
+        return {"subject": subject,
+                "first_seq": first.seq if first else None,
+                "first_hash": first.hash if first else None,
+                "last_seq": last.seq if last else None,
+                "last_hash": last.hash if last else None,
+                "entries": [e.seq for e in entries]}
+
+    def check_range(self, rng: dict[str, Any]) -> list[str]:
+        """Problems with a cited range (:meth:`range_of`): broken chain, hashes that differ."""
+        problems = []
+        res = self.verify()
+        if not res.ok:
+            problems.append(f"audit chain broken at seq {res.bad_seq}: {res.reason}")
+        for key in ("first", "last"):
+            seq = rng.get(f"{key}_seq")
+            e = self.get(seq) if seq else None
+            if e is None or e.hash != rng.get(f"{key}_hash") or (
+                    rng.get("subject") and e.subject != rng["subject"]):
+                problems.append(f"audit.{key}_seq {seq}: hash does not match the audit log")
+        return problems
+
     def count(self) -> int:
         return self.db.conn().execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
 

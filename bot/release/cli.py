@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from bot.clock import SystemClock
+from bot.cliutil import offline_services, wrap
 from bot.config import load_config
 from bot.errors import RelbotError
 from bot.release import service as rs
 from bot.release import version as vs
-from storage.audit import AuditLog
-from storage.db import Database
-
-
-def _svc(args: argparse.Namespace) -> Any:
-    cfg = load_config(args.config)
-    db = Database(args.db)
-    clock = SystemClock()
-    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=AuditLog(db, clock),
-                           clock=clock, features={})
 
 
 def cmd_propose(args: argparse.Namespace) -> str:
@@ -42,7 +30,7 @@ def cmd_propose(args: argparse.Namespace) -> str:
 
 
 def cmd_evidence(args: argparse.Namespace) -> str:
-    svc = _svc(args)
+    svc = offline_services(args)
     row = rs.find(svc, args.version, args.product)
     rec = rs.evidence(svc, row)
     if args.format == "json":
@@ -52,32 +40,19 @@ def cmd_evidence(args: argparse.Namespace) -> str:
 
 
 def cmd_notes(args: argparse.Namespace) -> str:
-    svc = _svc(args)
+    svc = offline_services(args)
     row = rs.find(svc, args.version, args.product)
     md, mdp, ymp = rs.draft_notes(svc, row, "cli")
     return md + f"\n(written to {mdp} and {ymp})"
 
 
 def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
-    svc = _svc(args)
+    svc = offline_services(args)
     rec = yaml.safe_load(Path(args.file).read_text())
     problems = rs.verify_evidence(svc.audit, rec)
     if problems:
         return "\n".join(problems), 1
     return f"ok: evidence for {rec.get('product')} {rec.get('version')} matches the audit log", 0
-
-
-def _wrap(fn: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            out = fn(args)
-        except RelbotError as exc:
-            print(f"relbot: {exc}", file=sys.stderr)
-            return 2
-        text, code = out if isinstance(out, tuple) else (out, 0)
-        print(text)
-        return code
-    return run
 
 
 def register(subparsers: Any) -> None:
@@ -86,7 +61,7 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="release_cmd", required=True)
     a = sub.add_parser("propose", help="proposed bump for PRODUCT and why")
     a.add_argument("product")
-    a.set_defaults(func=_wrap(cmd_propose))
+    a.set_defaults(func=wrap(cmd_propose))
     for name, fn, hlp in (("evidence", cmd_evidence, "YAML evidence record"),
                           ("notes", cmd_notes, "draft release notes")):
         b = sub.add_parser(name, help=hlp)
@@ -94,7 +69,7 @@ def register(subparsers: Any) -> None:
         b.add_argument("--product")
         if name == "evidence":
             b.add_argument("--format", choices=("yaml", "json"), default="yaml")
-        b.set_defaults(func=_wrap(fn))
+        b.set_defaults(func=wrap(fn))
     v = sub.add_parser("verify-evidence", help="check an evidence file against the audit log")
     v.add_argument("file")
-    v.set_defaults(func=_wrap(cmd_verify_evidence))
+    v.set_defaults(func=wrap(cmd_verify_evidence))

@@ -4,41 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from bot.clock import SystemClock
-from bot.config import load_config
+from bot.cliutil import offline_services, wrap
 from bot.errors import RelbotError
 from bot.render.rollback import summary
 from bot.rollback import service as rb
 from bot.rollback.evidence import evidence, verify_evidence
-from storage.audit import AuditLog
-from storage.db import Database
-
-
-def _svc(args: argparse.Namespace) -> Any:
-    cfg = load_config(args.config)
-    db = Database(args.db)
-    clock = SystemClock()
-    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=AuditLog(db, clock),
-                           clock=clock, features={})
 
 
 def cmd_list(args: argparse.Namespace) -> str:
     """Recent rollbacks, newest first."""
-    rows = rb.store(_svc(args)).recent(args.limit)
+    rows = rb.store(offline_services(args)).recent(args.limit)
     return "\n".join(f"{summary(r)}  declared {r.declared} by {r.requester}"
                      for r in rows) or "no rollbacks yet"
 
 
 def cmd_evidence(args: argparse.Namespace) -> str:
     """The evidence record of rollback ID as YAML (or JSON)."""
-    svc = _svc(args)
+    svc = offline_services(args)
     rec = evidence(svc, rb.find(svc, args.id))
     if args.format == "json":
         return json.dumps(rec, indent=2)
@@ -47,7 +34,7 @@ def cmd_evidence(args: argparse.Namespace) -> str:
 
 def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
     """Check an evidence file against the audit log: exit 0 verified, 1 with the problems."""
-    svc = _svc(args)
+    svc = offline_services(args)
     try:
         rec = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -60,30 +47,17 @@ def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
     return f"ok: evidence for {rec.get('id')} ({rec.get('product')}) matches the audit log", 0
 
 
-def _wrap(fn: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            out = fn(args)
-        except RelbotError as exc:
-            print(f"relbot: {exc}", file=sys.stderr)
-            return 2
-        text, code = out if isinstance(out, tuple) else (out, 0)
-        print(text)
-        return code
-    return run
-
-
 def register(subparsers: Any) -> None:
     """Add ``relbot rollback ...``."""
     p = subparsers.add_parser("rollback", help="rollback records (list, evidence)")
     sub = p.add_subparsers(dest="rollback_cmd", required=True)
     a = sub.add_parser("list", help="recent rollbacks")
     a.add_argument("--limit", type=int, default=20)
-    a.set_defaults(func=_wrap(cmd_list))
+    a.set_defaults(func=wrap(cmd_list))
     b = sub.add_parser("evidence", help="the evidence record of rollback ID")
     b.add_argument("id")
     b.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    b.set_defaults(func=_wrap(cmd_evidence))
+    b.set_defaults(func=wrap(cmd_evidence))
     v = sub.add_parser("verify-evidence", help="check an evidence file against the audit log")
     v.add_argument("file")
-    v.set_defaults(func=_wrap(cmd_verify_evidence))
+    v.set_defaults(func=wrap(cmd_verify_evidence))

@@ -1,0 +1,40 @@
+"""Shared pieces of the feature CLIs (``bot/<feature>/cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from bot.clock import SystemClock
+from bot.config import load_config
+from bot.errors import RelbotError
+from storage.audit import AuditLog
+from storage.db import Database
+
+Result = str | tuple[str, int]
+
+
+def offline_services(args: argparse.Namespace) -> Any:
+    """Config, database and audit log for a CLI command (no Slack, no scheduler)."""
+    cfg = load_config(args.config)
+    db = Database(args.db)
+    clock = SystemClock()
+    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=AuditLog(db, clock),
+                           clock=clock, features={})
+
+
+def wrap(fn: Callable[[argparse.Namespace], Result]) -> Callable[[argparse.Namespace], int]:
+    """Turn a ``cmd_*`` function (text, or (text, exit code)) into an argparse handler."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            out = fn(args)
+        except RelbotError as exc:
+            print(f"relbot: {exc}", file=sys.stderr)
+            return 2
+        text, code = out if isinstance(out, tuple) else (out, 0)
+        print(text)
+        return code
+    return run
