@@ -10,7 +10,7 @@ import yaml
 from bot.errors import Refused, RelbotError, UsageError
 from bot.render.rollback import summary
 from bot.rollback import checklists as cl
-from bot.rollback import flow
+from bot.rollback import configsync, flow, human, message, run
 from bot.rollback import service as rb
 from bot.rollback.decision import USAGE
 from bot.rollback.evidence import evidence
@@ -56,25 +56,25 @@ def _id_and_reason(ctx: CommandContext, need_reason: bool) -> tuple[Any, str]:
 
 def _cancel(ctx: CommandContext) -> str:
     row, reason = _id_and_reason(ctx, False)
-    flow.cancel(ctx.svc, row, ctx.cmd.user, reason)
+    human.cancel(ctx.svc, row, ctx.cmd.user, reason)
     return f"{row.id} cancelled."
 
 
 def _retry(ctx: CommandContext) -> str:
     row, _ = _id_and_reason(ctx, False)
-    row = flow.retry(ctx.svc, row, ctx.cmd.user)
+    row = human.retry(ctx.svc, row, ctx.cmd.user)
     return f"{row.id} retried: now {row.status}."
 
 
 def _abort(ctx: CommandContext) -> str:
     row, reason = _id_and_reason(ctx, True)
-    flow.abort(ctx.svc, row, ctx.cmd.user, reason)
+    human.abort(ctx.svc, row, ctx.cmd.user, reason)
     return f"{row.id} aborted."
 
 
 def _resolve(ctx: CommandContext) -> str:
     row, reason = _id_and_reason(ctx, True)
-    flow.resolve(ctx.svc, row, ctx.cmd.user, reason)
+    human.resolve(ctx.svc, row, ctx.cmd.user, reason)
     return f"{row.product} unlocked ({row.id})."
 
 
@@ -112,24 +112,24 @@ def register(app: Any) -> None:
         except (Refused, RelbotError) as exc:
             svc.client.chat_postEphemeral(channel=body["container"]["channel_id"], user=uid,
                                           text=f":no_entry: {exc}")
-            flow.refresh(svc, row)  # put the boxes back as they were
+            message.refresh(svc, row)  # put the boxes back as they were
             return
         if changes:
-            flow.refresh(svc, row)
-            flow.say(svc, row, f"<@{uid}> " + "; ".join(changes))
+            message.refresh(svc, row)
+            message.say(svc, row, f"<@{uid}> " + "; ".join(changes))
 
 
 def setup(svc: Any) -> None:
     """Tables, the approval hook, scheduler jobs and the config-sync hook."""
     rb.store(svc)
     svc.approvals.register_kind("rollback", flow.on_approval)
-    for name, fn in (("rollback.execute", flow.execute_job),
+    for name, fn in (("rollback.execute", run.execute_job),
                      ("rollback.escalate", flow.escalate_job),
                      ("rollback.expire", flow.expire_job),
-                     ("rollback.recover", flow.recover_job),
-                     ("rollback.postmortem", flow.postmortem_job)):
+                     ("rollback.recover", run.recover_job),
+                     ("rollback.postmortem", run.postmortem_job)):
         svc.scheduler.register(name, fn)
     from bot.sync import flow as sync_flow
 
-    sync_flow.on_executed(svc, flow.on_sync_executed)
-    flow.recover(svc)
+    sync_flow.on_executed(svc, configsync.on_sync_executed)
+    run.recover(svc)

@@ -1,9 +1,8 @@
-"""The rollback workflow: declare, decide, (approve, schedule,) execute, verify, document.
+"""Starting a rollback: request -> matrix decision -> target version -> the stored record.
 
-RB-IMM runs at once in the command's worker thread; RB-PLN waits for approvals on its
-message and runs at its window from the persistent scheduler; a Config rollback runs the
-product's config sync from an earlier ref. One message per rollback is updated in place;
-command output goes to its thread. Every step is an audit entry with its timestamp.
+The rest of the workflow lives beside it: ``flow`` (approval, schedule), ``run`` (execute,
+verify, finish, stop), ``configsync`` (Config rollbacks), ``human`` (cancel, retry, abort,
+resolve), ``message`` (the one message per rollback and its steps), ``evidence``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from bot.errors import NotFound, Refused, UsageError
 from bot.groups import describe
 from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
-from bot.rollback.decision import Decision, decide, parse_request
+from bot.rollback.decision import decide, parse_request
 from storage.rollback import Conflict, RollbackRow, RollbackStore, parse_id
 
 IMM_STEPS = ("Declare", "Decide", "Execute", "Verify", "Communicate", "Document")
@@ -185,11 +184,19 @@ def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> Ro
         "product": req.product, "severity": req.severity, "impact": req.impact,
         "reason": req.reason, "from": from_v, "to": to_v, "components": list(req.components),
         "procedure": procedure, "digest": data["digest"]})
-    from bot.rollback import flow
+    from bot.rollback import flow, message
 
-    row = flow.refresh(svc, row)
+    row = message.refresh(svc, row)
     flow.begin(svc, row, d)
     return store(svc).get(row.num)  # type: ignore[return-value]
+
+
+def schedule_escalation(svc: Any, row: RollbackRow) -> None:
+    if row.kind in URGENT and config(svc).oncall:
+        when = datetime.fromisoformat(row.declared.replace("Z", "+00:00")) + \
+            config(svc).escalate_after
+        svc.scheduler.add_once(f"rollback-escalate:{row.id}", when, "rollback.escalate",
+                               num=row.num)
 
 
 def may_act(svc: Any, user: str) -> str | None:
@@ -222,11 +229,8 @@ def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str) -
         [f"unticked {cl.LABELS[v]}" for v in unticked]
 
 
-def step_list(row: RollbackRow) -> list[dict[str, Any]]:
-    return list(row.data.get("steps") or [])
-
-
 def elapsed(a: str | None, b: str | None) -> timedelta | None:
+    """Time from ISO ``a`` to ISO ``b`` (None when either is missing)."""
     if not a or not b:
         return None
     return datetime.fromisoformat(b.replace("Z", "+00:00")) - \
@@ -234,7 +238,6 @@ def elapsed(a: str | None, b: str | None) -> timedelta | None:
 
 
 def workdir(svc: Any) -> Path:
+    """Where rollback commands run: the config file's directory."""
     return svc.config.current.base_dir
 
-
-__all__ = ["Decision", "start", "store", "find", "tick", "may_act", "target_versions"]

@@ -1,0 +1,63 @@
+"""Config rollback: the product's config sync from an earlier ref does the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import Refused, RelbotError
+from bot.rollback.message import decided, mark
+from bot.rollback.run import fail, lock, verify
+from bot.rollback.service import product_cfg, schedule_escalation, store
+from storage.rollback import RollbackRow
+
+
+def plan_config(svc: Any, row: RollbackRow) -> None:
+    from bot.sync import flow as sync_flow
+
+    p = product_cfg(svc, row.product)
+    sd = svc.config.current.sync(p.config_sync or "")
+    if sd is None:
+        fail(svc, row, "Plan", f"config_sync {p.config_sync!r} is not in syncs:")
+        return
+    ref = row.data["config_ref"]
+    try:
+        plan_id = sync_flow.request_sync(svc, sd, row.requester, source_ref=ref,
+                                         reason=f"config rollback {row.id}")
+    except (Refused, RelbotError) as exc:
+        fail(svc, row, "Plan", f"config sync {sd.name} from {ref}: {exc}")
+        return
+    store(svc).update_data(row.num, {"sync_plan": plan_id})
+    mark(svc, row, "Plan", "done", f"config sync {sd.name} from {ref}: dry-run {plan_id}")
+    plan = sync_flow.store(svc).get(plan_id)
+    if plan is not None and plan.status == "no-changes":
+        fail(svc, row, "Plan", f"{ref} has the same config as the target: nothing to revert")
+        return
+    mark(svc, row, "Approve", "running", f"react on the dry-run {plan_id} (sync approval rules)")
+    schedule_escalation(svc, row)
+
+def on_sync_executed(svc: Any, plan_id: str, result: str, error: str) -> None:
+    """Sync hook: a config rollback's sync ran (or failed)."""
+    row = next((r for r in store(svc).recent(50)
+                if r.kind == "config" and r.data.get("sync_plan") == plan_id), None)
+    if row is None or row.status not in ("awaiting-approval", "failed"):
+        return
+    req = svc.approvals.for_subject("sync", plan_id)
+    votes = svc.approvals.state(req).approved_by if req else ()
+    store(svc).update_data(row.num, {"approvals": [{"user": v.user, "at": v.at}
+                                                   for v in votes]})
+    store(svc).set_status(row.num, "executing")
+    if not store(svc).get(row.num).data.get("decided"):  # type: ignore[union-attr]
+        decided(svc, row, "relbot", "Approve", f"dry-run {plan_id} approved")
+        mark(svc, row, "Schedule", "skipped", "the sync executes on approval")
+    row = store(svc).get(row.num)  # type: ignore[assignment]
+    e = svc.audit.append("relbot", "rollback.command", row.id, {
+        "name": "config sync", "sync_plan": plan_id, "result": result, "error": error})
+    store(svc).update_data(row.num, {"commands": row.data["commands"] + [{
+        "name": "config sync", "sync_plan": plan_id, "result": result, "error": error,
+        "audit_seq": e.seq}]})
+    if result != "success":
+        fail(svc, row, "Execute", f"config sync {plan_id} {result}: {error}")
+        return
+    lock(svc, row, "relbot")
+    mark(svc, row, "Execute", "done", f"config sync {plan_id} applied")
+    verify(svc, store(svc).get(row.num), "relbot")  # type: ignore[arg-type]

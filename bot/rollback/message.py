@@ -1,0 +1,95 @@
+"""The one rollback message and its step bookkeeping (every step change is audited)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.clock import iso
+from bot.render.common import user as mention
+from bot.render.rollback import rollback_blocks, summary
+from bot.rollback.service import config, elapsed, store
+from handlers.base import post_message, update_message
+from storage.rollback import RollbackRow
+
+log = logging.getLogger(__name__)
+
+
+def refresh(svc: Any, row: RollbackRow) -> RollbackRow:
+    """Post or update the one rollback message; returns the fresh row."""
+    row = store(svc).get(row.num) or row
+    blocks = rollback_blocks(row, _approval_line(svc, row))
+    shown = svc.features.setdefault("rollback.shown", {})
+    key = hash((summary(row), repr(blocks)))
+    if row.ts and shown.get(row.num) == key:
+        return row  # nothing changed: spare Slack the chat.update
+    shown[row.num] = key
+    if row.ts:
+        try:
+            update_message(svc, row.channel, row.ts, summary(row), blocks)
+        except Exception:  # noqa: BLE001 - the record is in SQLite; the message is only a view
+            log.warning("could not update the message of %s", row.id, exc_info=True)
+    else:
+        channel = svc.config.current.channel
+        ts = post_message(svc, summary(row), blocks, channel)
+        store(svc).set_message(row.num, channel, ts)
+        row.channel, row.ts = channel, ts
+    return row
+
+def say(svc: Any, row: RollbackRow, text: str) -> str:
+    """Post ``text`` in the rollback's thread."""
+    row = store(svc).get(row.num) or row
+    return post_message(svc, text, None, row.channel, thread_ts=row.ts or None)
+
+def _approval_line(svc: Any, row: RollbackRow) -> str:
+    req = svc.approvals.for_subject("rollback", row.id)
+    if req is None:
+        return ""
+    st = svc.approvals.state(req)
+    who = ", ".join(f"<@{v.user}> at {v.at}" for v in st.approved_by) or "nobody yet"
+    if row.status != "awaiting-approval":
+        return f"approved by: {who}"
+    reacts = " or ".join(f":{r}:" for r in req.policy.get("reactions", ()))
+    return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
+
+def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",
+         actor: str = "relbot", **detail: Any) -> RollbackRow:
+    """Record a step's status (audited with its timestamp) and update the message."""
+    row = store(svc).get(row.num) or row
+    steps = row.data.get("steps") or []
+    at = iso(svc.clock.now())
+    for s in steps:
+        if s["name"] == step:
+            s.update(status=status, at=at, note=note)
+            if status == "running" or not s.get("started"):
+                s["started"] = at
+    svc.audit.append(actor, "rollback.step", row.id, {"step": step, "status": status,
+                                                      "at": at, "note": note, **detail})
+    store(svc).update_data(row.num, {"steps": steps})
+    return refresh(svc, row)
+
+def oncall(svc: Any) -> str:
+    """On-call as Slack mentions: ``<!subteam^S0ID|@oncall>`` for groups Slack knows."""
+    out = []
+    for o in config(svc).oncall:
+        gid = None
+        if o.startswith("@"):
+            try:
+                gid = svc.groups.group_id(o)
+            except Exception:  # noqa: BLE001 - a lookup failure still pages by name
+                gid = None
+        out.append(f"<!subteam^{gid}|{o}>" if gid else mention(o))
+    return " ".join(out)
+
+def decided(svc: Any, row: RollbackRow, actor: str, step: str, note: str,
+             status: str = "done") -> None:
+    now = iso(svc.clock.now())
+    took = elapsed(row.declared, now)
+    secs = int(took.total_seconds()) if took else 0
+    store(svc).update_data(row.num, {"decided": now, "decision_seconds": secs})
+    svc.audit.append(actor, "rollback.decided", row.id, {
+        "cell": row.data["cell"], "matrix": row.data["cell_name"], "seconds": secs,
+        "within_limit": secs <= config(svc).escalate_after.total_seconds()})
+    mark(svc, row, step, status, f"{note} (decided {secs // 60}m{secs % 60:02d}s after "
+                                 "declaration)")
+    svc.scheduler.remove(f"rollback-escalate:{row.id}")

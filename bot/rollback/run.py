@@ -1,0 +1,222 @@
+"""Executing a rollback: lease, command runs, health check, finish or stop for a human."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import iso
+from bot.errors import Refused
+from bot.rollback import commands as cmds
+from bot.rollback.message import mark, oncall, refresh, say
+from bot.rollback.service import _plan_digest, config, product_cfg, store, workdir
+from handlers.base import post_message, update_message
+from storage.rollback import RollbackRow
+
+
+def execute_job(svc: Any, num: int) -> None:
+    """Scheduler job at the window."""
+    try:
+        execute(svc, num, "relbot")
+    except Refused as exc:
+        row = store(svc).get(num)
+        if row is not None and row.status == "scheduled":
+            say(svc, row, f":no_entry: {exc.message}")
+
+LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
+
+@contextmanager
+def _running(svc: Any, row: RollbackRow) -> Iterator[None]:
+    """Hold a short lease, renewed while a step runs: once a crash stops the renewals it
+    lapses, and :func:`recover_job` can tell the rollback was interrupted."""
+    key, stop = f"rollback:{row.product}", threading.Event()
+    svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+
+    def renew() -> None:
+        while not stop.wait(LEASE.total_seconds() / 3):
+            svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+
+    beat = threading.Thread(target=renew, daemon=True, name=f"lease-{row.id}")
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+        svc.locks.release(key, row.id)
+
+def recover(svc: Any) -> None:
+    """At start-up: check every rollback left executing (now, or once its lease lapses)."""
+    for row in store(svc).active():
+        if row.status == "executing":
+            recover_job(svc, row.num)
+
+def recover_job(svc: Any, num: int) -> None:
+    """An executing rollback whose lease lapsed was interrupted: stop it for a human."""
+    row = store(svc).get(num)
+    if row is None or row.status != "executing":
+        return
+    lease = svc.locks.holder(f"rollback:{row.product}")
+    if lease is not None:  # still running somewhere, or the lease has not lapsed yet
+        when = datetime.fromisoformat(lease.expires.replace("Z", "+00:00"))
+        svc.scheduler.add_once(f"rollback-recover:{row.id}", when + timedelta(seconds=1),
+                               "rollback.recover", num=num)
+        return
+    step = next((s["name"] for s in row.data.get("steps", []) if s["status"] == "running"),
+                "Execute")
+    fail(svc, row, step, "interrupted: relbot stopped while this step ran; check "
+                          f"{row.product}, then retry or abort")
+
+def execute(svc: Any, num: int, actor: str) -> RollbackRow:
+    """Lock the product, run the command (per component if asked), then verify."""
+    row = store(svc).get(num)
+    assert row is not None
+    with _running(svc, row):
+        return _execute(svc, num, actor)
+
+def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
+    row = store(svc).get(num)
+    assert row is not None
+    if row.status != "executing" and not store(svc).set_status(
+            num, "executing", only_from=("scheduled", "awaiting-approval")):
+        raise Refused(f"{row.id} is {row.status}")
+    row = store(svc).get(num)  # type: ignore[assignment]
+    p = product_cfg(svc, row.product)
+    if _plan_digest(row.data, p) != row.data["digest"]:
+        return fail(svc, row, "Execute", "the rollback command or health check changed in the "
+                     "config since the plan was approved; abort and start a new rollback")
+    lock(svc, row, actor)
+    if row.data.get("failed_step") in (None, "Execute"):
+        mark(svc, row, "Execute", "running", " ".join(p.command))
+        for name, argv in _invocations(row, p):
+            res = _run(svc, row, name, argv, p.timeout.total_seconds())
+            if not res.ok:
+                return fail(svc, row, "Execute", f"`{' '.join(argv)}` {res.outcome()}")
+        mark(svc, row, "Execute", "done", f"{len(_invocations(row, p))} command(s) exit 0")
+    return _verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
+
+def _values(row: RollbackRow) -> dict[str, str]:
+    d = row.data
+    return {"product": row.product, "version": d["to_version"],
+            "from_version": d["from_version"], "components": ",".join(d["components"]),
+            "component": "", "id": row.id}
+
+def _invocations(row: RollbackRow, p: Any) -> list[tuple[str, list[str]]]:
+    values = _values(row)
+    comps = row.data["components"]
+    if comps and any("{component}" in a for a in p.command):
+        return [(f"rollback {c}", cmds.expand(p.command, {**values, "component": c}))
+                for c in comps]
+    return [("rollback", cmds.expand(p.command, values))]
+
+def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
+         timeout: float) -> cmds.CommandResult:
+    secrets = tuple(svc.config.current.secrets)
+    stream = cmds.Streamer(lambda text: say(svc, row, text),
+                           lambda ts, text: update_message(svc, row.channel, ts, text),
+                           f"`{' '.join(argv)}` ({name})")
+    res = cmds.run(name, argv, workdir(svc), timeout, lambda: iso(svc.clock.now()), secrets,
+                   stream)
+    stream.finish(res.tail, f"{res.outcome()} · output sha256 {res.output_sha256[:12]}")
+    e = svc.audit.append("relbot", "rollback.command", row.id, {
+        "name": name, "argv": argv, "exit_code": res.exit_code, "timed_out": res.timed_out,
+        "output_sha256": res.output_sha256, "seconds": res.seconds})
+    key = "verification" if name.startswith("health") else "commands"
+    fresh = store(svc).get(row.num) or row
+    store(svc).update_data(row.num, {key: fresh.data.get(key, []) + [
+        {**res.model_dump(exclude={"tail"}), "audit_seq": e.seq}]})
+    return res
+
+def verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+    """Health check with retries and exponential backoff, then communicate and document."""
+    with _running(svc, row):
+        return _verify(svc, row, actor)
+
+def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+    p = product_cfg(svc, row.product)
+    step = "Verify" if row.procedure == "RB-IMM" else "Verify & document"
+    if not p.health_check:
+        mark(svc, row, step, "skipped" if step == "Verify" else "running",
+             "no health_check configured")
+    else:
+        mark(svc, row, step, "running", " ".join(p.health_check))
+        argv = cmds.expand(p.health_check, _values(row))
+        attempts = p.health_retries + 1
+        wait = p.health_backoff.total_seconds()
+        for i in range(attempts):
+            res = _run(svc, row, f"health check {i + 1}/{attempts}", argv,
+                       p.timeout.total_seconds())
+            if res.ok:
+                break
+            if i + 1 < attempts:
+                say(svc, row, f"Health check {i + 1}/{attempts} {res.outcome()}; "
+                              f"retrying in {wait:g}s")
+                getattr(svc.clock, "sleep", lambda s: None)(wait)
+                wait *= 2
+        else:
+            return fail(svc, row, step, f"health check failed {attempts} time(s)")
+        if step == "Verify":
+            mark(svc, row, step, "done", f"healthy after {i + 1} attempt(s)")
+    return finish(svc, store(svc).get(row.num), actor)  # type: ignore[arg-type]
+
+def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+    """Communicate and document: channel notice, postmortem reminder, evidence digest."""
+    from bot.rollback.evidence import evidence, record_digest
+
+    d = row.data
+    what = f"{row.product} rolled back {d['from_version']} -> {d['to_version']}" + (
+        f" (components {', '.join(d['components'])})" if d["components"] else "")
+    text = (f":white_check_mark: {row.id}: {what}. {row.product} stays locked until "
+            f"`/rollback resolve {row.id} REASON`.")
+    post_message(svc, text, None, row.channel)
+    say(svc, row, text)
+    if row.procedure == "RB-IMM":
+        mark(svc, row, "Communicate", "done", "channel and thread notified")
+    due = svc.clock.now() + config(svc).postmortem_after
+    svc.scheduler.add_once(f"rollback-postmortem:{row.id}", due, "rollback.postmortem",
+                           num=row.num)
+    store(svc).set_status(row.num, "done", only_from=("executing",))
+    store(svc).update_data(row.num, {"failed_step": None, "error": "", "completed":
+                                     iso(svc.clock.now()), "postmortem_due": iso(due)})
+    row = store(svc).get(row.num)  # type: ignore[assignment]
+    mark(svc, row, "Document" if row.procedure == "RB-IMM" else "Verify & document", "done",
+         f"evidence recorded; postmortem reminder {iso(due)}")
+    digest = record_digest(evidence(svc, store(svc).get(row.num)))  # type: ignore[arg-type]
+    svc.audit.append(actor, "rollback.completed", row.id, {"evidence_sha256": digest})
+    return refresh(svc, row)
+
+def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
+    """Stop: record the failure and leave the next step to a human."""
+    store(svc).set_status(row.num, "failed")
+    store(svc).update_data(row.num, {"failed_step": step, "error": error})
+    row = mark(svc, row, step, "failed", error)
+    page = oncall(svc)
+    text = (f":x: {row.id} stopped at {step}: {error}. Nothing further runs until a human "
+            f"decides: `/rollback retry {row.id}` or `/rollback abort {row.id} REASON`."
+            + (f" {page}" if page else ""))
+    post_message(svc, text, None, row.channel)
+    say(svc, row, text)
+    return row
+
+def lock(svc: Any, row: RollbackRow, actor: str) -> None:
+    if row.data.get("lock"):
+        return
+    d = row.data
+    reason = f"rolled back to {d['to_version']}: {d['reason']}"
+    fr = svc.locks.freeze(row.product, row.id, reason, actor)
+    store(svc).update_data(row.num, {"lock": {"since": fr.since, "by": actor}})
+    svc.audit.append(actor, "rollback.locked", row.id, {"product": row.product,
+                                                        "reason": reason})
+
+def postmortem_job(svc: Any, num: int) -> None:
+    """Scheduler job: remind the channel that the postmortem is due."""
+    row = store(svc).get(num)
+    if row is None:
+        return
+    svc.audit.append("relbot", "rollback.postmortem.reminded", row.id, {})
+    post_message(svc, f":memo: Postmortem due for {row.id} ({row.product} rolled back to "
+                      f"{row.data['to_version']} on {row.declared}): {row.data['reason']}",
+                 None, row.channel)
