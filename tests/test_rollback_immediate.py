@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from tests.rollback_fixtures import rb_message, rollback_chat
@@ -232,3 +233,16 @@ def test_bot_killed_mid_rollback_stops_it_on_restart(tmp_path, make_chat) -> Non
         assert "status: done" in said.text
     finally:
         chat.close()
+
+
+def test_output_is_streamed_into_one_thread_message(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "slow").write_text("")      # the script pauses 1 s before its last line
+    chat.command("U0ALICE", START)
+    [out] = [m for m in chat.thread(rb_message(chat)) if m.rendered.startswith("`./deploy.sh")]
+    first = [c for c in chat.api.calls("chat.postMessage")
+             if "deploy.sh" in str(c.params.get("text"))][0]
+    assert "done" not in first.params["text"]           # posted while the command still ran
+    assert out.edits >= 1
+    assert re.search(r"exit 0 · output sha256 [0-9a-f]{12}$", out.rendered)
+    assert "done" in out.rendered
