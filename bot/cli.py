@@ -131,7 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    _accept_common(p)
     return p
+
+
+def _accept_common(parser: argparse.ArgumentParser) -> None:
+    """Let every subcommand take ``--config``/``--db`` after its name too
+    (``relbot rollback evidence RB-0001 --db x.db``). SUPPRESS keeps a subparser from
+    overwriting a value given before the subcommand."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sp in action.choices.values():
+            if "--config" not in sp._option_string_actions:
+                sp.add_argument("--config", default=argparse.SUPPRESS,
+                                help="config file (as before the subcommand)")
+                sp.add_argument("--db", default=argparse.SUPPRESS,
+                                help="SQLite file (as before the subcommand)")
+            _accept_common(sp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,7 +59,8 @@ def test_status_and_evidence_cli_verified_against_audit_log(tmp_path: Path, make
     assert rec["timings"]["total_seconds"] == 2  # the 2s health-check backoff
 
     base = ("--config", str(chat.config_path), "--db", str(chat.db_path))
-    r = relbot(*base, "rollback", "evidence", "RB-0001", "--format", "yaml")
+    # --config/--db are accepted after the subcommand too, as the issue spells the command
+    r = relbot("rollback", "evidence", "RB-0001", "--format", "yaml", *base)
     assert r.returncode == 0, r.stderr
     rec = yaml.safe_load(r.stdout)
     assert rec["trigger"] == {"requester": "U0ALICE", "declared": "2026-11-24T09:00:00Z",
