@@ -22,7 +22,8 @@ def offline_services(args: argparse.Namespace) -> Any:
     cfg = load_config(args.config)
     db = Database(args.db)
     clock = SystemClock()
-    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=AuditLog(db, clock),
+    audit = AuditLog(db, clock, lambda: cfg.secrets)
+    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=audit,
                            clock=clock, features={})
 
 

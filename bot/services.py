@@ -75,7 +75,7 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
     """Open the database, run migrations and wire the shared services."""
     clock = clock or SystemClock()
     db = Database(db_path)
-    audit = AuditLog(db, clock)
+    audit = AuditLog(db, clock, secrets=lambda: config.current.secrets)
     groups = GroupResolver(*_slack_group_lookups(client), clock,
                            ttl=config.current.usergroup_cache_ttl)
     approvals = Approvals(ApprovalStore(db), audit, groups, clock)

@@ -89,7 +89,9 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "retry": SubcommandSpec(_retry, "ID", "re-run the step a stopped rollback failed at"),
     "abort": SubcommandSpec(_abort, "ID reason", "give up a stopped rollback (lock stays)"),
     "resolve": SubcommandSpec(_resolve, "ID reason",
-                              "lift the product lock once the cause is addressed"),
+                              "lift the product lock once the cause is addressed (release "
+                              "managers: permissions.rollback or permissions.release)",
+                              permission=None),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,15 +83,17 @@ def entry_hash(seq: int, ts: str, actor: str, action: str, subject: str, payload
 class AuditLog:
     """Append and read the chained audit log stored in ``db``."""
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None,
+                 secrets: Callable[[], Iterable[str]] | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
+        self._secrets = secrets or tuple  # configured secrets, read at each append (reloads)
         db.migrate("audit", MIGRATIONS)
 
     def append(self, actor: str, action: str, subject: str = "",
                payload: dict[str, Any] | None = None) -> AuditEntry:
         """Append one entry (secrets scrubbed from the payload) and return it."""
-        data = canonical(scrub(payload or {}))
+        data = canonical(scrub(payload or {}, self._secrets()))
         ts = iso(self.clock.now())
         with self.db.tx() as c:
             row = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()

@@ -39,7 +39,7 @@ approval:
   reactions: [white_check_mark, "+1"]
   quorum: 2
 permissions:
-  release: [U0ALICE, U0BOB]
+  release: [U0ALICE, U0BOB, "@release-managers"]
   rollback: [U0ALICE, U0BOB, "@oncall"]
 secrets: [hunter2-secret-value, "env:DEPLOY_TOKEN"]
 releases:

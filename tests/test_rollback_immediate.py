@@ -35,6 +35,12 @@ def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat, monkey
     assert "hunter2-secret-value" not in thread and "[REDACTED]" in thread
     assert "auth [REDACTED]" in thread and "tok-9f8e7d6c5b" not in thread   # env:DEPLOY_TOKEN
     assert "tok-9f8e7d6c5b" not in str([e.payload for e in chat.audit()])
+    # a configured secret pasted into the reason never reaches the audit log or the record
+    chat2 = rollback_chat(make_chat)
+    chat2.command("U0ALICE", "/rollback api sev=1 impact=widespread hunter2-secret-value leaked")
+    assert "hunter2-secret-value" not in str([(e.payload) for e in chat2.audit()])
+    assert "[REDACTED] leaked" in chat2.audit("rollback.declared")[0].payload["reason"]
+    assert "hunter2-secret-value" not in rb_message(chat2).rendered
     assert "api healthy" in thread
     assert any(m.rendered.startswith(":white_check_mark: RB-0001: api rolled back 1.4.0 -> "
                                      "1.3.0") and m.thread_ts is None for m in chat.messages)
@@ -51,7 +57,11 @@ def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat, monkey
     assert "frozen" in said.text and "RB-0001" in said.text
     said = chat.command("U0ALICE", "/rollback resolve RB-0001")
     assert "say why" in said.text
-    chat.command("U0BOB", "/rollback resolve RB-0001 bad migration reverted in 1.4.1")
+    said = chat.command("U0EVE", "/rollback resolve RB-0001 looks fine to me")
+    assert "lifting a rollback lock is limited to" in said.text
+    assert chat.svc.locks.frozen("api") is not None
+    # a release manager (permissions.release, not permissions.rollback) lifts it
+    chat.command("U0CAROL", "/rollback resolve RB-0001 bad migration reverted in 1.4.1")
     assert chat.audit("rollback.unlocked")[0].payload["reason"] == \
         "bad migration reverted in 1.4.1"
     assert "frozen" not in chat.command("U0ALICE", "/release start api patch").text

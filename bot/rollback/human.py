@@ -9,7 +9,7 @@ from bot.errors import Refused
 from bot.rollback.configsync import plan_config
 from bot.rollback.message import refresh, say
 from bot.rollback.run import execute, verify
-from bot.rollback.service import store
+from bot.rollback.service import may_resolve, store
 from handlers.base import post_message
 from storage.rollback import RollbackRow
 
@@ -69,6 +69,10 @@ def abort(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     return refresh(svc, row)
 
 def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
+    """Lift the product lock (release managers), once the rollback is done or aborted."""
+    why = may_resolve(svc, actor)
+    if why:
+        raise Refused(why)
     if row.status not in ("done", "aborted"):
         raise Refused(f"{row.id} is {row.status}; finish it (or abort it) before lifting the "
                       "lock")

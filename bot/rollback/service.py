@@ -18,6 +18,7 @@ import semver
 from bot.clock import iso
 from bot.errors import NotFound, Refused, UsageError
 from bot.groups import describe
+from bot.redact import scrub_text
 from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
 from bot.rollback.decision import decide, parse_request
@@ -135,6 +136,7 @@ def _plan_digest(row_data: dict[str, Any], p: ProductRollback) -> str:
 def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> RollbackRow:
     """Declare a rollback, decide it from the matrix and run or plan it."""
     req = parse_request(args, opts)
+    req = req.model_copy(update={"reason": scrub_text(req.reason, svc.config.current.secrets)})
     rcfg = config(svc)
     p = product_cfg(svc, req.product)
     d = decide(req, rcfg)
@@ -206,6 +208,16 @@ def may_act(svc: Any, user: str) -> str | None:
     if svc.groups.allowed(user, perms) or (oncall and svc.groups.allowed(user, oncall)):
         return None
     return f"limited to {describe(tuple(perms or ()) + tuple(oncall))}"
+
+
+def may_resolve(svc: Any, user: str) -> str | None:
+    """Release managers lift locks: users in ``permissions.rollback`` or ``permissions.release``
+    (anyone when neither is set). None when allowed, else why not."""
+    perms = svc.config.current.permissions
+    lists = [p for p in (perms.rollback, perms.release) if p is not None]
+    if not lists or any(svc.groups.allowed(user, p) for p in lists):
+        return None
+    return f"lifting a rollback lock is limited to {describe(tuple(x for p in lists for x in p))}"
 
 
 def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str) -> list[str]:
