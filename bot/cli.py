@@ -48,6 +48,10 @@ def cmd_check_config(path: str) -> tuple[str, int]:
     """Validate a config file: ``(report, exit code)``."""
     try:
         cfg = load_config(path)
+        if cfg.calendar and cfg.calendar.file:
+            from bot.cadence.loader import effective
+
+            effective(cfg)  # a separate calendar file is validated too
     except ConfigError as exc:
         return str(exc), 1
     parts = [f"{path}: ok (channel {cfg.channel}, timezone {cfg.timezone}",

@@ -147,3 +147,7 @@ def test_cli_calendar_formats(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad = run()
     assert bad.returncode == 2
     assert "calendar.yml:1: cycle_start: cycle_start must be a Monday" in bad.stderr
+    check = subprocess.run([sys.executable, "-m", "bot", "check-config", str(cfg)], cwd=tmp_path,
+                           capture_output=True, text=True, env={"PYTHONPATH": str(repo)})
+    assert check.returncode == 1
+    assert "calendar.yml:1: cycle_start: cycle_start must be a Monday" in check.stderr
