@@ -167,7 +167,9 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     from bot.rollback.evidence import evidence, record_digest
 
     d = row.data
-    what = f"{row.product} rolled back {d['from_version']} -> {d['to_version']}" + (
+    came = d["from_version"]
+    what = (f"{row.product} rolled back {came} -> {d['to_version']}" if came != "unknown"
+            else f"{row.product} rolled back to {d['to_version']}") + (
         f" (components {', '.join(d['components'])})" if d["components"] else "")
     text = (f":white_check_mark: {row.id}: {what}. {row.product} stays locked until "
             f"`/rollback resolve {row.id} REASON`.")
