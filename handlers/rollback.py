@@ -110,15 +110,24 @@ def register(app: Any) -> None:
             return
         selected = {o["value"] for o in act.get("selected_options") or []}
         try:
-            changes = rb.tick(svc, row, name, selected, uid)
+            changes = rb.tick(svc, row, name, selected, uid, _shown(body, act["action_id"]))
         except (Refused, RelbotError) as exc:
             svc.client.chat_postEphemeral(channel=body["container"]["channel_id"], user=uid,
                                           text=f":no_entry: {exc}")
-            message.refresh(svc, row)  # put the boxes back as they were
+            message.refresh(svc, row, force=True)  # put the boxes back as they were
             return
         if changes:
             message.refresh(svc, row)
             message.say(svc, row, f"<@{uid}> " + "; ".join(changes))
+
+
+def _shown(body: dict, action_id: str) -> set[str] | None:
+    """The boxes the clicking user saw ticked (the message as their client had it)."""
+    for block in (body.get("message") or {}).get("blocks") or []:
+        for el in block.get("elements") or []:
+            if el.get("action_id") == action_id:
+                return {o.get("value") for o in el.get("initial_options") or []}
+    return None
 
 
 def setup(svc: Any) -> None:
@@ -133,5 +142,5 @@ def setup(svc: Any) -> None:
         svc.scheduler.register(name, fn)
     from bot.sync import flow as sync_flow
 
-    sync_flow.on_executed(svc, configsync.on_sync_executed)
+    sync_flow.on_finished(svc, configsync.on_sync_finished)
     run.recover(svc)

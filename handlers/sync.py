@@ -84,6 +84,7 @@ def _cancel(ctx: CommandContext) -> Reply:
     if req is not None:
         svc.approvals.transition(req.id, "open", "cancelled")
     ctx.audit("sync.cancelled", row.id, {"digest": row.digest})
+    flow.notify_finished(svc, row.id, "cancelled", f"by {ctx.cmd.user}")
     update_message(svc, row.channel, row.ts, flow.message_text(svc, flow.store(svc).get(row.id)))
     return Reply(f"{row.id} cancelled.")
 

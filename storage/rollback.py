@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,8 +74,10 @@ def parse_id(text: str) -> int | None:
 class RollbackStore:
     """Persistence for rollbacks."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database,
+                 scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.db = db
+        self._scrub = scrub or (lambda d: d)  # secrets never land in the record
         db.migrate("rollback", MIGRATIONS)
 
     def create(self, product: str, status: str, procedure: str, kind: str, requester: str,
@@ -86,7 +89,7 @@ class RollbackStore:
                     "INSERT INTO rollbacks(product, status, active, procedure, kind, requester,"
                     " declared, data) VALUES (?,?,1,?,?,?,?,?)",
                     (product, status, procedure, kind, requester, declared,
-                     json.dumps(data, sort_keys=True)))
+                     json.dumps(self._scrub(data), sort_keys=True)))
                 num = int(cur.lastrowid or 0)
         except sqlite3.IntegrityError:
             raise Conflict(product) from None
@@ -134,10 +137,16 @@ class RollbackStore:
 
     def update_data(self, num: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Merge ``changes`` into the row's data (top-level keys) atomically."""
+        return self.modify(num, lambda data: data.update(changes))
+
+    def modify(self, num: int, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        """Read, ``change`` in place and write the row's data in one transaction (two
+        concurrent checklist ticks both land)."""
         with self.db.tx() as c:
             r = c.execute("SELECT data FROM rollbacks WHERE id = ?", (num,)).fetchone()
             data = json.loads(r["data"]) if r else {}
-            data.update(changes)
+            change(data)
+            data = self._scrub(data)
             c.execute("UPDATE rollbacks SET data = ? WHERE id = ?",
                       (json.dumps(data, sort_keys=True), num))
         return data

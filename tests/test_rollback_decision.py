@@ -96,6 +96,8 @@ def test_components_make_it_partial_and_type_config_is_explicit() -> None:
     ("{timeout: 5}", "relbot.yml:4: rollback.products.api: set command (argv list) or "
                      "config_sync"),
     ("{command: [x], health_retries: -1}", "health_retries"),
+    ("{command: [./deploy.sh, '{verison}']}", "relbot.yml:4: rollback.products.api.command: "
+     "argument '{verison}': unknown placeholder {verison}; known: {component}, {components}"),
 ])
 def test_bad_product_config_names_file_line_and_key(product: str, says: str) -> None:
     with pytest.raises(ConfigError) as err:

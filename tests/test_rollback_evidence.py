@@ -78,6 +78,7 @@ def test_status_and_evidence_cli_verified_against_audit_log(tmp_path: Path, make
 
     f = tmp_path / "rb.yaml"
     f.write_text(r.stdout)
+    (tmp_path / "rb-orig.yaml").write_text(r.stdout)
     r = relbot(*base, "rollback", "verify-evidence", str(f))
     assert r.returncode == 0 and r.stdout.startswith("ok: evidence for RB-0001"), r.stdout
     cmd["exit_code"] = 0
@@ -85,6 +86,11 @@ def test_status_and_evidence_cli_verified_against_audit_log(tmp_path: Path, make
     f.write_text(yaml.safe_dump(rec))
     r = relbot(*base, "rollback", "verify-evidence", str(f))
     assert r.returncode == 1 and "command 'rollback'" in r.stdout
+    rec = yaml.safe_load((tmp_path / "rb-orig.yaml").read_text())
+    rec["verification"] = rec["verification"][1:]    # hide the failed health check
+    f.write_text(yaml.safe_dump(rec))
+    r = relbot(*base, "rollback", "verify-evidence", str(f))
+    assert r.returncode == 1 and "a run is missing or invented" in r.stdout
     r = relbot(*base, "rollback", "evidence", "RB-0099")
     assert r.returncode == 2 and "RB-0099" in r.stderr
     r = relbot(*base, "rollback", "list")

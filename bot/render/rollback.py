@@ -56,7 +56,11 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "") -> list[dict[str,
     if d.get("error") and row.status in ("failed", "cancelled", "aborted", "expired"):
         blocks.append(section(f":warning: {d['error']}"))
     lock = d.get("lock")
-    if lock:
+    if lock and lock.get("handed_to") and not lock.get("lifted"):
+        blocks.append(context(f":lock: {row.product}'s lock was taken over by "
+                              f"{lock['handed_to']}; `/rollback resolve {lock['handed_to']} "
+                              "REASON` lifts it"))
+    elif lock:
         blocks.append(context(
             f":unlock: {row.product} unlocked {lock['lifted']} by <@{lock['lifted_by']}>: "
             f"{lock['lift_reason']}" if lock.get("lifted") else

@@ -34,13 +34,21 @@ def initial() -> dict[str, dict[str, dict[str, str]]]:
 
 
 def apply_ticks(state: dict[str, dict[str, dict[str, str]]], name: str, selected: set[str],
-                user: str, at: str) -> tuple[list[str], list[str]]:
-    """Set list ``name`` to exactly ``selected``; returns (ticked, unticked) item values."""
+                user: str, at: str, before: set[str] | None = None
+                ) -> tuple[list[str], list[str]]:
+    """Apply one click on list ``name``; returns (ticked, unticked) item values.
+
+    ``before`` is what the user's client showed (Slack sends it with the click): only the
+    difference is applied, so two people ticking different boxes at once both count. Without
+    it the list is set to exactly ``selected``.
+    """
     valid = {v for v, _ in CHECKLISTS[name]}
-    selected &= valid
+    selected = selected & valid
     current = state.setdefault(name, {})
-    ticked = sorted(selected - set(current))
-    unticked = sorted(set(current) - selected)
+    if before is None:
+        before = set(current)
+    ticked = sorted((selected - before) - set(current))
+    unticked = sorted((before - selected) & set(current))
     for v in ticked:
         current[v] = {"by": user, "at": at}
     for v in unticked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import timedelta
 from typing import Literal
 
@@ -37,6 +38,9 @@ DEFAULT_MATRIX: dict[str, dict[str, Cell]] = {
 }
 
 
+PLACEHOLDERS = {"product", "version", "from_version", "components", "component", "id"}
+
+
 class ProductRollback(Strict):
     """How to roll one product back: argv lists run without a shell, in the config file's
     directory, with placeholders {product} {version} {from_version} {components} {component}
@@ -59,6 +63,22 @@ class ProductRollback(Strict):
         if not self.command and not self.config_sync:
             raise ValueError("set command (argv list) or config_sync (a sync name), or both")
         return self
+
+    @field_validator("command", "health_check")
+    @classmethod
+    def _known_placeholders(cls, argv: tuple[str, ...]) -> tuple[str, ...]:
+        for arg in argv:
+            try:
+                names = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"argument {arg!r}: {exc} (write {{{{ and }}}} for braces)")\
+                    from None
+            unknown = sorted(names - PLACEHOLDERS)
+            if unknown:
+                known = ", ".join("{" + k + "}" for k in sorted(PLACEHOLDERS))
+                raise ValueError(f"argument {arg!r}: unknown placeholder {{{unknown[0]}}}; "
+                                 f"known: {known}")
+        return argv
 
 
 class RollbackConfig(Strict):

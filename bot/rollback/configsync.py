@@ -6,12 +6,13 @@ from typing import Any
 
 from bot.errors import Refused, RelbotError
 from bot.rollback.message import decided, mark
-from bot.rollback.run import fail, lock, verify
+from bot.rollback.run import crashed, fail, lock, verify
 from bot.rollback.service import product_cfg, schedule_escalation, store
 from storage.rollback import RollbackRow
 
 
 def plan_config(svc: Any, row: RollbackRow) -> None:
+    """Dry-run the product's config sync from the rollback's ref; its approval gates it."""
     from bot.sync import flow as sync_flow
 
     p = product_cfg(svc, row.product)
@@ -35,17 +36,48 @@ def plan_config(svc: Any, row: RollbackRow) -> None:
     mark(svc, row, "Approve", "running", f"react on the dry-run {plan_id} (sync approval rules)")
     schedule_escalation(svc, row)
 
-def on_sync_executed(svc: Any, plan_id: str, result: str, error: str) -> None:
-    """Sync hook: a config rollback's sync ran (or failed)."""
-    row = next((r for r in store(svc).recent(50)
+
+def drop_dry_run(svc: Any, row: RollbackRow, why: str) -> None:
+    """Cancel the rollback's config-sync dry-run if it is still waiting (so no stray approval
+    can apply it later)."""
+    from bot.sync import flow as sync_flow
+
+    plan_id = row.data.get("sync_plan")
+    if plan_id and sync_flow.store(svc).set_status(plan_id, "cancelled", why,
+                                                   only_from=("planned",)):
+        sreq = svc.approvals.for_subject("sync", plan_id)
+        if sreq is not None:
+            svc.approvals.transition(sreq.id, "open", "cancelled")
+        svc.audit.append("relbot", "sync.cancelled", plan_id, {"reason": why})
+
+
+def on_sync_finished(svc: Any, plan_id: str, result: str, error: str) -> None:
+    """Sync hook: a config rollback's sync ran, failed, expired or was cancelled."""
+    row = next((r for r in store(svc).active()
                 if r.kind == "config" and r.data.get("sync_plan") == plan_id), None)
-    if row is None or row.status not in ("awaiting-approval", "failed"):
+    if row is None or row.status != "awaiting-approval":
         return
+    if result in ("expired", "cancelled"):
+        if store(svc).set_status(row.num, result, only_from=("awaiting-approval",)):
+            svc.scheduler.remove(f"rollback-escalate:{row.id}")
+            store(svc).update_data(row.num, {"error": f"config sync dry-run {plan_id} {result}"
+                                                      + (f": {error}" if error else "")})
+            svc.audit.append("relbot", f"rollback.{result}", row.id, {"sync_plan": plan_id})
+            mark(svc, row, "Approve", "failed", f"dry-run {plan_id} {result}; nothing ran")
+        return
+    if not store(svc).set_status(row.num, "executing", only_from=("awaiting-approval",)):
+        return
+    try:
+        _applied(svc, row, plan_id, result, error)
+    except Exception as exc:  # noqa: BLE001 - never leave a rollback stuck in executing
+        crashed(svc, row.num, exc)
+
+
+def _applied(svc: Any, row: RollbackRow, plan_id: str, result: str, error: str) -> None:
     req = svc.approvals.for_subject("sync", plan_id)
     votes = svc.approvals.state(req).approved_by if req else ()
     store(svc).update_data(row.num, {"approvals": [{"user": v.user, "at": v.at}
                                                    for v in votes]})
-    store(svc).set_status(row.num, "executing")
     if not store(svc).get(row.num).data.get("decided"):  # type: ignore[union-attr]
         decided(svc, row, "relbot", "Approve", f"dry-run {plan_id} approved")
         mark(svc, row, "Schedule", "skipped", "the sync executes on approval")

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from bot.errors import UsageError
 from bot.rollback.config import IMPACTS, SEVERITIES, Cell, RollbackConfig
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 SEV_NUMBERS = {"1": "critical", "2": "high", "3": "medium", "4": "low"}
 USAGE = ("/rollback PRODUCT [VERSION] severity=critical|high|medium|low "
@@ -60,6 +62,13 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     if not reason:
         raise UsageError("a reason is required: say what is broken")
     comps = tuple(c.strip() for c in (opts.get("components") or "").split(",") if c.strip())
+    bad = [c for c in comps if not _NAME.match(c)]
+    if bad:
+        raise UsageError(f"components={bad[0]!r}: a component is a name like api or worker-eu")
+    to = opts.get("to")
+    if to is not None and not (_VERSION.match(to) or (kind_asked(opts) and _REF.match(to))):
+        raise UsageError(f"to={to!r} must be a version like 1.3.0"
+                         + (" or a git ref" if kind_asked(opts) else ""))
     kind = (opts.get("type") or "").lower()
     if kind not in ("", "config"):
         raise UsageError(f"type={kind!r}: only type=config can be asked for; the matrix "
@@ -70,6 +79,11 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     return Request(product=product, severity=sev, impact=impact, version=version,
                    to=opts.get("to"), at=opts.get("at"), components=comps,
                    config=kind == "config", reason=reason)
+
+
+def kind_asked(opts: dict[str, str]) -> bool:
+    """``type=config`` was asked for (then ``to=`` may be any git ref)."""
+    return (opts.get("type") or "").lower() == "config"
 
 
 def decide(req: Request, config: RollbackConfig) -> Decision:

@@ -78,6 +78,13 @@ def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
         if not same:
             problems.append(f"command {c.get('name')!r}: exit code / output digest is not in "
                             f"audit entry {c.get('audit_seq')}")
+    runs = {e.seq for e in audit.entries(subject=record.get("id") or "")
+            if e.action == "rollback.command"}
+    cited = {c.get("audit_seq") for c in list(record.get("commands") or [])
+             + list(record.get("verification") or [])}
+    if runs != cited:
+        problems.append(f"the audit log has {len(runs)} command run(s) for {record.get('id')}, "
+                        f"the record cites {len(cited)}: a run is missing or invented")
     for name, items in (record.get("checklists") or {}).items():
         for it in items:
             if it.get("done"):

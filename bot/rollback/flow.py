@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import iso
+from bot.errors import Refused
 from bot.rollback.configsync import plan_config
 from bot.rollback.message import decided, mark, oncall, refresh, say
-from bot.rollback.run import execute
+from bot.rollback.run import execute, fail
 from bot.rollback.service import config, schedule_escalation, store
 from handlers.base import post_message
 from storage.rollback import RollbackRow
@@ -53,6 +54,7 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
     mark(svc, row, "Approve", "running", f"needs {cell.approvals} approval(s) on this message")
     schedule_escalation(svc, row)
 
+
 def escalate_job(svc: Any, num: int) -> None:
     """Scheduler job: no decision ``escalate_after`` after declaration -> page on-call."""
     row = store(svc).get(num)
@@ -68,6 +70,7 @@ def escalate_job(svc: Any, num: int) -> None:
     post_message(svc, text, None, row.channel)
     say(svc, row, text)
     refresh(svc, row)
+
 
 def expire_job(svc: Any, num: int) -> None:
     """Scheduler job: approvals stop counting; an undecided rollback ends as expired."""
@@ -87,6 +90,7 @@ def expire_job(svc: Any, num: int) -> None:
     say(svc, row, f"{row.id} expired without enough approvals; declare a new rollback if it "
                   "is still needed.")
 
+
 def on_approval(svc: Any, state: Any) -> None:
     """Approval hook: update the message; at quorum, decide and schedule."""
     row = store(svc).get(int(state.request.subject.removeprefix("RB-")))
@@ -102,6 +106,7 @@ def on_approval(svc: Any, state: Any) -> None:
     svc.scheduler.remove(f"rollback-expire:{row.id}")
     schedule(svc, store(svc).get(row.num))  # type: ignore[arg-type]
 
+
 def schedule(svc: Any, row: RollbackRow) -> None:
     """Run now, or at the window through the persistent scheduler."""
     window = row.data.get("window")
@@ -115,5 +120,13 @@ def schedule(svc: Any, row: RollbackRow) -> None:
         say(svc, row, f"{row.id} scheduled for {window}; `/rollback cancel {row.id}` "
                       "before then to call it off.")
         return
-    mark(svc, row, "Schedule", "done", "runs at once (no window or window passed)")
-    execute(svc, row.num, "relbot")
+    if when:  # approved only after its window: do not run outside it unasked
+        fail(svc, row, "Schedule", f"approved after its window {window}; `/rollback retry "
+                                   f"{row.id}` runs it now, `/rollback abort {row.id} REASON` "
+                                   "gives up")
+        return
+    mark(svc, row, "Schedule", "done", "runs at once (no window)")
+    try:
+        execute(svc, row.num, "relbot")
+    except Refused as exc:
+        say(svc, row, f":no_entry: {exc.message}")

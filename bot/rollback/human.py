@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.clock import iso
 from bot.errors import Refused
-from bot.rollback.configsync import plan_config
+from bot.rollback.configsync import drop_dry_run, plan_config
 from bot.rollback.message import refresh, say
 from bot.rollback.run import execute, verify
 from bot.rollback.service import may_resolve, store
@@ -15,6 +15,7 @@ from storage.rollback import RollbackRow
 
 
 def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
+    """Call off a rollback that has not started executing."""
     if not store(svc).set_status(row.num, "cancelled",
                                  only_from=("awaiting-approval", "scheduled")):
         raise Refused(f"{row.id} is {row.status}; only a rollback that has not started "
@@ -24,27 +25,23 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     req = svc.approvals.for_subject("rollback", row.id)
     if req is not None:
         svc.approvals.transition(req.id, "open", "cancelled")
-    plan_id = row.data.get("sync_plan")
-    if plan_id:
-        from bot.sync import flow as sync_flow
-
-        if sync_flow.store(svc).set_status(plan_id, "cancelled", f"rollback {row.id} cancelled",
-                                           only_from=("planned",)):
-            sreq = svc.approvals.for_subject("sync", plan_id)
-            if sreq is not None:
-                svc.approvals.transition(sreq.id, "open", "cancelled")
+    drop_dry_run(svc, row, f"rollback {row.id} cancelled")
     store(svc).update_data(row.num, {"error": f"cancelled by {actor}: {reason}"})
     svc.audit.append(actor, "rollback.cancelled", row.id, {"reason": reason})
     say(svc, row, f"{row.id} cancelled by <@{actor}>: {reason or 'no reason given'}")
     return refresh(svc, row)
 
+
 def retry(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+    """Resume a stopped rollback at the step it failed (a new dry-run for a Config one)."""
     if row.status != "failed":
         raise Refused(f"{row.id} is {row.status}; only a stopped (failed) rollback is retried")
     svc.audit.append(actor, "rollback.retry", row.id, {"step": row.data.get("failed_step")})
     say(svc, row, f"<@{actor}> retries {row.id} from {row.data.get('failed_step')}")
     if row.kind == "config" and row.data.get("failed_step") in ("Plan", "Execute"):
-        store(svc).set_status(row.num, "awaiting-approval", only_from=("failed",))
+        if not store(svc).set_status(row.num, "awaiting-approval", only_from=("failed",)):
+            raise Refused(f"{row.id} moved meanwhile; check `/rollback status {row.id}`")
+        drop_dry_run(svc, row, f"rollback {row.id} retried with a new dry-run")
         plan_config(svc, store(svc).get(row.num))  # type: ignore[arg-type]
         return refresh(svc, row)
     if not store(svc).set_status(row.num, "executing", only_from=("failed",)):
@@ -55,11 +52,14 @@ def retry(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
         return verify(svc, row, actor)
     return execute(svc, row.num, actor)
 
+
 def abort(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
+    """Give up a stopped rollback; the product lock stays until resolved."""
     if not store(svc).set_status(row.num, "aborted", only_from=("failed",)):
         raise Refused(f"{row.id} is {row.status}; only a stopped (failed) rollback is aborted"
                       + ("; use /rollback cancel before it executes"
                          if row.status in ("awaiting-approval", "scheduled") else ""))
+    drop_dry_run(svc, row, f"rollback {row.id} aborted")
     svc.audit.append(actor, "rollback.aborted", row.id, {"reason": reason,
                                                          "step": row.data.get("failed_step")})
     locked = svc.locks.frozen(row.product)
@@ -67,6 +67,7 @@ def abort(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
             if locked and locked.ref == row.id else "")
     say(svc, row, f"<@{actor}> aborted {row.id}: {reason}.{note}")
     return refresh(svc, row)
+
 
 def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     """Lift the product lock (release managers), once the rollback is done or aborted."""
@@ -79,7 +80,8 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     fr = svc.locks.frozen(row.product)
     if fr is None or fr.ref != row.id:
         raise Refused(f"{row.product} is not locked by {row.id}"
-                      + (f" (locked by {fr.ref})" if fr else ""))
+                      + (f"; {fr.ref} holds its lock now: `/rollback resolve {fr.ref} REASON`"
+                         if fr else ""))
     svc.locks.unfreeze(row.product)
     at = iso(svc.clock.now())
     store(svc).update_data(row.num, {"lock": {**(row.data.get("lock") or {}), "lifted": at,

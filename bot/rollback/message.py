@@ -15,13 +15,14 @@ from storage.rollback import RollbackRow
 log = logging.getLogger(__name__)
 
 
-def refresh(svc: Any, row: RollbackRow) -> RollbackRow:
-    """Post or update the one rollback message; returns the fresh row."""
+def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
+    """Post or update the one rollback message; returns the fresh row. Unchanged content is
+    not sent again unless ``force`` (a refused checkbox click must be put back in Slack)."""
     row = store(svc).get(row.num) or row
     blocks = rollback_blocks(row, _approval_line(svc, row))
     shown = svc.features.setdefault("rollback.shown", {})
     key = hash((summary(row), repr(blocks)))
-    if row.ts and shown.get(row.num) == key:
+    if row.ts and shown.get(row.num) == key and not force:
         return row  # nothing changed: spare Slack the chat.update
     shown[row.num] = key
     if row.ts:
@@ -36,10 +37,12 @@ def refresh(svc: Any, row: RollbackRow) -> RollbackRow:
         row.channel, row.ts = channel, ts
     return row
 
+
 def say(svc: Any, row: RollbackRow, text: str) -> str:
     """Post ``text`` in the rollback's thread."""
     row = store(svc).get(row.num) or row
     return post_message(svc, text, None, row.channel, thread_ts=row.ts or None)
+
 
 def _approval_line(svc: Any, row: RollbackRow) -> str:
     req = svc.approvals.for_subject("rollback", row.id)
@@ -51,6 +54,7 @@ def _approval_line(svc: Any, row: RollbackRow) -> str:
         return f"approved by: {who}"
     reacts = " or ".join(f":{r}:" for r in req.policy.get("reactions", ()))
     return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
+
 
 def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",
          actor: str = "relbot", **detail: Any) -> RollbackRow:
@@ -68,6 +72,7 @@ def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",
     store(svc).update_data(row.num, {"steps": steps})
     return refresh(svc, row)
 
+
 def oncall(svc: Any) -> str:
     """On-call as Slack mentions: ``<!subteam^S0ID|@oncall>`` for groups Slack knows."""
     out = []
@@ -80,6 +85,7 @@ def oncall(svc: Any) -> str:
                 gid = None
         out.append(f"<!subteam^{gid}|{o}>" if gid else mention(o))
     return " ".join(out)
+
 
 def decided(svc: Any, row: RollbackRow, actor: str, step: str, note: str,
              status: str = "done") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,9 @@ from bot.rollback import commands as cmds
 from bot.rollback.message import mark, oncall, refresh, say
 from bot.rollback.service import _plan_digest, config, product_cfg, store, workdir
 from handlers.base import post_message, update_message
-from storage.rollback import RollbackRow
+from storage.rollback import RollbackRow, parse_id
+
+log = logging.getLogger(__name__)
 
 
 def execute_job(svc: Any, num: int) -> None:
@@ -26,7 +29,9 @@ def execute_job(svc: Any, num: int) -> None:
         if row is not None and row.status == "scheduled":
             say(svc, row, f":no_entry: {exc.message}")
 
+
 LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
+
 
 @contextmanager
 def _running(svc: Any, row: RollbackRow) -> Iterator[None]:
@@ -48,11 +53,13 @@ def _running(svc: Any, row: RollbackRow) -> Iterator[None]:
         beat.join()
         svc.locks.release(key, row.id)
 
+
 def recover(svc: Any) -> None:
     """At start-up: check every rollback left executing (now, or once its lease lapses)."""
     for row in store(svc).active():
         if row.status == "executing":
             recover_job(svc, row.num)
+
 
 def recover_job(svc: Any, num: int) -> None:
     """An executing rollback whose lease lapsed was interrupted: stop it for a human."""
@@ -65,17 +72,38 @@ def recover_job(svc: Any, num: int) -> None:
         svc.scheduler.add_once(f"rollback-recover:{row.id}", when + timedelta(seconds=1),
                                "rollback.recover", num=num)
         return
-    step = next((s["name"] for s in row.data.get("steps", []) if s["status"] == "running"),
-                "Execute")
-    fail(svc, row, step, "interrupted: relbot stopped while this step ran; check "
+    fail(svc, row, current_step(row), "interrupted: relbot stopped while this step ran; check "
                           f"{row.product}, then retry or abort")
+
 
 def execute(svc: Any, num: int, actor: str) -> RollbackRow:
     """Lock the product, run the command (per component if asked), then verify."""
     row = store(svc).get(num)
     assert row is not None
     with _running(svc, row):
-        return _execute(svc, num, actor)
+        try:
+            return _execute(svc, num, actor)
+        except Refused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never leave a rollback stuck in executing
+            return crashed(svc, num, exc)
+
+
+def crashed(svc: Any, num: int, exc: Exception) -> RollbackRow:
+    """An unexpected fault mid-step: stop the rollback there for a human, and say why."""
+    log.error("rollback RB-%04d: %s", num, type(exc).__name__, exc_info=exc)
+    row = store(svc).get(num)
+    assert row is not None
+    if row.status != "executing":
+        return row
+    return fail(svc, row, current_step(row), f"internal error ({type(exc).__name__}: {exc})")
+
+
+def current_step(row: RollbackRow) -> str:
+    """The step a stopped rollback resumes at: the first one not done or skipped."""
+    return next((s["name"] for s in row.data.get("steps", [])
+                 if s["status"] not in ("done", "skipped")), "Execute")
+
 
 def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
     row = store(svc).get(num)
@@ -89,7 +117,10 @@ def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
         return fail(svc, row, "Execute", "the rollback command or health check changed in the "
                      "config since the plan was approved; abort and start a new rollback")
     lock(svc, row, actor)
-    if row.data.get("failed_step") in (None, "Execute"):
+    steps = {x["name"]: x["status"] for x in row.data.get("steps", [])}
+    if steps.get("Schedule") == "failed":
+        mark(svc, row, "Schedule", "done", f"run at once by <@{actor}>")
+    if steps.get("Execute") != "done":
         mark(svc, row, "Execute", "running", " ".join(p.command))
         for name, argv in _invocations(row, p):
             res = _run(svc, row, name, argv, p.timeout.total_seconds())
@@ -98,11 +129,13 @@ def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
         mark(svc, row, "Execute", "done", f"{len(_invocations(row, p))} command(s) exit 0")
     return _verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
 
+
 def _values(row: RollbackRow) -> dict[str, str]:
     d = row.data
     return {"product": row.product, "version": d["to_version"],
             "from_version": d["from_version"], "components": ",".join(d["components"]),
             "component": "", "id": row.id}
+
 
 def _invocations(row: RollbackRow, p: Any) -> list[tuple[str, list[str]]]:
     values = _values(row)
@@ -111,6 +144,7 @@ def _invocations(row: RollbackRow, p: Any) -> list[tuple[str, list[str]]]:
         return [(f"rollback {c}", cmds.expand(p.command, {**values, "component": c}))
                 for c in comps]
     return [("rollback", cmds.expand(p.command, values))]
+
 
 def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
          timeout: float) -> cmds.CommandResult:
@@ -127,13 +161,18 @@ def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
     key = "verification" if name.startswith("health") else "commands"
     fresh = store(svc).get(row.num) or row
     store(svc).update_data(row.num, {key: fresh.data.get(key, []) + [
-        {**res.model_dump(exclude={"tail"}), "audit_seq": e.seq}]})
+        {**res.model_dump(), "audit_seq": e.seq}]})
     return res
+
 
 def verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     """Health check with retries and exponential backoff, then communicate and document."""
     with _running(svc, row):
-        return _verify(svc, row, actor)
+        try:
+            return _verify(svc, row, actor)
+        except Exception as exc:  # noqa: BLE001 - never leave a rollback stuck in executing
+            return crashed(svc, row.num, exc)
+
 
 def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     p = product_cfg(svc, row.product)
@@ -162,6 +201,7 @@ def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
             mark(svc, row, step, "done", f"healthy after {i + 1} attempt(s)")
     return finish(svc, store(svc).get(row.num), actor)  # type: ignore[arg-type]
 
+
 def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     """Communicate and document: channel notice, postmortem reminder, evidence digest."""
     from bot.rollback.evidence import evidence, record_digest
@@ -173,16 +213,18 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
         f" (components {', '.join(d['components'])})" if d["components"] else "")
     text = (f":white_check_mark: {row.id}: {what}. {row.product} stays locked until "
             f"`/rollback resolve {row.id} REASON`.")
+    due = svc.clock.now() + config(svc).postmortem_after
+    # Record the outcome first: a Slack hiccup below must not turn a done rollback into a
+    # stuck one.
+    store(svc).set_status(row.num, "done", only_from=("executing",))
+    store(svc).update_data(row.num, {"failed_step": None, "error": "", "completed":
+                                     iso(svc.clock.now()), "postmortem_due": iso(due)})
+    svc.scheduler.add_once(f"rollback-postmortem:{row.id}", due, "rollback.postmortem",
+                           num=row.num)
     post_message(svc, text, None, row.channel)
     say(svc, row, text)
     if row.procedure == "RB-IMM":
         mark(svc, row, "Communicate", "done", "channel and thread notified")
-    due = svc.clock.now() + config(svc).postmortem_after
-    svc.scheduler.add_once(f"rollback-postmortem:{row.id}", due, "rollback.postmortem",
-                           num=row.num)
-    store(svc).set_status(row.num, "done", only_from=("executing",))
-    store(svc).update_data(row.num, {"failed_step": None, "error": "", "completed":
-                                     iso(svc.clock.now()), "postmortem_due": iso(due)})
     row = store(svc).get(row.num)  # type: ignore[assignment]
     mark(svc, row, "Document" if row.procedure == "RB-IMM" else "Verify & document", "done",
          f"evidence recorded; postmortem reminder {iso(due)}")
@@ -190,28 +232,43 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     svc.audit.append(actor, "rollback.completed", row.id, {"evidence_sha256": digest})
     return refresh(svc, row)
 
+
 def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
     """Stop: record the failure and leave the next step to a human."""
     store(svc).set_status(row.num, "failed")
     store(svc).update_data(row.num, {"failed_step": step, "error": error})
-    row = mark(svc, row, step, "failed", error)
-    page = oncall(svc)
-    text = (f":x: {row.id} stopped at {step}: {error}. Nothing further runs until a human "
-            f"decides: `/rollback retry {row.id}` or `/rollback abort {row.id} REASON`."
-            + (f" {page}" if page else ""))
-    post_message(svc, text, None, row.channel)
-    say(svc, row, text)
-    return row
+    try:
+        row = mark(svc, row, step, "failed", error)
+        page = oncall(svc)
+        text = (f":x: {row.id} stopped at {step}: {error}. Nothing further runs until a human "
+                f"decides: `/rollback retry {row.id}` or `/rollback abort {row.id} REASON`."
+                + (f" {page}" if page else ""))
+        post_message(svc, text, None, row.channel)
+        say(svc, row, text)
+    except Exception:  # noqa: BLE001 - the stop is recorded; telling Slack is best effort
+        log.exception("could not report that %s stopped", row.id)
+    return store(svc).get(row.num) or row
+
 
 def lock(svc: Any, row: RollbackRow, actor: str) -> None:
+    """Freeze the product for this rollback (taking over an earlier rollback's lock)."""
     if row.data.get("lock"):
         return
     d = row.data
     reason = f"rolled back to {d['to_version']}: {d['reason']}"
+    prev = svc.locks.frozen(row.product)
     fr = svc.locks.freeze(row.product, row.id, reason, actor)
     store(svc).update_data(row.num, {"lock": {"since": fr.since, "by": actor}})
+    took = prev.ref if prev and prev.ref != row.id else None
     svc.audit.append(actor, "rollback.locked", row.id, {"product": row.product,
-                                                        "reason": reason})
+                                                        "reason": reason, "took_over": took})
+    old = store(svc).get(parse_id(took) or 0) if took else None
+    if old is not None:  # one lock per product: the newer rollback now holds it
+        store(svc).update_data(old.num, {"lock": {**(old.data.get("lock") or {}),
+                                                  "handed_to": row.id}})
+        svc.audit.append(actor, "rollback.lock.handed_over", old.id, {"to": row.id})
+        refresh(svc, old)
+
 
 def postmortem_job(svc: Any, num: int) -> None:
     """Scheduler job: remind the channel that the postmortem is due."""

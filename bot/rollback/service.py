@@ -18,7 +18,7 @@ import semver
 from bot.clock import iso
 from bot.errors import NotFound, Refused, UsageError
 from bot.groups import describe
-from bot.redact import scrub_text
+from bot.redact import scrub, scrub_text
 from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
 from bot.rollback.decision import decide, parse_request
@@ -32,7 +32,8 @@ URGENT = ("immediate", "partial")  # kinds whose undecided requests escalate to 
 def store(svc: Any) -> RollbackStore:
     """The rollback store kept in ``svc.features``."""
     if "rollback" not in svc.features:
-        svc.features["rollback"] = RollbackStore(svc.db)
+        svc.features["rollback"] = RollbackStore(
+            svc.db, lambda data: scrub(data, svc.config.current.secrets))
     return svc.features["rollback"]
 
 
@@ -220,23 +221,37 @@ def may_resolve(svc: Any, user: str) -> str | None:
     return f"lifting a rollback lock is limited to {describe(tuple(x for p in lists for x in p))}"
 
 
-def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str) -> list[str]:
-    """Set checklist ``name`` to ``selected``; audited. Returns a line per change."""
+def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str,
+         before: set[str] | None = None) -> list[str]:
+    """Apply a click on checklist ``name`` (``before`` = what the user saw); audited.
+    Returns a line per change."""
     why = may_act(svc, user)
     if why:
         svc.audit.append(user, "rollback.checklist.refused", row.id, {"list": name,
                                                                        "reason": why})
         raise Refused(f"ticking the {cl.TITLES[name]} checklist is {why}")
-    state = row.data.get("checklists") or cl.initial()
     at = iso(svc.clock.now())
-    ticked, unticked = cl.apply_ticks(state, name, selected, user, at)
+    changed: dict[str, list[str]] = {}
+
+    def apply(data: dict[str, Any]) -> None:
+        state = data.setdefault("checklists", cl.initial())
+        changed["ticked"], changed["unticked"] = cl.apply_ticks(state, name, selected, user, at,
+                                                                before)
+
+    store(svc).modify(row.num, apply)
+    ticked, unticked = changed["ticked"], changed["unticked"]
     if not ticked and not unticked:
         return []
     e = svc.audit.append(user, "rollback.checklist", row.id, {
         "list": name, "ticked": ticked, "unticked": unticked})
-    for v in ticked:
-        state[name][v]["audit_seq"] = e.seq
-    store(svc).update_data(row.num, {"checklists": state})
+
+    def cite(data: dict[str, Any]) -> None:
+        for v in ticked:
+            item = data["checklists"][name].get(v)
+            if item and item["by"] == user and item["at"] == at:
+                item["audit_seq"] = e.seq
+
+    store(svc).modify(row.num, cite)
     return [f"ticked {cl.LABELS[v]}" for v in ticked] + \
         [f"unticked {cl.LABELS[v]}" for v in unticked]
 

@@ -137,6 +137,7 @@ def expire_job(svc: Any, plan_id: str) -> None:
         svc.audit.append("relbot", "sync.expired", plan_id, {"digest": row.digest})
         fresh = store(svc).get(plan_id)
         update_message(svc, row.channel, row.ts, message_text(svc, fresh))  # type: ignore[arg-type]
+        notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
 
 
 def _gate(svc: Any, row: PlanRow) -> None:
@@ -210,12 +211,21 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
     return result
 
 
-def on_executed(svc: Any, fn: Any) -> None:
-    """Call ``fn(svc, plan_id, result, error)`` after every execution attempt (rollbacks use
-    it to follow the config sync they started)."""
-    hooks = svc.features.setdefault("sync.executed", [])
+def on_finished(svc: Any, fn: Any) -> None:
+    """Call ``fn(svc, plan_id, result, error)`` after every execution attempt, expiry or
+    cancel of a plan (rollbacks use it to follow the config sync they started)."""
+    hooks = svc.features.setdefault("sync.finished", [])
     if fn not in hooks:
         hooks.append(fn)
+
+
+def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> None:
+    """Tell the :func:`on_finished` hooks; a follower's fault never breaks the sync."""
+    for hook in svc.features.get("sync.finished", []):
+        try:
+            hook(svc, plan_id, result, error)
+        except Exception:
+            log.exception("sync.finished hook failed for %s", plan_id)
 
 
 def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
@@ -250,11 +260,7 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
     fresh = store(svc).get(plan.id)
     if fresh is not None:
         update_message(svc, row.channel, row.ts, message_text(svc, fresh))
-    for hook in svc.features.get("sync.executed", []):
-        try:
-            hook(svc, plan.id, result, error)
-        except Exception:  # a follower's fault must not turn a done sync into an error
-            log.exception("sync.executed hook failed for %s", plan.id)
+    notify_finished(svc, plan.id, result, error)
 
 
 def record_yaml(record: dict) -> str:

@@ -1,0 +1,137 @@
+"""What goes wrong in real life: faults mid-step, a Slack outage while streaming, a second
+rollback taking over the lock, late approvals, expired or cancelled config dry-runs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from bot.rollback import commands as cmds
+from tests.rollback_fixtures import rb_message, rollback_chat, rollback_config
+from tests.test_rollback_config import _deployed, _repos
+
+START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
+PLANNED = "/rollback api 1.4.0 sev=low impact=minimal at=2026-11-24T22:00 slow memory leak"
+
+
+def test_a_fault_mid_step_stops_the_rollback_instead_of_leaving_it_running(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", PLANNED)
+    msg = rb_message(chat)
+    chat.react("U0BOB", msg)
+    chat.react("U0CAROL", msg)
+    # the product disappears from the config before the window
+    cfg = chat.config_path.read_text().replace("    api:\n      command", "    web:\n      command")
+    chat.config_path.write_text(cfg)
+    chat.holder.reload()
+    chat.clock.advance(hours=13)
+    chat.run_due()
+    text = rb_message(chat).rendered
+    assert "*Status*: failed" in text and "5. Execute — failed" in text
+    assert "internal error (NotFound" in text
+    chat.command("U0ALICE", "/rollback abort RB-0001 product was renamed to web")
+    assert "*Status*: aborted" in rb_message(chat).rendered
+
+
+def test_streaming_failure_never_stops_the_command(tmp_path: Path) -> None:
+    calls = []
+
+    def broken(line: str) -> None:
+        calls.append(line)
+        raise ConnectionError("slack is down")
+
+    script = "for i in $(seq 1 20000); do echo line $i; done"
+    res = cmds.run("rollback", ["sh", "-c", script], tmp_path, 30, lambda: "t", (), broken)
+    assert res.ok and res.output_lines == 20000 and calls == ["line 1"]
+    assert res.tail.endswith("line 20000")
+
+
+def test_a_newer_rollback_takes_over_the_lock(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", START)
+    first = rb_message(chat)
+    chat.command("U0ALICE", "/rollback api 1.3.0 sev=1 impact=widespread still broken")
+    assert "RB-0002" in rb_message(chat).rendered
+    assert "lock was taken over by RB-0002" in chat.api.state.message(first.number).rendered
+    said = chat.command("U0ALICE", "/rollback resolve RB-0001 fixed")
+    assert "RB-0002 holds its lock now" in said.text
+    chat.command("U0ALICE", "/rollback resolve RB-0002 fixed in 1.4.1")
+    assert chat.svc.locks.frozen("api") is None
+
+
+def test_approval_after_the_window_does_not_run_outside_it(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", PLANNED)
+    msg = rb_message(chat)
+    chat.react("U0BOB", msg)
+    chat.clock.advance(hours=14)                      # 23:00 Berlin: the window has passed
+    chat.react("U0CAROL", msg)
+    text = rb_message(chat).rendered
+    assert "4. Schedule — failed" in text and "approved after its window" in text
+    assert not (chat.tmp / "deployed.log").exists()
+    chat.command("U0BOB", "/rollback retry RB-0001")
+    assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"
+
+
+def test_refused_tick_is_put_back_in_slack(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", START)
+    before = len(chat.api.calls("chat.update"))
+    chat.tick("U0CAROL", rb_message(chat), "rollback:checklist:pre", ["pre-1"])
+    assert len(chat.api.calls("chat.update")) == before + 1   # the unticked view, re-sent
+
+
+def test_concurrent_ticks_both_land(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", START)
+    msg = rb_message(chat)
+    gate = threading.Barrier(2)
+
+    def tick(user: str, item: str) -> None:
+        gate.wait()
+        chat.sender.tick(user, msg, "rollback:checklist:post", [item])
+
+    ts = [threading.Thread(target=tick, args=a) for a in (("U0ALICE", "post-1"),
+                                                         ("U0BOB", "post-2"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    chat.local.wait_idle()
+    # both clicked on the same (stale) view; each click changes only its own box
+    state = chat.svc.features["rollback"].get(1).data["checklists"]["post"]
+    assert {k: v["by"] for k, v in state.items()} == {"post-1": "U0ALICE", "post-2": "U0BOB"}
+    assert len(chat.audit("rollback.checklist")) == 2
+    assert "*Post-rollback checklist* (2/5)" in rb_message(chat).rendered
+
+
+def test_bad_to_and_components_are_refused_before_anything_runs(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    said = chat.command("U0ALICE", "/rollback api sev=1 impact=widespread to=--force x")
+    assert "to='--force' must be a version like 1.3.0" in said.text
+    said = chat.command("U0ALICE", "/rollback api sev=1 impact=widespread components=a;b x")
+    assert "a component is a name" in said.text
+    assert not chat.audit("rollback.declared")
+
+
+def test_config_rollback_dry_run_expiry_and_cancel(tmp_path: Path, make_chat) -> None:
+    src, dst = _repos(tmp_path)
+    syncs = (f"syncs:\n  - name: api-config\n    type: config\n    product: api\n"
+             f"    source: {{repo: {src}, ref: main, path: config/}}\n"
+             f"    target: {{repo: {dst}, branch: main, path: config/}}\n"
+             f"    approval: {{quorum: 1, expires: 1h}}\n")
+    chat = rollback_chat(make_chat, rollback_config(
+        extra=syncs, product_extra="      config_sync: api-config\n"))
+    start = "/rollback api sev=3 impact=limited type=config to=v1.3.0 pool too big"
+    chat.command("U0ALICE", start)
+    chat.clock.advance(hours=1, minutes=1)
+    chat.run_due()
+    assert "*Status*: expired" in rb_message(chat).rendered
+    assert chat.audit("rollback.expired")
+    # a new one, cancelled: its dry-run is cancelled too, so a late approval applies nothing
+    chat.command("U0ALICE", start)
+    dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
+    chat.command("U0ALICE", "/rollback cancel RB-0002 wrong ref")
+    chat.react("U0BOB", dry)
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 20\n"
+    assert "request is cancelled" in chat.audit("approval.refused")[-1].payload["reason"]
