@@ -90,3 +90,13 @@ def rollback_chat(make_chat, config: str | None = None, **kw):
 def rb_message(chat):
     """The (latest) rollback message."""
     return [m for m in chat.messages if m.rendered.startswith("== Rollback RB-")][-1]
+
+
+def verified(chat, rid: str = "RB-0001") -> dict:
+    """The evidence record of ``rid``, after checking it against the audit log."""
+    from bot.rollback.evidence import evidence, verify_evidence
+    from bot.rollback.service import find
+
+    rec = evidence(chat.svc, find(chat.svc, rid))
+    assert verify_evidence(chat.svc.audit, rec) == []
+    return rec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rollback_fixtures import rb_message, rollback_chat, rollback_config
+from tests.rollback_fixtures import rb_message, rollback_chat, rollback_config, verified
 from tests.test_sync_plan import sh, write
 
 
@@ -56,6 +56,7 @@ def test_config_rollback_reuses_the_sync_engine(tmp_path: Path, make_chat) -> No
     text = rb_message(chat).rendered
     assert "5. Execute — done" in text and "6. Verify & document — done" in text
     assert "*Status*: done" in text
+    assert [a["user"] for a in verified(chat)["approvals"]] == ["U0BOB"]
     said = chat.command("U0ALICE", "/rollback status RB-0001")
     assert "name: config sync" in said.text and "result: success" in said.text
     assert "user: U0BOB" in said.text

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
 
-from tests.rollback_fixtures import rb_message, rollback_chat
+from tests.rollback_fixtures import rb_message, rollback_chat, verified
 from tests.test_release_cli import relbot
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
@@ -95,3 +96,28 @@ def test_status_and_evidence_cli_verified_against_audit_log(tmp_path: Path, make
     assert r.returncode == 2 and "RB-0099" in r.stderr
     r = relbot(*base, "rollback", "list")
     assert "RB-0001 api 1.4.0 -> 1.3.0 (RB-IMM, immediate): done" in r.stdout
+
+
+def test_a_forged_record_does_not_verify(make_chat) -> None:
+    from bot.rollback.evidence import verify_evidence
+
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", "/rollback api sev=2 impact=limited components=worker 500s")
+    chat.react("U0BOB", rb_message(chat))
+    rec = verified(chat)
+    forgeries = {
+        "target.to_version": lambda r: r["target"].update(to_version="1.2.0"),
+        "trigger.requester": lambda r: r["trigger"].update(requester="U0BOB"),
+        "trigger.severity": lambda r: r["trigger"].update(severity="low"),
+        "approvals": lambda r: r["approvals"].append({"user": "U0CAROL", "at": "x"}),
+        "command 'rollback'": lambda r: r["commands"][0].update(argv=["./deploy.sh", "api"]),
+        "target.plan_digest": lambda r: r["target"].update(plan_digest="0" * 64),
+        "lock:": lambda r: r.update(lock=None),
+        "status 'aborted'": lambda r: r.update(status="aborted"),
+        "step Verify & document": lambda r: r["steps"][5].update(status="failed"),
+    }
+    for says, forge in forgeries.items():
+        fake = copy.deepcopy(rec)
+        forge(fake)
+        problems = verify_evidence(chat.svc.audit, fake)
+        assert any(says in p for p in problems), (says, problems)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
-from tests.rollback_fixtures import rb_message, rollback_chat
+from tests.rollback_fixtures import rb_message, rollback_chat, verified
 from tests.test_home_view import _open
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
@@ -123,6 +123,8 @@ def test_timeout_kills_the_command_then_abort_keeps_the_lock(make_chat) -> None:
     assert "only a stopped (failed) rollback is retried" in said.text
     chat.command("U0ALICE", "/rollback resolve RB-0001 fixed by hand")
     assert chat.svc.locks.frozen("api") is None
+    rec = verified(chat)
+    assert rec["status"] == "aborted" and rec["lock"]["lifted_by"] == "U0ALICE"
 
 
 def test_health_check_failing_then_passing_backs_off(make_chat) -> None:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from bot.clock import FakeClock
 from tests.harness import Chat
-from tests.rollback_fixtures import GROUPS, prepare, rb_message, rollback_chat, rollback_config
+from tests.rollback_fixtures import (
+    GROUPS,
+    prepare,
+    rb_message,
+    rollback_chat,
+    rollback_config,
+    verified,
+)
 
 PLANNED = "/rollback api 1.4.0 sev=low impact=minimal at=2026-11-24T22:00 slow memory leak"
 
@@ -41,6 +48,8 @@ def test_planned_approval_then_scheduled_execution_across_restart(tmp_path: Path
     assert (tmp_path / "deployed.log").read_text() == "api 1.3.0 \n"
     text = rb_message(chat).rendered
     assert "6. Verify & document — done" in text and "*Status*: done" in text
+    rec = verified(chat)
+    assert [a["user"] for a in rec["approvals"]] == ["U0BOB", "U0CAROL"]
     evidence = chat.command("U0ALICE", "/rollback status RB-0001").text
     assert "approvals_required: 2" in evidence and "user: U0BOB" in evidence
     chat.close()
@@ -63,6 +72,7 @@ def test_cancel_before_execution(make_chat) -> None:
     said = chat.command("U0BOB", "/rollback cancel RB-0001")
     assert "RB-0001 is cancelled" in said.text
     # the product is free again for a new rollback
+    assert verified(chat)["status"] == "cancelled"
     assert "RB-0002" in chat.command("U0ALICE", "/rollback api sev=4 impact=limited leak").text
 
 

@@ -67,28 +67,141 @@ def record_digest(record: dict[str, Any]) -> str:
 
 
 def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
-    """Problems found checking ``record`` against the audit log (empty list = verified)."""
+    """Problems found checking ``record`` against the audit log (empty list = verified).
+
+    Every fact the record states is compared with the entries that recorded it: trigger and
+    target (``rollback.declared``), decision, steps, every command run, approvals, ticks,
+    the lock and the outcome.
+    """
+    rid = str(record.get("id") or "")
     problems = audit.check_range(record.get("audit") or {})
-    for c in list(record.get("commands") or []) + list(record.get("verification") or []):
-        e = audit.get(c.get("audit_seq")) if c.get("audit_seq") else None
-        p = e.payload if e else {}
-        same = e is not None and e.subject == record.get("id") and all(
-            p.get(k) == c.get(k) for k in ("exit_code", "output_sha256", "result")
-            if k in c)
-        if not same:
-            problems.append(f"command {c.get('name')!r}: exit code / output digest is not in "
-                            f"audit entry {c.get('audit_seq')}")
-    runs = {e.seq for e in audit.entries(subject=record.get("id") or "")
-            if e.action == "rollback.command"}
-    cited = {c.get("audit_seq") for c in list(record.get("commands") or [])
-             + list(record.get("verification") or [])}
-    if runs != cited:
-        problems.append(f"the audit log has {len(runs)} command run(s) for {record.get('id')}, "
-                        f"the record cites {len(cited)}: a run is missing or invented")
+    entries = list(audit.entries(subject=rid))
+    if not entries:
+        return problems + [f"the audit log has no entries for {rid!r}"]
+    by_action: dict[str, list[Any]] = {}
+    for e in entries:
+        by_action.setdefault(e.action, []).append(e)
+    problems += _check_declared(record, by_action)
+    problems += _check_commands(audit, record, by_action)
+    problems += _check_steps(record, by_action)
+    problems += _check_outcome(record, by_action)
+    problems += _check_approvals(audit, record, by_action)
     for name, items in (record.get("checklists") or {}).items():
         for it in items:
             if it.get("done"):
                 e = audit.get(it.get("audit_seq")) if it.get("audit_seq") else None
-                if e is None or e.actor != it.get("by") or e.subject != record.get("id"):
+                if e is None or e.actor != it.get("by") or e.subject != rid:
                     problems.append(f"checklist {name} {it['item']!r}: tick not in the audit log")
     return problems
+
+
+def _differs(what: str, claimed: Any, logged: Any) -> list[str]:
+    return [] if claimed == logged else [f"{what}: record says {claimed!r}, audit log says "
+                                         f"{logged!r}"]
+
+
+def _check_declared(record: dict[str, Any], by_action: dict[str, list[Any]]) -> list[str]:
+    [declared, *_] = by_action.get("rollback.declared") or [None]
+    if declared is None:
+        return ["no rollback.declared entry in the audit log"]
+    p, trig, tgt = declared.payload, record.get("trigger") or {}, record.get("target") or {}
+    out = _differs("trigger.requester", trig.get("requester"), declared.actor)
+    for key, logged in (("severity", p.get("severity")), ("impact", p.get("impact")),
+                        ("reason", p.get("reason"))):
+        out += _differs(f"trigger.{key}", trig.get(key), logged)
+    out += _differs("target.from_version", tgt.get("from_version"), p.get("from"))
+    out += _differs("target.to_version", tgt.get("to_version"), p.get("to"))
+    out += _differs("target.components", list(tgt.get("components") or []),
+                    list(p.get("components") or []))
+    out += _differs("target.plan_digest", tgt.get("plan_digest"), p.get("digest"))
+    out += _differs("procedure", record.get("procedure"), p.get("procedure"))
+    dec = record.get("decision") or {}
+    [decided, *_] = by_action.get("rollback.decided") or [None]
+    if dec.get("decided") and decided is None:
+        return out + ["decision.decided is set but no rollback.decided entry exists"]
+    if decided is not None:
+        dp = decided.payload
+        out += _differs("decision.matrix_cell", dec.get("matrix_cell"), dp.get("matrix"))
+        out += _differs("decision.type", dec.get("type"), (dp.get("cell") or {}).get("type"))
+        out += _differs("decision.approvals_required", dec.get("approvals_required"),
+                        (dp.get("cell") or {}).get("approvals"))
+        out += _differs("decision.seconds_to_decision", dec.get("seconds_to_decision"),
+                        dp.get("seconds"))
+    return out
+
+
+def _check_commands(audit: Any, record: dict[str, Any],
+                    by_action: dict[str, list[Any]]) -> list[str]:
+    out = []
+    cited = list(record.get("commands") or []) + list(record.get("verification") or [])
+    for c in cited:
+        e = audit.get(c.get("audit_seq")) if c.get("audit_seq") else None
+        p = e.payload if e else {}
+        same = e is not None and e.subject == record.get("id") and all(
+            p.get(k) == c.get(k) for k in ("name", "argv", "exit_code", "output_sha256",
+                                            "result") if k in c)
+        if not same:
+            out.append(f"command {c.get('name')!r}: argv / exit code / output digest is not in "
+                       f"audit entry {c.get('audit_seq')}")
+    runs = {e.seq for e in by_action.get("rollback.command", [])}
+    if runs != {c.get("audit_seq") for c in cited}:
+        out.append(f"the audit log has {len(runs)} command run(s) for {record.get('id')}, "
+                   f"the record cites {len(cited)}: a run is missing or invented")
+    return out
+
+
+def _check_steps(record: dict[str, Any], by_action: dict[str, list[Any]]) -> list[str]:
+    last: dict[str, Any] = {}
+    for e in by_action.get("rollback.step", []):
+        last[e.payload.get("step")] = e
+    out = []
+    for s in record.get("steps") or []:
+        e = last.get(s.get("name"))
+        logged = (e.payload.get("status"), e.payload.get("at")) if e else ("pending", None)
+        out += _differs(f"step {s.get('name')}", (s.get("status"), s.get("at")), logged)
+    return out
+
+
+OUTCOME = {"done": "rollback.completed", "aborted": "rollback.aborted",
+           "cancelled": "rollback.cancelled", "expired": "rollback.expired"}
+
+
+def _check_outcome(record: dict[str, Any], by_action: dict[str, list[Any]]) -> list[str]:
+    out = []
+    status = record.get("status")
+    for st, action in OUTCOME.items():
+        logged = bool(by_action.get(action))
+        if logged != (status == st):
+            out.append(f"status {status!r}, but the audit log "
+                       + (f"has {action}" if logged else f"has no {action} entry"))
+    lock = record.get("lock")
+    if bool(lock) != bool(by_action.get("rollback.locked")):
+        out.append("lock: record and audit log disagree on whether the product was locked")
+    unlocked = by_action.get("rollback.unlocked") or []
+    if lock and bool(lock.get("lifted")) != bool(unlocked):
+        out.append("lock.lifted: record and audit log disagree on whether the lock was lifted")
+    if lock and lock.get("lifted") and unlocked:
+        u = unlocked[-1]
+        out += _differs("lock.lifted_by", lock.get("lifted_by"), u.actor)
+        out += _differs("lock.reason", lock.get("reason"), u.payload.get("reason"))
+    return out
+
+
+def _check_approvals(audit: Any, record: dict[str, Any],
+                     by_action: dict[str, list[Any]]) -> list[str]:
+    """The approvers the record lists are exactly those counted (and not revoked) before
+    the decision, on the rollback or on its config-sync dry-run."""
+    [decided, *_] = by_action.get("rollback.decided") or [None]
+    if decided is None:
+        return []
+    subjects = {record.get("id"), (record.get("target") or {}).get("sync_plan")} - {None}
+    voters: set[str] = set()
+    for e in audit.entries(action_prefix="approval."):
+        if e.seq > decided.seq:
+            break
+        if e.subject in subjects and e.action == "approval.counted":
+            voters.add(e.actor)
+        elif e.subject in subjects and e.action == "approval.revoked":
+            voters.discard(e.actor)
+    listed = {a.get("user") for a in record.get("approvals") or []}
+    return _differs("approvals", sorted(listed), sorted(voters))
