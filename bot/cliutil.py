@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +21,9 @@ Result = str | tuple[str, int]
 def offline_services(args: argparse.Namespace) -> Any:
     """Config, database and audit log for a CLI command (no Slack, no scheduler)."""
     cfg = load_config(args.config)
+    if args.db != ":memory:" and not Path(args.db).exists():
+        raise RelbotError(f"database {args.db} does not exist (give the bot's file with --db "
+                          "or RELBOT_DB)")
     db = Database(args.db)
     clock = SystemClock()
     audit = AuditLog(db, clock, lambda: cfg.secrets)

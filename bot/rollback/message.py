@@ -28,8 +28,8 @@ def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
     if row.ts:
         try:
             update_message(svc, row.channel, row.ts, summary(row), blocks)
-        except Exception:  # noqa: BLE001 - the record is in SQLite; the message is only a view
-            log.warning("could not update the message of %s", row.id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the record is in SQLite; the message is a view
+            log.warning("could not update the message of %s: %s", row.id, exc)
     else:
         channel = svc.config.current.channel
         ts = post_message(svc, summary(row), blocks, channel)

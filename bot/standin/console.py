@@ -131,7 +131,10 @@ class Console:
                     ran = self.local.svc.scheduler.run_due() if self.local.svc.scheduler else 0
                     self.say(f"(clock now {self.clock.now().isoformat()}, {ran} jobs ran)")
             elif head == "show" and args:
-                self._print("post", self.local.message(int(args[0])))
+                msg = self.local.message(int(args[0]))
+                self._print("post", msg)
+                for line in _controls(msg):
+                    self.say(_indent(line))
             elif head == "audit":
                 n = int(args[0]) if args else 10
                 for e in list(self.local.svc.audit.entries())[-n:]:
@@ -164,6 +167,22 @@ def _indent(text: str, first: bool = True) -> str:
     return "\n".join([head] + ["    " + ln for ln in lines[1:]])
 
 
+def _controls(msg: Message) -> list[str]:
+    """What ``click``/``tick`` can do on ``msg``: ids and values, as you would type them."""
+    out = []
+    for block in msg.blocks or []:
+        elements = list(block.get("elements") or [])
+        if block.get("accessory"):
+            elements.append(block["accessory"])
+        for el in elements:
+            if el.get("type") == "button":
+                out.append(f"click {msg.number} {el.get('action_id')} {el.get('value', '')}")
+            elif el.get("type") == "checkboxes":
+                values = ",".join(o.get("value", "") for o in el.get("options", []))
+                out.append(f"tick {msg.number} {el.get('action_id')} [{values}]")
+    return out
+
+
 def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: TextIO,
                 clock: str | None = None) -> int:
     """Run the console until EOF or ``quit``; returns the exit code."""
@@ -172,7 +191,12 @@ def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: Te
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="relbot-console-")
         db_path = str(Path(tmp.name) / "console.db")
-    fake = FakeClock(clock) if clock else None
+    try:
+        fake = FakeClock(clock) if clock else None
+    except ValueError:
+        print(f"relbot: --clock {clock!r} is not an ISO date-time like 2026-11-24T09:00:00Z",
+              file=stdout)
+        return 2
     local = LocalSlack(ConfigHolder(cfg, config_path), db_path, clock=fake,
                        real_time=fake is None)
     users = {p for p in cfg.approvers if not p.startswith("@")} | {"U0ALICE", "U0BOB", "U0CAROL"}

@@ -130,6 +130,11 @@ class SlackSender:
     def tick(self, user: str, message: Message, action_id: str, selected: list[str]) -> HTTPResult:
         """Set the checkbox group ``action_id`` on ``message`` to exactly ``selected`` values."""
         block_id, element = _find_element(message, action_id)
+        values = [o.get("value") for o in element.get("options", [])]
+        unknown = [v for v in selected if v not in values]
+        if unknown:
+            raise LookupError(f"{action_id} has no option {unknown[0]!r}; options: "
+                              + ", ".join(str(v) for v in values))
         opts = [o for o in element.get("options", []) if o.get("value") in selected]
         act = {"type": "checkboxes", "action_id": action_id, "block_id": block_id,
                "selected_options": opts}

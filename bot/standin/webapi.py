@@ -98,6 +98,10 @@ class SlackState:
 
     def message(self, number: int) -> Message:
         with self.lock:
+            if not 1 <= number <= len(self.messages):
+                raise LookupError(f"no message {number} (messages are 1..{len(self.messages)}"
+                                  "; a console started with --db keeps the database, not the"
+                                  " messages of earlier sessions)")
             return self.messages[number - 1]
 
     def by_ts(self, channel: str, ts: str) -> Message | None:
