@@ -67,7 +67,7 @@ def test_approval_after_the_window_does_not_run_outside_it(make_chat) -> None:
     chat.clock.advance(hours=14)                      # 23:00 Berlin: the window has passed
     chat.react("U0CAROL", msg)
     text = rb_message(chat).rendered
-    assert "4. Schedule — failed" in text and "approved after its window" in text
+    assert "4. Schedule — failed" in text and "approved only after its window" in text
     assert not (chat.tmp / "deployed.log").exists()
     chat.command("U0BOB", "/rollback retry RB-0001")
     assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"
@@ -135,3 +135,17 @@ def test_config_rollback_dry_run_expiry_and_cancel(tmp_path: Path, make_chat) ->
     chat.react("U0BOB", dry)
     assert _deployed(tmp_path, dst) == "db:\n  pool: 20\n"
     assert "request is cancelled" in chat.audit("approval.refused")[-1].payload["reason"]
+
+
+def test_conflicting_or_forward_requests_are_refused(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    said = chat.command("U0ALICE", "/rollback api sev=1 severity=low impact=widespread x")
+    assert "severity=low and sev=1 disagree" in said.text
+    said = chat.command("U0ALICE", "/rollback api 1.4.0 sev=1 impact=widespread to=1.5.0 x")
+    assert "to=1.5.0 is not older than 1.4.0" in said.text
+    said = chat.command("U0ALICE", "/rollback api 1.4.0 sev=1 impact=widespread to=1.4.0 x")
+    assert "is not older than" in said.text
+    assert not (chat.tmp / "deployed.log").exists() and not chat.audit("rollback.declared")
+    chat.command("U0ALICE", "/rollback api sev=4 impact=limited slow")
+    said = chat.command("U0ALICE", "/rollback resolve RB-0001 fixed")
+    assert "nothing ran and nothing is locked; `/rollback cancel RB-0001`" in said.text

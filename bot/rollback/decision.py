@@ -45,6 +45,9 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     if not args:
         raise UsageError(f"which product? usage: {USAGE}")
     sev = opts.get("severity") or opts.get("sev")
+    if opts.get("severity") and opts.get("sev") and \
+            SEV_NUMBERS.get(opts["sev"], opts["sev"]).lower() != opts["severity"].lower():
+        raise UsageError(f"severity={opts['severity']} and sev={opts['sev']} disagree; give one")
     if sev is None:
         raise UsageError(f"severity is required (severity=critical|high|medium|low or sev=1..4); "
                          f"usage: {USAGE}")

@@ -121,9 +121,8 @@ def schedule(svc: Any, row: RollbackRow) -> None:
                       "before then to call it off.")
         return
     if when:  # approved only after its window: do not run outside it unasked
-        fail(svc, row, "Schedule", f"approved after its window {window}; `/rollback retry "
-                                   f"{row.id}` runs it now, `/rollback abort {row.id} REASON` "
-                                   "gives up")
+        fail(svc, row, "Schedule", f"approved only after its window {window}; retry runs "
+                                   "it now")
         return
     mark(svc, row, "Schedule", "done", "runs at once (no window)")
     try:

@@ -26,7 +26,8 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     if req is not None:
         svc.approvals.transition(req.id, "open", "cancelled")
     drop_dry_run(svc, row, f"rollback {row.id} cancelled")
-    store(svc).update_data(row.num, {"error": f"cancelled by {actor}: {reason}"})
+    store(svc).update_data(row.num, {"error": f"cancelled by <@{actor}>"
+                                              + (f": {reason}" if reason else "")})
     svc.audit.append(actor, "rollback.cancelled", row.id, {"reason": reason})
     say(svc, row, f"{row.id} cancelled by <@{actor}>: {reason or 'no reason given'}")
     return refresh(svc, row)
@@ -75,8 +76,14 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     if why:
         raise Refused(why)
     if row.status not in ("done", "aborted"):
-        raise Refused(f"{row.id} is {row.status}; finish it (or abort it) before lifting the "
-                      "lock")
+        hint = {"failed": f"retry it or `/rollback abort {row.id} REASON` first",
+                "executing": "wait until it finishes",
+                "awaiting-approval": "nothing ran and nothing is locked; "
+                                     f"`/rollback cancel {row.id}` calls it off",
+                "scheduled": "nothing ran yet and nothing is locked; "
+                             f"`/rollback cancel {row.id}` calls it off"}.get(
+                                 row.status, "nothing is locked")
+        raise Refused(f"{row.id} is {row.status}: {hint}")
     fr = svc.locks.frozen(row.product)
     if fr is None or fr.ref != row.id:
         raise Refused(f"{row.product} is not locked by {row.id}"

@@ -255,7 +255,7 @@ def lock(svc: Any, row: RollbackRow, actor: str) -> None:
     if row.data.get("lock"):
         return
     d = row.data
-    reason = f"rolled back to {d['to_version']}: {d['reason']}"
+    reason = f"rollback to {d['to_version']}: {d['reason']}"
     prev = svc.locks.frozen(row.product)
     fr = svc.locks.freeze(row.product, row.id, reason, actor)
     store(svc).update_data(row.num, {"lock": {"since": fr.since, "by": actor}})

@@ -59,7 +59,8 @@ def find(svc: Any, text: str | None) -> RollbackRow:
         raise UsageError("give the rollback ID (RB-0001); `/rollback list` shows recent ones")
     row = store(svc).get(num)
     if row is None:
-        raise NotFound("rollback", text or "", "`/rollback list` shows recent ones")
+        raise NotFound("rollback", text or "", "`/rollback list` or `relbot rollback list` "
+                                               "shows recent ones")
     return row
 
 
@@ -78,7 +79,8 @@ def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[se
         path = cfg.resolve_path(repo)
         try:
             found += vs.tags(path)
-            sources.append(f"tags in {repo}")
+            sources.append(f"tags in {repo}" if repo.strip("./") else
+                           "tags in the repo beside the config")
         except Exception:  # noqa: BLE001 - not a repo: the records may still know
             pass
     try:
@@ -97,12 +99,20 @@ def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
     versions, where = _known_versions(svc, product, p)
     final = [v for v in versions if not v.prerelease]
     current = bad or (str(final[-1]) if final else "")
-    if to:
-        return current or "unknown", to.lstrip("v"), "to= given by the requester"
     try:
         cur = semver.Version.parse(current) if current else None
     except ValueError:
         raise UsageError(f"version {current!r} is not MAJOR.MINOR.PATCH") from None
+    if to:
+        target = to.lstrip("v")
+        try:
+            newer = cur is not None and semver.Version.parse(target) >= cur
+        except ValueError:  # a git ref (type=config): nothing to compare
+            newer = False
+        if newer:
+            raise Refused(f"to={to} is not older than {current}: a rollback goes back to an "
+                          "earlier release (ship a fix forward with /release instead)")
+        return current or "unknown", target, "to= given by the requester"
     earlier = [v for v in final if cur is None or v < cur]
     if not earlier:
         raise Refused(f"no release of {product} before {current or 'now'} is known (looked at "
@@ -208,7 +218,7 @@ def may_act(svc: Any, user: str) -> str | None:
     oncall = config(svc).oncall
     if svc.groups.allowed(user, perms) or (oncall and svc.groups.allowed(user, oncall)):
         return None
-    return f"limited to {describe(tuple(perms or ()) + tuple(oncall))}"
+    return f"limited to {describe(tuple(dict.fromkeys(tuple(perms or ()) + tuple(oncall))))}"
 
 
 def may_resolve(svc: Any, user: str) -> str | None:
@@ -218,7 +228,8 @@ def may_resolve(svc: Any, user: str) -> str | None:
     lists = [p for p in (perms.rollback, perms.release) if p is not None]
     if not lists or any(svc.groups.allowed(user, p) for p in lists):
         return None
-    return f"lifting a rollback lock is limited to {describe(tuple(x for p in lists for x in p))}"
+    who = tuple(dict.fromkeys(x for p in lists for x in p))
+    return f"lifting a rollback lock is limited to {describe(who)}"
 
 
 def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str,
