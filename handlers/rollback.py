@@ -137,6 +137,7 @@ def setup(svc: Any) -> None:
     for name, fn in (("rollback.execute", run.execute_job),
                      ("rollback.escalate", flow.escalate_job),
                      ("rollback.expire", flow.expire_job),
+                     ("rollback.window", flow.window_job),
                      ("rollback.recover", run.recover_job),
                      ("rollback.postmortem", run.postmortem_job)):
         svc.scheduler.register(name, fn)

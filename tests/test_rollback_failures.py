@@ -65,6 +65,10 @@ def test_approval_after_the_window_does_not_run_outside_it(make_chat) -> None:
     msg = rb_message(chat)
     chat.react("U0BOB", msg)
     chat.clock.advance(hours=14)                      # 23:00 Berlin: the window has passed
+    chat.run_due()
+    [late] = [m for m in chat.messages if m.thread_ts is None and m.rendered.startswith(
+        ":hourglass: RB-0001: the window 2026-11-24 22:00 CET")]
+    assert "needs 1 more approval" in late.rendered
     chat.react("U0CAROL", msg)
     text = rb_message(chat).rendered
     assert "4. Schedule — failed" in text and "approved only after its window" in text

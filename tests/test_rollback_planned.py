@@ -33,7 +33,9 @@ def test_planned_approval_then_scheduled_execution_across_restart(tmp_path: Path
     assert "needs 1 more approval" in rb_message(chat).rendered
     chat.react("U0CAROL", msg)                      # @release-managers member
     text = rb_message(chat).rendered
-    assert "4. Schedule — done" in text and "runs at 2026-11-24T21:00:00Z" in text
+    assert "4. Schedule — done" in text
+    assert "runs at 2026-11-24 22:00 CET (2026-11-24T21:00:00Z)" in text
+    assert "*Window:* 2026-11-24 22:00 CET" in text
     assert "approved by: <@U0BOB>" in text and "): scheduled" in rb_message(chat).text
     counted = chat.audit("approval.counted")
     assert {e.payload["digest"] for e in counted} == \

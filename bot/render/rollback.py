@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.render.common import checkboxes, context, fields, header, section
@@ -31,8 +32,10 @@ def _clock(row: RollbackRow) -> str:
     return "no decision yet"
 
 
-def rollback_blocks(row: RollbackRow, approval_line: str = "") -> list[dict[str, Any]]:
-    """The rollback message: header, facts, decision, steps, approvals, lock, checklists."""
+def rollback_blocks(row: RollbackRow, approval_line: str = "",
+                    local: Callable[[str], str] = str) -> list[dict[str, Any]]:
+    """The rollback message: header, facts, decision, steps, approvals, lock, checklists.
+    ``local`` shows an ISO time in the config's timezone."""
     d = row.data
     blocks: list[dict[str, Any]] = [
         header(f"Rollback {row.id}: {row.product} {d['from_version']} → {d['to_version']}"),
@@ -42,7 +45,8 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "") -> list[dict[str,
         section(f"*Why:* {d['reason']}\n*Decision:* {d['why']}\n*Target:* {d['to_version']} — "
                 f"{d['target_why']}"
                 + (f"\n*Components:* {', '.join(d['components'])}" if d["components"] else "")
-                + (f"\n*Window:* {d['window']}" if d.get("window") else "")
+                + (f"\n*Window:* {local(d['window'])} ({d['window']})" if d.get("window")
+                   else "")
                 + (f"\n*Config:* sync dry-run {d['sync_plan']} from {d['config_ref']}"
                    if d.get("sync_plan") else "")),
         section("\n".join(

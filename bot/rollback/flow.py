@@ -11,7 +11,7 @@ from bot.errors import Refused
 from bot.rollback.configsync import plan_config
 from bot.rollback.message import decided, mark, oncall, refresh, say
 from bot.rollback.run import execute, fail
-from bot.rollback.service import config, schedule_escalation, store
+from bot.rollback.service import config, local_time, schedule_escalation, store
 from handlers.base import post_message
 from storage.rollback import RollbackRow
 
@@ -37,7 +37,7 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
         plan_config(svc, row)
         return
     mark(svc, row, "Plan", "done", f"{d['from_version']} -> {d['to_version']}"
-         + (f" at {d['window']}" if d["window"] else " when approved")
+         + (f" at {local_time(svc, d['window'])}" if d["window"] else " when approved")
          + f"; plan digest {d['digest'][:12]}")
     if cell.approvals == 0:
         decided(svc, row, "relbot", "Approve", "matrix: no approval required", "skipped")
@@ -53,6 +53,9 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
         req.expires.replace("Z", "+00:00")), "rollback.expire", num=row.num)
     mark(svc, row, "Approve", "running", f"needs {cell.approvals} approval(s) on this message")
     schedule_escalation(svc, row)
+    if d["window"]:
+        svc.scheduler.add_once(f"rollback-window:{row.id}", datetime.fromisoformat(
+            d["window"].replace("Z", "+00:00")), "rollback.window", num=row.num)
 
 
 def escalate_job(svc: Any, num: int) -> None:
@@ -91,6 +94,20 @@ def expire_job(svc: Any, num: int) -> None:
                   "is still needed.")
 
 
+def window_job(svc: Any, num: int) -> None:
+    """Scheduler job at the window: say so if approvals are still missing."""
+    row = store(svc).get(num)
+    req = svc.approvals.for_subject("rollback", row.id) if row else None
+    if row is None or req is None or row.status != "awaiting-approval":
+        return
+    svc.audit.append("relbot", "rollback.window.missed", row.id, {"window": row.data["window"]})
+    text = (f":hourglass: {row.id}: the window {local_time(svc, row.data['window'])} has come "
+            f"and the plan still {svc.approvals.state(req).needs_text()}. Approved later, it "
+            f"stops before executing for a human; `/rollback cancel {row.id}` calls it off.")
+    post_message(svc, text, None, row.channel)
+    say(svc, row, text)
+
+
 def on_approval(svc: Any, state: Any) -> None:
     """Approval hook: update the message; at quorum, decide and schedule."""
     row = store(svc).get(int(state.request.subject.removeprefix("RB-")))
@@ -104,6 +121,7 @@ def on_approval(svc: Any, state: Any) -> None:
     decided(svc, row, "relbot", "Approve",
              "approved by " + ", ".join(f"<@{v['user']}>" for v in votes))
     svc.scheduler.remove(f"rollback-expire:{row.id}")
+    svc.scheduler.remove(f"rollback-window:{row.id}")
     schedule(svc, store(svc).get(row.num))  # type: ignore[arg-type]
 
 
@@ -116,13 +134,13 @@ def schedule(svc: Any, row: RollbackRow) -> None:
             return
         svc.scheduler.add_once(f"rollback-execute:{row.id}", when, "rollback.execute",
                                num=row.num)
-        mark(svc, row, "Schedule", "done", f"runs at {window}")
-        say(svc, row, f"{row.id} scheduled for {window}; `/rollback cancel {row.id}` "
-                      "before then to call it off.")
+        mark(svc, row, "Schedule", "done", f"runs at {local_time(svc, window)} ({window})")
+        say(svc, row, f"{row.id} scheduled for {local_time(svc, window)}; "
+                      f"`/rollback cancel {row.id}` before then to call it off.")
         return
     if when:  # approved only after its window: do not run outside it unasked
-        fail(svc, row, "Schedule", f"approved only after its window {window}; retry runs "
-                                   "it now")
+        fail(svc, row, "Schedule", f"approved only after its window {local_time(svc, window)}"
+                                   "; retry runs it now")
         return
     mark(svc, row, "Schedule", "done", "runs at once (no window)")
     try:

@@ -20,7 +20,7 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
                                  only_from=("awaiting-approval", "scheduled")):
         raise Refused(f"{row.id} is {row.status}; only a rollback that has not started "
                       "executing can be cancelled")
-    for job in ("execute", "escalate", "expire"):
+    for job in ("execute", "escalate", "expire", "window"):
         svc.scheduler.remove(f"rollback-{job}:{row.id}")
     req = svc.approvals.for_subject("rollback", row.id)
     if req is not None:

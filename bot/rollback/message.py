@@ -8,7 +8,7 @@ from typing import Any
 from bot.clock import iso
 from bot.render.common import user as mention
 from bot.render.rollback import rollback_blocks, summary
-from bot.rollback.service import config, elapsed, store
+from bot.rollback.service import config, elapsed, local_time, store
 from handlers.base import post_message, update_message
 from storage.rollback import RollbackRow
 
@@ -19,7 +19,7 @@ def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
     """Post or update the one rollback message; returns the fresh row. Unchanged content is
     not sent again unless ``force`` (a refused checkbox click must be put back in Slack)."""
     row = store(svc).get(row.num) or row
-    blocks = rollback_blocks(row, _approval_line(svc, row))
+    blocks = rollback_blocks(row, _approval_line(svc, row), lambda t: local_time(svc, t))
     shown = svc.features.setdefault("rollback.shown", {})
     key = hash((summary(row), repr(blocks)))
     if row.ts and shown.get(row.num) == key and not force:

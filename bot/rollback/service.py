@@ -275,6 +275,14 @@ def elapsed(a: str | None, b: str | None) -> timedelta | None:
         datetime.fromisoformat(a.replace("Z", "+00:00"))
 
 
+def local_time(svc: Any, when: str | None) -> str:
+    """An ISO UTC time as people in the config's timezone read it: ``2026-11-24 22:00 CET``."""
+    if not when:
+        return ""
+    dt = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    return dt.astimezone(svc.config.current.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def workdir(svc: Any) -> Path:
     """Where rollback commands run: the config file's directory."""
     return svc.config.current.base_dir
