@@ -10,10 +10,12 @@ import argparse
 import importlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -62,7 +64,23 @@ def cmd_check_config(path: str) -> tuple[str, int]:
         parts.append("calendar")
     if cfg.rollback:
         parts.append("rollback")
-    return ", ".join(parts) + ")", 0
+    return "\n".join([", ".join(parts) + ")", *_command_warnings(cfg)]), 0
+
+
+def _command_warnings(cfg: Any) -> list[str]:
+    """Rollback commands that would not start on this machine (warnings: the config may be
+    checked somewhere else than where the bot runs)."""
+    out = []
+    for name, p in (cfg.rollback.products.items() if cfg.rollback else ()):
+        for key, argv in (("command", p.command), ("health_check", p.health_check)):
+            if not argv:
+                continue
+            exe = argv[0]
+            found = (cfg.base_dir / exe).is_file() if "/" in exe else shutil.which(exe)
+            if not found:
+                out.append(f"warning: rollback.products.{name}.{key}: {exe} not found "
+                           f"(relative paths start in {cfg.base_dir})")
+    return out
 
 
 def _open_audit(db_path: str) -> AuditLog:

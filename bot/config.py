@@ -133,8 +133,10 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     import typing
 
     cur: Any = model
+    key_next = False  # the previous field was a mapping: this part is one of its keys
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or key_next:
+            key_next = False
             continue
         if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
             return None
@@ -143,6 +145,8 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
             return None
         cur = field.annotation
         for _ in range(4):  # unwrap Optional / tuple / list / dict
+            if typing.get_origin(cur) is dict:
+                key_next = True
             args = [a for a in typing.get_args(cur) if a is not type(None) and a is not Ellipsis]
             models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
             if isinstance(cur, type) and issubclass(cur, BaseModel):
@@ -207,6 +211,7 @@ def parse_config(text: str, filename: str = "relbot.yml") -> Config:
                     line = lines[loc[:n]]
                     break
             issues.append(ConfigIssue(filename, line, _fmt_path(loc), msg))
+        issues.sort(key=lambda i: i.line or 0)  # in file order, as people read it
         raise ConfigError(issues) from None
 
 

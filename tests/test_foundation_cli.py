@@ -42,6 +42,19 @@ def test_valid_config_exits_0(tmp_path: Path) -> None:
     assert "ok" in r.stdout and "C0RELEASES" in r.stdout
 
 
+def test_missing_rollback_script_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "relbot.yml").write_text(GOOD + "rollback:\n  products:\n    api:\n"
+                                         "      command: [./deploy.sh, '{version}']\n"
+                                         "      health_check: [true]\n")
+    r = relbot("check-config", "relbot.yml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "warning: rollback.products.api.command: ./deploy.sh not found" in r.stdout
+    assert "health_check" not in r.stdout          # `true` is on PATH
+    (tmp_path / "deploy.sh").write_text("#!/bin/sh\n")
+    r = relbot("check-config", "relbot.yml", cwd=tmp_path)
+    assert "warning" not in r.stdout
+
+
 def test_every_error_is_listed_with_file_line_and_key(tmp_path: Path) -> None:
     (tmp_path / "relbot.yml").write_text(
         "channel: C0RELEASES\n"                 # 1

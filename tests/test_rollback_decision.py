@@ -104,3 +104,14 @@ def test_bad_product_config_names_file_line_and_key(product: str, says: str) -> 
         parse_config(f"channel: C0X\nrollback:\n  products:\n    api: {product}\n",
                      "relbot.yml")
     assert says in str(err.value)
+
+
+def test_typos_under_a_product_get_did_you_mean_in_file_order() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config("channel: C0X\nrollback:\n  products:\n    api:\n      command: [x]\n"
+                     "      timout: 5\n  escalate_afer: 5m\n", "relbot.yml")
+    assert str(err.value).splitlines() == [
+        "relbot.yml:6: rollback.products.api.timout: unknown key 'timout' (did you mean "
+        "'timeout'?)",
+        "relbot.yml:7: rollback.escalate_afer: unknown key 'escalate_afer' (did you mean "
+        "'escalate_after'?)"]
