@@ -45,7 +45,7 @@ def test_valid_config_exits_0(tmp_path: Path) -> None:
 def test_missing_rollback_script_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "relbot.yml").write_text(GOOD + "rollback:\n  products:\n    api:\n"
                                          "      command: [./deploy.sh, '{version}']\n"
-                                         "      health_check: [true]\n")
+                                         "      health_check: ['true']\n")
     r = relbot("check-config", "relbot.yml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "warning: rollback.products.api.command: ./deploy.sh not found" in r.stdout
