@@ -43,3 +43,16 @@ def wrap(fn: Callable[[argparse.Namespace], Result]) -> Callable[[argparse.Names
         print(text)
         return code
     return run
+
+
+def read_record(path: str) -> dict[str, Any]:
+    """An evidence record (YAML or JSON) from ``path``; a clear error when it is not one."""
+    import yaml
+
+    try:
+        rec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RelbotError(f"cannot read evidence file {path}: {exc}") from None
+    if not isinstance(rec, dict):
+        raise RelbotError(f"{path} is not an evidence record (a YAML mapping)")
+    return rec

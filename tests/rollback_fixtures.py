@@ -77,6 +77,35 @@ def prepare(chat_dir: Path, tags: tuple[str, ...] = ("v1.2.0", "v1.3.0", "v1.4.0
     return repo
 
 
+PLANNED = "/rollback api 1.4.0 sev=low impact=minimal at=2026-11-24T22:00 slow memory leak"
+
+
+def approved_plan(chat):
+    """Declare :data:`PLANNED` (window 22:00 Berlin) and approve it (Bob, Carol): scheduled."""
+    chat.command("U0ALICE", PLANNED)
+    msg = rb_message(chat)
+    chat.react("U0BOB", msg)
+    chat.react("U0CAROL", msg)
+    return msg
+
+
+def edit_config(chat, old: str, new: str) -> None:
+    """Change the chat's relbot.yml and reload it, as SIGHUP does."""
+    text = chat.config_path.read_text()
+    assert old in text
+    chat.config_path.write_text(text.replace(old, new))
+    chat.holder.reload()
+
+
+def config_sync_config(src, dst, approval: str = "{quorum: 1}") -> str:
+    """The rollback config plus a config sync api-config (src.git -> dst.git) for api."""
+    syncs = (f"syncs:\n  - name: api-config\n    type: config\n    product: api\n"
+             f"    source: {{repo: {src}, ref: main, path: config/}}\n"
+             f"    target: {{repo: {dst}, branch: main, path: config/}}\n"
+             f"    approval: {approval}\n")
+    return rollback_config(extra=syncs, product_extra="      config_sync: api-config\n")
+
+
 GROUPS = {"release-managers": ["U0CAROL"], "oncall": ["U0DAVE"]}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rollback_fixtures import rb_message, rollback_chat, rollback_config, verified
+from tests.rollback_fixtures import config_sync_config, rb_message, rollback_chat, verified
 from tests.test_sync_plan import sh, write
 
 
@@ -36,12 +36,7 @@ def _deployed(tmp: Path, target: Path) -> str:
 
 def test_config_rollback_reuses_the_sync_engine(tmp_path: Path, make_chat) -> None:
     src, dst = _repos(tmp_path)
-    syncs = (f"syncs:\n  - name: api-config\n    type: config\n    product: api\n"
-             f"    source: {{repo: {src}, ref: main, path: config/}}\n"
-             f"    target: {{repo: {dst}, branch: main, path: config/}}\n"
-             f"    approval: {{quorum: 1}}\n")
-    cfg = rollback_config(extra=syncs, product_extra="      config_sync: api-config\n")
-    chat = rollback_chat(make_chat, cfg)
+    chat = rollback_chat(make_chat, config_sync_config(src, dst))
     said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config to=v1.3.0 "
                                    "pool size 20 exhausts the database")
     assert "type=config asked -> config" in said.text

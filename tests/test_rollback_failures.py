@@ -7,23 +7,24 @@ import threading
 from pathlib import Path
 
 from bot.rollback import commands as cmds
-from tests.rollback_fixtures import rb_message, rollback_chat, rollback_config
+from tests.rollback_fixtures import (
+    PLANNED,
+    approved_plan,
+    config_sync_config,
+    edit_config,
+    rb_message,
+    rollback_chat,
+)
 from tests.test_rollback_config import _deployed, _repos
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
-PLANNED = "/rollback api 1.4.0 sev=low impact=minimal at=2026-11-24T22:00 slow memory leak"
 
 
 def test_a_fault_mid_step_stops_the_rollback_instead_of_leaving_it_running(make_chat) -> None:
     chat = rollback_chat(make_chat)
-    chat.command("U0ALICE", PLANNED)
-    msg = rb_message(chat)
-    chat.react("U0BOB", msg)
-    chat.react("U0CAROL", msg)
+    approved_plan(chat)
     # the product disappears from the config before the window
-    cfg = chat.config_path.read_text().replace("    api:\n      command", "    web:\n      command")
-    chat.config_path.write_text(cfg)
-    chat.holder.reload()
+    edit_config(chat, "    api:\n      command", "    web:\n      command")
     chat.clock.advance(hours=13)
     chat.run_due()
     text = rb_message(chat).rendered
@@ -120,12 +121,7 @@ def test_bad_to_and_components_are_refused_before_anything_runs(make_chat) -> No
 
 def test_config_rollback_dry_run_expiry_and_cancel(tmp_path: Path, make_chat) -> None:
     src, dst = _repos(tmp_path)
-    syncs = (f"syncs:\n  - name: api-config\n    type: config\n    product: api\n"
-             f"    source: {{repo: {src}, ref: main, path: config/}}\n"
-             f"    target: {{repo: {dst}, branch: main, path: config/}}\n"
-             f"    approval: {{quorum: 1, expires: 1h}}\n")
-    chat = rollback_chat(make_chat, rollback_config(
-        extra=syncs, product_extra="      config_sync: api-config\n"))
+    chat = rollback_chat(make_chat, config_sync_config(src, dst, "{quorum: 1, expires: 1h}"))
     start = "/rollback api sev=3 impact=limited type=config to=v1.3.0 pool too big"
     chat.command("U0ALICE", start)
     chat.clock.advance(hours=1, minutes=1)

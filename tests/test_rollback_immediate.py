@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
-from tests.rollback_fixtures import rb_message, rollback_chat, verified
+from tests.rollback_fixtures import edit_config, rb_message, rollback_chat, verified
 from tests.test_home_view import _open
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
@@ -107,9 +107,7 @@ def test_failing_command_stops_then_retry(make_chat) -> None:
 def test_timeout_kills_the_command_then_abort_keeps_the_lock(make_chat) -> None:
     chat = rollback_chat(make_chat)
     (chat.tmp / "hang").write_text("")
-    cfg = (chat.tmp / "relbot.yml").read_text().replace("timeout: 5", "timeout: 1")
-    (chat.tmp / "relbot.yml").write_text(cfg)
-    chat.holder.reload()
+    edit_config(chat, "timeout: 5", "timeout: 1")
     chat.command("U0ALICE", START)
     text = rb_message(chat).rendered
     assert "timed out after 1s" in text and ":x: 3. Execute — failed" in text

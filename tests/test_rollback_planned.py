@@ -8,14 +8,15 @@ from bot.clock import FakeClock
 from tests.harness import Chat
 from tests.rollback_fixtures import (
     GROUPS,
+    PLANNED,
+    approved_plan,
+    edit_config,
     prepare,
     rb_message,
     rollback_chat,
     rollback_config,
     verified,
 )
-
-PLANNED = "/rollback api 1.4.0 sev=low impact=minimal at=2026-11-24T22:00 slow memory leak"
 
 
 def test_planned_approval_then_scheduled_execution_across_restart(tmp_path: Path) -> None:
@@ -59,10 +60,7 @@ def test_planned_approval_then_scheduled_execution_across_restart(tmp_path: Path
 
 def test_cancel_before_execution(make_chat) -> None:
     chat = rollback_chat(make_chat)
-    chat.command("U0ALICE", PLANNED)
-    msg = rb_message(chat)
-    chat.react("U0BOB", msg)
-    chat.react("U0CAROL", msg)
+    approved_plan(chat)
     assert any(j[1] == "rollback.execute" for j in chat.svc.scheduler.jobs())
     chat.command("U0BOB", "/rollback cancel RB-0001 fixed forward instead")
     assert "): cancelled" in rb_message(chat).text
@@ -146,13 +144,8 @@ def test_no_escalation_when_decided_in_time(make_chat) -> None:
 
 def test_approved_plan_refuses_to_run_a_changed_command(make_chat) -> None:
     chat = rollback_chat(make_chat)
-    chat.command("U0ALICE", PLANNED)
-    msg = rb_message(chat)
-    chat.react("U0BOB", msg)
-    chat.react("U0CAROL", msg)
-    cfg = chat.config_path.read_text().replace('"{components}"]', '"{components}", "--force"]')
-    chat.config_path.write_text(cfg)
-    chat.holder.reload()
+    approved_plan(chat)
+    edit_config(chat, '"{components}"]', '"{components}", "--force"]')
     chat.clock.advance(hours=13)
     chat.run_due()
     assert not (chat.tmp / "deployed.log").exists()

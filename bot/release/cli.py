@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.cliutil import offline_services, wrap
+from bot.cliutil import offline_services, read_record, wrap
 from bot.config import load_config
 from bot.errors import RelbotError
 from bot.release import service as rs
@@ -47,8 +46,8 @@ def cmd_notes(args: argparse.Namespace) -> str:
 
 
 def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
+    rec = read_record(args.file)
     svc = offline_services(args)
-    rec = yaml.safe_load(Path(args.file).read_text())
     problems = rs.verify_evidence(svc.audit, rec)
     if problems:
         return "\n".join(problems), 1

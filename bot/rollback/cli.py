@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.cliutil import offline_services, wrap
-from bot.errors import RelbotError
+from bot.cliutil import offline_services, read_record, wrap
 from bot.render.rollback import summary
 from bot.rollback import service as rb
 from bot.rollback.evidence import evidence, verify_evidence
@@ -34,13 +32,8 @@ def cmd_evidence(args: argparse.Namespace) -> str:
 
 def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
     """Check an evidence file against the audit log: exit 0 verified, 1 with the problems."""
+    rec = read_record(args.file)
     svc = offline_services(args)
-    try:
-        rec = yaml.safe_load(Path(args.file).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RelbotError(f"cannot read evidence file {args.file}: {exc}") from None
-    if not isinstance(rec, dict):
-        raise RelbotError(f"{args.file} is not an evidence record (a YAML mapping)")
     problems = verify_evidence(svc.audit, rec)
     if problems:
         return "\n".join(problems), 1
