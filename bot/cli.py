@@ -101,7 +101,7 @@ def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None)
     """The audit log as JSON lines or YAML."""
     if since:
         try:
-            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(since)
         except ValueError:
             raise CLIError(f"relbot: --since {since!r} is not an ISO date or datetime") from None
         if when.tzinfo:

@@ -13,6 +13,8 @@ class Clock(Protocol):
 
     def now(self) -> datetime: ...
 
+    def sleep(self, seconds: float) -> None: ...
+
 
 class SystemClock:
     """The real wall clock."""

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from bot.git import git
+from tests.harness import BASE_CONFIG
 
 DEPLOY = """\
 #!/bin/sh
@@ -31,13 +32,7 @@ echo "$1 unhealthy (attempt $n)"; exit 1
 
 def rollback_config(extra: str = "", product_extra: str = "", rollback_extra: str = "") -> str:
     """Config with product ``api`` (tags v1.2.0..v1.4.0 in ./repo) and its scripts."""
-    return f"""\
-channel: C0RELEASES
-timezone: Europe/Berlin
-approvers: [U0ALICE, U0BOB, "@release-managers"]
-approval:
-  reactions: [white_check_mark, "+1"]
-  quorum: 2
+    return BASE_CONFIG + f"""\
 permissions:
   release: [U0ALICE, U0BOB, "@release-managers"]
   rollback: [U0ALICE, U0BOB, "@oncall"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import Refused, RelbotError
-from bot.rollback.message import decided, mark
+from bot.rollback.message import close_unapproved, decided, mark
 from bot.rollback.run import crashed, fail, lock, verify
 from bot.rollback.service import product_cfg, schedule_escalation, store
 from storage.rollback import RollbackRow
@@ -58,12 +58,9 @@ def on_sync_finished(svc: Any, plan_id: str, result: str, error: str) -> None:
     if row is None or row.status != "awaiting-approval":
         return
     if result in ("expired", "cancelled"):
-        if store(svc).set_status(row.num, result, only_from=("awaiting-approval",)):
-            svc.scheduler.remove(f"rollback-escalate:{row.id}")
-            store(svc).update_data(row.num, {"error": f"config sync dry-run {plan_id} {result}"
-                                                      + (f": {error}" if error else "")})
-            svc.audit.append("relbot", f"rollback.{result}", row.id, {"sync_plan": plan_id})
-            mark(svc, row, "Approve", "failed", f"dry-run {plan_id} {result}; nothing ran")
+        close_unapproved(svc, row, result, f"config sync dry-run {plan_id} {result}"
+                         + (f": {error}" if error else ""),
+                         f"dry-run {plan_id} {result}; nothing ran", {"sync_plan": plan_id})
         return
     if not store(svc).set_status(row.num, "executing", only_from=("awaiting-approval",)):
         return
@@ -81,12 +78,10 @@ def _applied(svc: Any, row: RollbackRow, plan_id: str, result: str, error: str) 
     if not store(svc).get(row.num).data.get("decided"):  # type: ignore[union-attr]
         decided(svc, row, "relbot", "Approve", f"dry-run {plan_id} approved")
         mark(svc, row, "Schedule", "skipped", "the sync executes on approval")
-    row = store(svc).get(row.num)  # type: ignore[assignment]
-    e = svc.audit.append("relbot", "rollback.command", row.id, {
-        "name": "config sync", "sync_plan": plan_id, "result": result, "error": error})
-    store(svc).update_data(row.num, {"commands": row.data["commands"] + [{
-        "name": "config sync", "sync_plan": plan_id, "result": result, "error": error,
-        "audit_seq": e.seq}]})
+    run = {"name": "config sync", "sync_plan": plan_id, "result": result, "error": error}
+    e = svc.audit.append("relbot", "rollback.command", row.id, run)
+    store(svc).modify(row.num, lambda data: data.setdefault("commands", []).append(
+        {**run, "audit_seq": e.seq}))
     if result != "success":
         fail(svc, row, "Execute", f"config sync {plan_id} {result}: {error}")
         return

@@ -9,11 +9,18 @@ from typing import Any
 from bot.clock import iso
 from bot.errors import Refused
 from bot.rollback.configsync import plan_config
-from bot.rollback.message import decided, mark, oncall, refresh, say
+from bot.rollback.message import (
+    announce,
+    close_unapproved,
+    decided,
+    mark,
+    oncall,
+    refresh,
+    say,
+)
 from bot.rollback.run import execute, fail
 from bot.rollback.service import config, local_time, schedule_escalation, store
-from handlers.base import post_message
-from storage.rollback import RollbackRow
+from storage.rollback import RollbackRow, parse_id
 
 
 def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
@@ -50,12 +57,12 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
                              requester=row.requester, policy=policy,
                              approvers=tuple(cfg.approvers))
     svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(
-        req.expires.replace("Z", "+00:00")), "rollback.expire", num=row.num)
+        req.expires), "rollback.expire", num=row.num)
     mark(svc, row, "Approve", "running", f"needs {cell.approvals} approval(s) on this message")
     schedule_escalation(svc, row)
     if d["window"]:
         svc.scheduler.add_once(f"rollback-window:{row.id}", datetime.fromisoformat(
-            d["window"].replace("Z", "+00:00")), "rollback.window", num=row.num)
+            d["window"]), "rollback.window", num=row.num)
 
 
 def escalate_job(svc: Any, num: int) -> None:
@@ -70,8 +77,7 @@ def escalate_job(svc: Any, num: int) -> None:
     text = (f":alarm_clock: {row.id} ({row.product}, {row.data['severity']}) has no decision "
             f"{int(after.total_seconds() // 60)} minutes after declaration. {oncall(svc)} "
             f"please decide: approve on the rollback message or `/rollback cancel {row.id}`.")
-    post_message(svc, text, None, row.channel)
-    say(svc, row, text)
+    announce(svc, row, text)
     refresh(svc, row)
 
 
@@ -84,12 +90,10 @@ def expire_job(svc: Any, num: int) -> None:
     if not (svc.approvals.state(req).expired
             and svc.approvals.transition(req.id, "open", "expired")):
         return
-    if not store(svc).set_status(num, "expired", only_from=("awaiting-approval",)):
+    if not close_unapproved(svc, row, "expired", f"approval expired at {req.expires}",
+                            f"approval expired at {req.expires}; nothing ran",
+                            {"expires": req.expires}):
         return
-    svc.scheduler.remove(f"rollback-escalate:{row.id}")
-    store(svc).update_data(num, {"error": f"approval expired at {req.expires}"})
-    svc.audit.append("relbot", "rollback.expired", row.id, {"expires": req.expires})
-    mark(svc, row, "Approve", "failed", f"approval expired at {req.expires}; nothing ran")
     say(svc, row, f"{row.id} expired without enough approvals; declare a new rollback if it "
                   "is still needed.")
 
@@ -104,13 +108,12 @@ def window_job(svc: Any, num: int) -> None:
     text = (f":hourglass: {row.id}: the window {local_time(svc, row.data['window'])} has come "
             f"and the plan still {svc.approvals.state(req).needs_text()}. Approved later, it "
             f"stops before executing for a human; `/rollback cancel {row.id}` calls it off.")
-    post_message(svc, text, None, row.channel)
-    say(svc, row, text)
+    announce(svc, row, text)
 
 
 def on_approval(svc: Any, state: Any) -> None:
     """Approval hook: update the message; at quorum, decide and schedule."""
-    row = store(svc).get(int(state.request.subject.removeprefix("RB-")))
+    row = store(svc).get(parse_id(state.request.subject) or 0)
     if row is None:
         return
     refresh(svc, row)
@@ -128,7 +131,7 @@ def on_approval(svc: Any, state: Any) -> None:
 def schedule(svc: Any, row: RollbackRow) -> None:
     """Run now, or at the window through the persistent scheduler."""
     window = row.data.get("window")
-    when = datetime.fromisoformat(window.replace("Z", "+00:00")) if window else None
+    when = datetime.fromisoformat(window) if window else None
     if when and when > svc.clock.now():
         if not store(svc).set_status(row.num, "scheduled", only_from=("awaiting-approval",)):
             return

@@ -91,8 +91,8 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
                          if fr else ""))
     svc.locks.unfreeze(row.product)
     at = iso(svc.clock.now())
-    store(svc).update_data(row.num, {"lock": {**(row.data.get("lock") or {}), "lifted": at,
-                                              "lifted_by": actor, "lift_reason": reason}})
+    store(svc).modify(row.num, lambda data: data.update(lock={
+        **(data.get("lock") or {}), "lifted": at, "lifted_by": actor, "lift_reason": reason}))
     svc.audit.append(actor, "rollback.unlocked", row.id, {"product": row.product,
                                                           "reason": reason})
     post_message(svc, f":unlock: {row.product} unlocked by <@{actor}> ({row.id}): {reason}. "

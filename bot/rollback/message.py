@@ -44,6 +44,12 @@ def say(svc: Any, row: RollbackRow, text: str) -> str:
     return post_message(svc, text, None, row.channel, thread_ts=row.ts or None)
 
 
+def announce(svc: Any, row: RollbackRow, text: str) -> None:
+    """Post ``text`` in the channel and in the rollback's thread."""
+    post_message(svc, text, None, row.channel)
+    say(svc, row, text)
+
+
 def _approval_line(svc: Any, row: RollbackRow) -> str:
     req = svc.approvals.for_subject("rollback", row.id)
     if req is None:
@@ -71,6 +77,20 @@ def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",
                                                       "at": at, "note": note, **detail})
     store(svc).update_data(row.num, {"steps": steps})
     return refresh(svc, row)
+
+
+def close_unapproved(svc: Any, row: RollbackRow, status: str, error: str, note: str,
+                     payload: dict[str, Any]) -> bool:
+    """End a rollback that never got its approval (expired, or its dry-run cancelled):
+    nothing ran, the product is free. False when it had moved on meanwhile."""
+    if not store(svc).set_status(row.num, status, only_from=("awaiting-approval",)):
+        return False
+    for job in ("escalate", "window"):
+        svc.scheduler.remove(f"rollback-{job}:{row.id}")
+    store(svc).update_data(row.num, {"error": error})
+    svc.audit.append("relbot", f"rollback.{status}", row.id, payload)
+    mark(svc, row, "Approve", "failed", note)
+    return True
 
 
 def oncall(svc: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from bot.clock import iso
 from bot.errors import Refused
 from bot.rollback import commands as cmds
-from bot.rollback.message import mark, oncall, refresh, say
+from bot.rollback.message import announce, mark, oncall, refresh, say
 from bot.rollback.service import _plan_digest, config, product_cfg, store, workdir
 from handlers.base import post_message, update_message
 from storage.rollback import RollbackRow, parse_id
@@ -68,7 +68,7 @@ def recover_job(svc: Any, num: int) -> None:
         return
     lease = svc.locks.holder(f"rollback:{row.product}")
     if lease is not None:  # still running somewhere, or the lease has not lapsed yet
-        when = datetime.fromisoformat(lease.expires.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(lease.expires)
         svc.scheduler.add_once(f"rollback-recover:{row.id}", when + timedelta(seconds=1),
                                "rollback.recover", num=num)
         return
@@ -122,11 +122,12 @@ def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
         mark(svc, row, "Schedule", "done", f"run at once by <@{actor}>")
     if steps.get("Execute") != "done":
         mark(svc, row, "Execute", "running", " ".join(p.command))
-        for name, argv in _invocations(row, p):
+        runs = _invocations(row, p)
+        for name, argv in runs:
             res = _run(svc, row, name, argv, p.timeout.total_seconds())
             if not res.ok:
                 return fail(svc, row, "Execute", f"`{' '.join(argv)}` {res.outcome()}")
-        mark(svc, row, "Execute", "done", f"{len(_invocations(row, p))} command(s) exit 0")
+        mark(svc, row, "Execute", "done", f"{len(runs)} command(s) exit 0")
     return _verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
 
 
@@ -159,9 +160,8 @@ def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
         "name": name, "argv": argv, "exit_code": res.exit_code, "timed_out": res.timed_out,
         "output_sha256": res.output_sha256, "seconds": res.seconds})
     key = "verification" if name.startswith("health") else "commands"
-    fresh = store(svc).get(row.num) or row
-    store(svc).update_data(row.num, {key: fresh.data.get(key, []) + [
-        {**res.model_dump(), "audit_seq": e.seq}]})
+    store(svc).modify(row.num, lambda data: data.setdefault(key, []).append(
+        {**res.model_dump(), "audit_seq": e.seq}))
     return res
 
 
@@ -193,7 +193,7 @@ def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
             if i + 1 < attempts:
                 say(svc, row, f"Health check {i + 1}/{attempts} {res.outcome()}; "
                               f"retrying in {wait:g}s")
-                getattr(svc.clock, "sleep", lambda s: None)(wait)
+                svc.clock.sleep(wait)
                 wait *= 2
         else:
             return fail(svc, row, step, f"health check failed {attempts} time(s)")
@@ -221,8 +221,7 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
                                      iso(svc.clock.now()), "postmortem_due": iso(due)})
     svc.scheduler.add_once(f"rollback-postmortem:{row.id}", due, "rollback.postmortem",
                            num=row.num)
-    post_message(svc, text, None, row.channel)
-    say(svc, row, text)
+    announce(svc, row, text)
     if row.procedure == "RB-IMM":
         mark(svc, row, "Communicate", "done", "channel and thread notified")
     row = store(svc).get(row.num)  # type: ignore[assignment]
@@ -243,8 +242,7 @@ def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
         text = (f":x: {row.id} stopped at {step}: {error}. Nothing further runs until a human "
                 f"decides: `/rollback retry {row.id}` or `/rollback abort {row.id} REASON`."
                 + (f" {page}" if page else ""))
-        post_message(svc, text, None, row.channel)
-        say(svc, row, text)
+        announce(svc, row, text)
     except Exception:  # noqa: BLE001 - the stop is recorded; telling Slack is best effort
         log.exception("could not report that %s stopped", row.id)
     return store(svc).get(row.num) or row
@@ -264,8 +262,8 @@ def lock(svc: Any, row: RollbackRow, actor: str) -> None:
                                                         "reason": reason, "took_over": took})
     old = store(svc).get(parse_id(took) or 0) if took else None
     if old is not None:  # one lock per product: the newer rollback now holds it
-        store(svc).update_data(old.num, {"lock": {**(old.data.get("lock") or {}),
-                                                  "handed_to": row.id}})
+        store(svc).modify(old.num, lambda data: data.update(
+            lock={**(data.get("lock") or {}), "handed_to": row.id}))
         svc.audit.append(actor, "rollback.lock.handed_over", old.id, {"to": row.id})
         refresh(svc, old)
 

@@ -16,9 +16,11 @@ from typing import Any
 import semver
 
 from bot.clock import iso
-from bot.errors import NotFound, Refused, UsageError
+from bot.errors import NotFound, Refused, RelbotError, UsageError
 from bot.groups import describe
 from bot.redact import scrub, scrub_text
+from bot.release import version as vs
+from bot.release.service import store as release_store
 from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
 from bot.rollback.decision import decide, parse_request
@@ -68,8 +70,6 @@ def find(svc: Any, text: str | None) -> RollbackRow:
 
 def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[semver.Version],
                                                                           str]:
-    from bot.release import version as vs
-
     cfg = svc.config.current
     found: list[semver.Version] = []
     sources = []
@@ -81,16 +81,11 @@ def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[se
             found += vs.tags(path)
             sources.append(f"tags in {repo}" if repo.strip("./") else
                            "tags in the repo beside the config")
-        except Exception:  # noqa: BLE001 - not a repo: the records may still know
+        except RelbotError:  # not a git repo: the release records may still know
             pass
-    try:
-        from bot.release.service import store as release_store
-
-        found += [vs.parse(v) for v in release_store(svc).released(product)]
-        sources.append("release records")
-    except Exception:  # noqa: BLE001
-        pass
-    return sorted(set(found)), " and ".join(sources) or "nothing"
+    found += [vs.parse(v) for v in release_store(svc).released(product)]
+    sources.append("release records")
+    return sorted(set(found)), " and ".join(sources)
 
 
 def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
@@ -206,7 +201,7 @@ def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> Ro
 
 def schedule_escalation(svc: Any, row: RollbackRow) -> None:
     if row.kind in URGENT and config(svc).oncall:
-        when = datetime.fromisoformat(row.declared.replace("Z", "+00:00")) + \
+        when = datetime.fromisoformat(row.declared) + \
             config(svc).escalate_after
         svc.scheduler.add_once(f"rollback-escalate:{row.id}", when, "rollback.escalate",
                                num=row.num)
@@ -271,15 +266,15 @@ def elapsed(a: str | None, b: str | None) -> timedelta | None:
     """Time from ISO ``a`` to ISO ``b`` (None when either is missing)."""
     if not a or not b:
         return None
-    return datetime.fromisoformat(b.replace("Z", "+00:00")) - \
-        datetime.fromisoformat(a.replace("Z", "+00:00"))
+    return datetime.fromisoformat(b) - \
+        datetime.fromisoformat(a)
 
 
 def local_time(svc: Any, when: str | None) -> str:
     """An ISO UTC time as people in the config's timezone read it: ``2026-11-24 22:00 CET``."""
     if not when:
         return ""
-    dt = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    dt = datetime.fromisoformat(when)
     return dt.astimezone(svc.config.current.tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
