@@ -168,3 +168,14 @@ def test_unapproved_plan_expires_and_frees_the_product(make_chat) -> None:
     assert "expired" in chat.audit("approval.refused")[-1].payload["reason"]
     assert not (chat.tmp / "deployed.log").exists()
     assert "RB-0002" in chat.command("U0ALICE", "/rollback api sev=4 impact=limited leak").text
+
+
+def test_expired_plan_says_nothing_when_its_window_comes(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", "/rollback api sev=4 impact=limited at=2026-11-26T10:00 leak")
+    chat.clock.advance(hours=24)
+    chat.run_due()
+    assert "*Status*: expired" in rb_message(chat).rendered
+    chat.clock.advance(hours=30)             # past the window: no "the window has come"
+    assert chat.run_due() == 0
+    assert not [m for m in chat.api.state.messages if "has come" in m.text]
