@@ -73,9 +73,9 @@ class GroupResolver:
             self._members.clear()
 
 
-def describe(principals: Iterable[str]) -> str:
-    """``U0ALICE, U0BOB or @release-managers`` with mentions for user IDs."""
-    names = [p if p.startswith("@") else f"<@{p}>" for p in principals]
+def describe(principals: Iterable[str] | None) -> str:
+    """``U0ALICE, U0BOB or @release-managers`` with mentions for user IDs (None: anyone)."""
+    names = [p if p.startswith("@") else f"<@{p}>" for p in principals or ()]
     if not names:
         return "anyone"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

@@ -20,7 +20,7 @@ def refresh(svc: Any, row: Any, thread_note: str | None = None) -> None:
     """Post or update the one release message; details go to its thread."""
     row = rs.store(svc).get(row.id)
     blocks = release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
-                            vs.CADENCE.get(row.bump, ""))
+                            vs.CADENCE.get(row.bump, ""), rs.lock_note(svc, row))
     if row.ts:
         update_message(svc, row.channel, row.ts, summary(row), blocks)
     else:
@@ -56,7 +56,10 @@ def status(ctx: CommandContext) -> Reply:
     text = summary(row)
     if block:
         text += "\nBlocked: " + "; ".join(f"{c} is {r} — {w}" for c, r, w in block)
-    return Reply(text, release_blocks(row, block, vs.CADENCE.get(row.bump, "")))
+    lock = rs.lock_note(ctx.svc, row)
+    if lock:
+        text += f"\n:lock: {lock}"
+    return Reply(text, release_blocks(row, block, vs.CADENCE.get(row.bump, ""), lock))
 
 
 def advance(ctx: CommandContext) -> str:

@@ -192,3 +192,41 @@ def test_tag_at_execution_pushed_and_refused_if_exists(tmp_path: Path, make_chat
     assert rs.find(chat.svc, "1.3.0").step == "Post-Release"
     assert "v1.3.0" in git("tag", "--list", cwd=remote)
     assert git("cat-file", "-t", "v1.3.0", cwd=remote).strip() == "tag"
+
+
+def test_a_rollback_lock_stops_a_running_release_before_execution(tmp_path: Path,
+                                                                 make_chat) -> None:
+    repo = _ready_repo(tmp_path, msgs=("fix: a",))
+    chat = make_chat(config(repo, product_extra="      tag: true\n"))
+    chat.command("U0ALICE", "/release start 1.3.0")
+    for cid in ("RL-01", "RL-02", "RL-05", "RL-06"):
+        chat.command("U0BOB", f"/release waive {cid} covered by CI")
+    chat.command("U0BOB", "/release notes")
+    for _ in range(2):
+        chat.command("U0ALICE", "/release advance")
+    assert rs.find(chat.svc, "1.3.0").step == "Validation"
+    chat.svc.locks.freeze("api", "RB-0003", "error rate", "U0BOB")
+    said = chat.command("U0ALICE", "/release advance")
+    assert "api is frozen by rollback RB-0003" in said.text
+    assert "stays at Validation until then (it may not enter Execution)" in said.text
+    assert rs.find(chat.svc, "1.3.0").step == "Validation"
+    assert chat.audit("release.advance.blocked")[-1].payload["frozen"] == "error rate"
+    status = chat.command("U0ALICE", "/release status").text
+    assert ":lock: api is frozen by rollback RB-0003" in status
+    assert "will not enter Execution until then" in status and "Ready to leave" not in status
+    chat.svc.locks.unfreeze("api")
+    chat.command("U0ALICE", "/release advance")
+    assert rs.find(chat.svc, "1.3.0").step == "Execution"
+    chat.svc.locks.freeze("api", "RB-0004", "again", "U0BOB")
+    assert "may not enter Post-Release" in chat.command("U0ALICE", "/release advance").text
+    assert not git("tag", "--list", "v1.3.0", cwd=repo).strip()     # nothing tagged
+
+
+def test_without_release_permissions_anyone_may_start_and_clear(tmp_path: Path,
+                                                                 make_chat) -> None:
+    repo = _ready_repo(tmp_path)
+    chat = make_chat(config(repo).replace(
+        'permissions:\n  release: [U0ALICE, U0BOB, "@release-managers"]\n', ""))
+    assert "Started api 1.3.0" in chat.command("U0DAVE", "/release start minor").text
+    said = chat.command("U0DAVE", "/release advance")
+    assert "RL-01 All PRs merged is pending — cleared by anyone" in said.text

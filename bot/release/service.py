@@ -177,6 +177,20 @@ def blockers(svc: Any, row: ReleaseRow) -> list[tuple[str, str, str]]:
             for cid in ck.gating(row.step) if row.checks[cid].result not in ck.DONE]
 
 
+SHIPPING = ("Execution", "Post-Release", "Released")
+"""Steps a frozen product (e.g. locked after a rollback) may not enter."""
+
+
+def lock_note(svc: Any, row: ReleaseRow) -> str | None:
+    """For an active release of a frozen product: the lock and what it holds back."""
+    fr = svc.locks.frozen(row.product) if row.status == "active" else None
+    if fr is None:
+        return None
+    held = next((s for s in SHIPPING if s in ck.STEPS[ck.STEPS.index(row.step) + 1:]),
+                "Released")
+    return f"{fr.describe()}. {row.product} {row.version} will not enter {held} until then."
+
+
 def advance(svc: Any, row: ReleaseRow, actor: str) -> ReleaseRow:
     """Move to the next step when the gating checks pass; else Refused with the reason."""
     if row.status != "active":
@@ -194,6 +208,12 @@ def advance(svc: Any, row: ReleaseRow, actor: str) -> ReleaseRow:
         nxt, status = "Released", "released"
     else:
         nxt, status = ck.STEPS[i + 1], "active"
+    fr = svc.locks.frozen(row.product) if nxt in SHIPPING else None
+    if fr:
+        svc.audit.append(actor, "release.advance.blocked", subject(row), {
+            "step": row.step, "frozen": fr.reason})
+        raise Refused(f"{fr.describe()}. {row.product} {row.version} stays at {row.step} "
+                      f"until then (it may not enter {nxt}).", gate=row.step)
     if nxt == "Post-Release":
         tag(svc, row, actor)
     if not store(svc).move(row.id, row.step, nxt, now, status):

@@ -15,9 +15,10 @@ def summary(row: Any) -> str:
     return f"Release {row.product} {row.version} — {row.step} ({row.status})"
 
 
-def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str
-                   ) -> list[dict[str, Any]]:
-    """The release message: step, every check with who decided it, what blocks, buttons."""
+def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
+                   lock: str | None = None) -> list[dict[str, Any]]:
+    """The release message: step, every check with who decided it, what blocks (checks, a
+    rollback lock), buttons."""
     steps = " → ".join(f"*{s}*" if s == row.step else s for s in ck.STEPS)
     blocks = [header(f"Release {row.product} {row.version}"),
               section(f"{row.bump} release ({cadence}) · started by {user(row.starter)} · "
@@ -32,8 +33,10 @@ def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str
         if blockers:
             blocks.append(context("Blocking " + row.step + ": " + "; ".join(
                 f"{c} ({w})" for c, _, w in blockers)))
-        else:
+        elif not (lock and row.step in ck.STEPS[-3:]):  # the lock holds the next step back
             blocks.append(context(f"Ready to leave {row.step}: `/release advance {row.version}`"))
+        if lock:
+            blocks.append(context(f":lock: {lock}"))
         btns = [button(f"Confirm {c.check_id}", f"release:check:{c.check_id}",
                        f"{row.id}:{c.check_id}")
                 for c in row.checks.values()
