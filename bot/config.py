@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -80,6 +81,16 @@ class Config(Strict):
                 raise ValueError(f"rollback.products.{product}.config_sync: no sync named "
                                  f"{p.config_sync!r} in syncs ({known})")
         return self
+
+    @field_validator("rollback")
+    @classmethod
+    def _rollback_has_permissions(cls, v: RollbackConfig | None,
+                                  info: ValidationInfo) -> RollbackConfig | None:
+        perms = info.data.get("permissions")
+        if v is not None and perms is not None and perms.rollback is None:
+            raise ValueError("permissions.rollback is not set: list who may start a rollback "
+                             "(user IDs or @groups, e.g. [\"@oncall\"])")
+        return v
 
     @property
     def source(self) -> Path | None:

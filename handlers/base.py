@@ -23,6 +23,8 @@ from bot.redact import scrub, scrub_text
 log = logging.getLogger(__name__)
 
 _OPT = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
+_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+_KEEP = "\x00"  # stands in for an in-word apostrophe while shlex splits
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class SubcommandSpec:
     summary: str
     permission: str | None = "default"  # "default" = the command's; None = anyone
     ack_text: str | None = None     # shown at once while slow work runs
+    check: Callable[[Command], Any] | None = None  # fast, pure: a UsageError is the ack
 
 
 @dataclass(frozen=True)
@@ -124,13 +127,22 @@ def update_message(svc: Any, channel: str, ts: str, text: str,
                            blocks=scrub(blocks, secrets) if blocks is not None else [])
 
 
+def split_words(text: str) -> list[str]:
+    """Shell-like words: quotes group words, but an apostrophe inside a word ("won't",
+    "customer's") is just a letter, and an unbalanced quote falls back to plain words."""
+    text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'")
+    text = _APOSTROPHE.sub(_KEEP, text)
+    try:
+        words = shlex.split(text)
+    except ValueError:  # nothing is dropped: the quote stays a character
+        words = text.split()
+    return [w.replace(_KEEP, "'") for w in words]
+
+
 def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
                   response_url: str = "", trigger_id: str = "") -> Command:
     """Split ``text`` into subcommand, positional args and ``key=value`` options."""
-    try:
-        words = shlex.split(text.replace("\u201c", '"').replace("\u201d", '"'))
-    except ValueError as exc:
-        raise UsageError(f"cannot parse {text!r}: {exc}") from None
+    words = split_words(text)
     sub = words[0].lower() if words else ""
     rest = words[1:]
     sub = spec.aliases.get(sub, sub)
@@ -140,7 +152,10 @@ def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
     for w in rest:
         m = _OPT.match(w)
         if m:
-            opts[m.group(1).lower()] = m.group(2)
+            key, value = m.group(1).lower(), m.group(2)
+            if key in opts and opts[key] != value:
+                raise UsageError(f"{key}= is given twice ({opts[key]} and {value}); give it once")
+            opts[key] = value
         else:
             args.append(w)
     return Command(spec.name, sub, tuple(args), opts, text, user, channel, response_url,
@@ -193,6 +208,13 @@ def register_command(app: Any, spec: CommandSpec) -> None:
                 text=f":no_entry: `{spec.name} {cmd.sub}` is limited to {describe(allowed)}.")
             svc.audit.append(user, "command.refused", spec.name, {
                 "text": text, "channel": channel, "reason": f"not in permissions.{perm}"})
+            return
+        try:
+            if sub.check is not None:
+                sub.check(cmd)
+        except UsageError as exc:
+            ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec, cmd.sub)}")
+            svc.audit.append(user, "command.usage", spec.name, {"text": text, "error": str(exc)})
             return
         if sub.ack_text:
             ack(response_type="ephemeral", text=sub.ack_text)

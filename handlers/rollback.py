@@ -12,13 +12,13 @@ from bot.render.rollback import summary
 from bot.rollback import checklists as cl
 from bot.rollback import configsync, flow, human, message, run
 from bot.rollback import service as rb
-from bot.rollback.decision import USAGE
+from bot.rollback.decision import USAGE, parse_request, split_request
 from bot.rollback.evidence import evidence
 from handlers.base import CommandContext, Reply, SubcommandSpec
 
 
 def _start(ctx: CommandContext) -> str:
-    row = rb.start(ctx.svc, ctx.cmd.user, list(ctx.cmd.args), dict(ctx.cmd.opts))
+    row = rb.start(ctx.svc, ctx.cmd.user, list(ctx.cmd.words))
     d = row.data
     return (f"{row.id}: {d['why']}. Target {d['to_version']} ({d['target_why']}). "
             f"Now {row.status}; progress is on the rollback message in <#{row.channel}>.")
@@ -81,7 +81,8 @@ def _resolve(ctx: CommandContext) -> str:
 SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "start": SubcommandSpec(_start, USAGE.removeprefix("/rollback "),
                             "declare a rollback; the matrix decides RB-IMM or RB-PLN",
-                            ack_text="Declaring the rollback..."),
+                            ack_text="Declaring the rollback...",
+                            check=lambda cmd: parse_request(*split_request(list(cmd.words)))),
     "status": SubcommandSpec(_status, "[ID]", "the rollback evidence record (YAML)",
                              permission=None),
     "list": SubcommandSpec(_list, "", "recent rollbacks", permission=None),

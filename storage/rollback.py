@@ -112,6 +112,13 @@ class RollbackStore:
             "SELECT * FROM rollbacks WHERE active = 1 ORDER BY id").fetchall()
         return [self._load(r) for r in rows]
 
+    def done_for(self, product: str) -> list[RollbackRow]:
+        """The product's completed rollbacks, oldest first."""
+        rows = self.db.conn().execute(
+            "SELECT * FROM rollbacks WHERE product = ? AND status = 'done' ORDER BY id",
+            (product,)).fetchall()
+        return [self._load(r) for r in rows]
+
     def recent(self, limit: int = 10) -> list[RollbackRow]:
         rows = self.db.conn().execute(
             "SELECT * FROM rollbacks ORDER BY id DESC LIMIT ?", (limit,)).fetchall()

@@ -43,7 +43,8 @@ def test_valid_config_exits_0(tmp_path: Path) -> None:
 
 
 def test_missing_rollback_script_is_a_warning(tmp_path: Path) -> None:
-    (tmp_path / "relbot.yml").write_text(GOOD + "rollback:\n  products:\n    api:\n"
+    (tmp_path / "relbot.yml").write_text(GOOD + "permissions:\n  rollback: [U0ALICE]\n"
+                                         "rollback:\n  products:\n    api:\n"
                                          "      command: [./deploy.sh, '{version}']\n"
                                          "      health_check: ['true']\n")
     r = relbot("check-config", "relbot.yml", cwd=tmp_path)

@@ -59,11 +59,22 @@ def test_bad_requests_get_a_clear_answer(args: list, opts: dict, says: str) -> N
 def test_config_overrides_one_cell_and_keeps_the_rest() -> None:
     cfg = parse_config(
         "channel: C0X\nrollback:\n  products:\n    api: {command: [./deploy.sh, '{version}']}\n"
-        "  matrix:\n    low: {minimal: {type: planned, approvals: 3}}\n", "relbot.yml")
+        "  matrix:\n    low: {minimal: {type: planned, approvals: 3}}\n" + MAY, "relbot.yml")
     assert cfg.rollback is not None
     assert cfg.rollback.cell("low", "minimal").approvals == 3
     assert cfg.rollback.cell("low", "limited").approvals == 2
     assert cfg.rollback.products["api"].timeout.total_seconds() == 300
+
+
+MAY = "permissions: {rollback: [U0ALICE]}\n"
+
+
+def test_rollback_without_permissions_names_the_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config("channel: C0X\nrollback:\n  products:\n    api: {command: [x]}\n",
+                     "relbot.yml")
+    assert str(err.value) == ("relbot.yml:2: rollback: permissions.rollback is not set: list "
+                              'who may start a rollback (user IDs or @groups, e.g. ["@oncall"])')
 
 
 def test_bad_matrix_type_names_the_key() -> None:
@@ -98,10 +109,13 @@ def test_components_make_it_partial_and_type_config_is_explicit() -> None:
     ("{command: [x], health_retries: -1}", "health_retries"),
     ("{command: [./deploy.sh, '{verison}']}", "relbot.yml:4: rollback.products.api.command: "
      "argument '{verison}': unknown placeholder {verison}; known: {component}, {components}"),
+    ("{command: [./deploy.sh, '{version}'], components: [api, worker]}",
+     "relbot.yml:4: rollback.products.api: components are listed but command has no "
+     "{component} or {components} placeholder"),
 ])
 def test_bad_product_config_names_file_line_and_key(product: str, says: str) -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config(f"channel: C0X\nrollback:\n  products:\n    api: {product}\n",
+        parse_config(f"channel: C0X\nrollback:\n  products:\n    api: {product}\n" + MAY,
                      "relbot.yml")
     assert says in str(err.value)
 

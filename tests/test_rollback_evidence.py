@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import yaml
@@ -58,6 +59,7 @@ def test_status_and_evidence_cli_verified_against_audit_log(tmp_path: Path, make
     assert rec["decision"]["seconds_to_decision"] == 0
     assert [c["exit_code"] for c in rec["verification"]] == [1, 0]
     assert rec["timings"]["total_seconds"] == 2  # the 2s health-check backoff
+    assert chat.audit("rollback.evidence")[-1].actor == "U0CAROL"   # who read it, audited
 
     base = ("--config", str(chat.config_path), "--db", str(chat.db_path))
     # --config/--db are accepted after the subcommand too, as the issue spells the command
@@ -92,6 +94,9 @@ def test_status_and_evidence_cli_verified_against_audit_log(tmp_path: Path, make
     f.write_text(yaml.safe_dump(rec))
     r = relbot(*base, "rollback", "verify-evidence", str(f))
     assert r.returncode == 1 and "a run is missing or invented" in r.stdout
+    r = relbot(*base, "rollback", "evidence", "RB-0001", "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout) == yaml.safe_load(
+        (tmp_path / "rb-orig.yaml").read_text())
     r = relbot(*base, "rollback", "evidence", "RB-0099")
     assert r.returncode == 2 and "RB-0099" in r.stderr
     r = relbot(*base, "rollback", "list")

@@ -118,6 +118,7 @@ def test_escalation_to_oncall_after_five_minutes(make_chat) -> None:
     chat.run_due()
     [esc] = chat.audit("rollback.escalated")
     assert esc.payload["after_seconds"] == 300
+    assert verified(chat)["decision"]["escalated"] == "2026-11-24T09:05:00Z"
     alarm = [m for m in chat.messages if m.rendered.startswith(":alarm_clock: RB-0001")]
     assert alarm and "no decision 5 minutes after declaration" in alarm[0].rendered
     assert "|@oncall>" in alarm[0].rendered and alarm[0].thread_ts is None

@@ -62,7 +62,16 @@ class ProductRollback(Strict):
     def _something_to_run(self) -> ProductRollback:
         if not self.command and not self.config_sync:
             raise ValueError("set command (argv list) or config_sync (a sync name), or both")
+        if self.components and self.command and not self.names_components:
+            raise ValueError("components are listed but command has no {component} or "
+                             "{components} placeholder, so a partial rollback could not tell "
+                             "it which ones to roll back")
         return self
+
+    @property
+    def names_components(self) -> bool:
+        """The command is told which components to roll back."""
+        return any("{component}" in a or "{components}" in a for a in self.command)
 
     @field_validator("command", "health_check")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from pydantic import BaseModel
@@ -12,7 +13,9 @@ from bot.rollback.config import IMPACTS, SEVERITIES, Cell, RollbackConfig
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
+_OPT = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
 SEV_NUMBERS = {"1": "critical", "2": "high", "3": "medium", "4": "low"}
+OPTIONS = ("severity", "sev", "impact", "to", "at", "components", "type")
 USAGE = ("/rollback PRODUCT [VERSION] severity=critical|high|medium|low "
          "impact=widespread|limited|minimal [to=VERSION] [at=ISO] [components=a,b] [type=config] "
          "reason...")
@@ -40,6 +43,24 @@ class Decision(BaseModel):
     why: str
 
 
+def split_request(words: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Positional words and options of ``/rollback`` text. The reason is free text, so an
+    unknown ``key=value`` ("latency=4s") is part of it, unless it looks like a misspelt
+    option ("sevrity=1"), which is refused rather than silently ignored."""
+    args: list[str] = []
+    opts: dict[str, str] = {}
+    for w in words:
+        m = _OPT.match(w)
+        key = m.group(1).lower() if m else ""
+        if m and key in OPTIONS:  # given twice is refused by the command parser already
+            opts[key] = m.group(2)
+        elif m and (near := difflib.get_close_matches(key, OPTIONS, 1, 0.75)):
+            raise UsageError(f"unknown option {key}=; did you mean {near[0]}=? usage: {USAGE}")
+        else:
+            args.append(w)
+    return args, opts
+
+
 def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     """``args`` are positional words (product, optional version, reason); ``opts`` key=value."""
     if not args:
@@ -55,6 +76,8 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     if sev not in SEVERITIES:
         raise UsageError(f"severity={sev!r} must be one of {', '.join(SEVERITIES)} or 1..4")
     impact = (opts.get("impact") or "").lower()
+    if not impact:
+        raise UsageError(f"impact is required (impact={'|'.join(IMPACTS)}); usage: {USAGE}")
     if impact not in IMPACTS:
         raise UsageError(f"impact={impact!r} must be one of {', '.join(IMPACTS)}")
     product, rest = args[0], args[1:]
@@ -76,7 +99,7 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     if kind not in ("", "config"):
         raise UsageError(f"type={kind!r}: only type=config can be asked for; the matrix "
                          "decides between immediate, planned and partial")
-    unknown = sorted(set(opts) - {"severity", "sev", "impact", "to", "at", "components", "type"})
+    unknown = sorted(set(opts) - set(OPTIONS))
     if unknown:
         raise UsageError(f"unknown option {unknown[0]}=; usage: {USAGE}")
     return Request(product=product, severity=sev, impact=impact, version=version,

@@ -102,7 +102,10 @@ def oncall(svc: Any) -> str:
             try:
                 gid = svc.groups.group_id(o)
             except Exception:  # noqa: BLE001 - a lookup failure still pages by name
-                gid = None
+                log.warning("could not look up on-call group %s", o, exc_info=True)
+            if not gid:
+                log.warning("on-call %s is not a Slack user group relbot can see: it is "
+                            "named in plain text and nobody is notified", o)
         out.append(f"<!subteam^{gid}|{o}>" if gid else mention(o))
     return " ".join(out)
 

@@ -23,7 +23,7 @@ from bot.release import version as vs
 from bot.release.service import store as release_store
 from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
-from bot.rollback.decision import decide, parse_request
+from bot.rollback.decision import decide, parse_request, split_request
 from storage.rollback import Conflict, RollbackRow, RollbackStore, parse_id
 
 IMM_STEPS = ("Declare", "Decide", "Execute", "Verify", "Communicate", "Document")
@@ -88,16 +88,37 @@ def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[se
     return sorted(set(found)), " and ".join(sources)
 
 
+def _rolled_back(svc: Any, product: str) -> dict[str, str]:
+    """Versions earlier rollbacks of ``product`` moved away from: version -> rollback ID."""
+    return {r.data["from_version"]: r.id for r in store(svc).done_for(product)
+            if r.kind != "config" and r.data.get("from_version") not in (None, "", "unknown")}
+
+
+def _rolled_back_to(svc: Any, product: str) -> list[semver.Version]:
+    """The version the product's last completed whole rollback left running (if any)."""
+    whole = [r for r in store(svc).done_for(product) if r.kind in ("immediate", "planned")]
+    try:
+        return [semver.Version.parse(whole[-1].data["to_version"])] if whole else []
+    except ValueError:
+        return []
+
+
 def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
                     to: str | None) -> tuple[str, str, str]:
-    """(from_version, to_version, why): the last known good release before ``bad``."""
+    """(from_version, to_version, why): the last known good release before ``bad`` (by
+    default the newest release not already rolled back), skipping rolled-back versions."""
     versions, where = _known_versions(svc, product, p)
-    final = [v for v in versions if not v.prerelease]
-    current = bad or (str(final[-1]) if final else "")
+    rolled = _rolled_back(svc, product)
+    final = [v for v in versions if not v.prerelease and str(v) not in rolled]
+    running = final + _rolled_back_to(svc, product)
+    current = bad or (str(max(running)) if running else "")
     try:
         cur = semver.Version.parse(current) if current else None
     except ValueError:
         raise UsageError(f"version {current!r} is not MAJOR.MINOR.PATCH") from None
+    if bad and versions and cur not in versions and not to:
+        raise Refused(f"{bad} is not a known release of {product} (looked at {where}); check "
+                      "the version, or name the target yourself with to=VERSION")
     if to:
         target = to.lstrip("v")
         try:
@@ -109,10 +130,21 @@ def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
                           "earlier release (ship a fix forward with /release instead)")
         return current or "unknown", target, "to= given by the requester"
     earlier = [v for v in final if cur is None or v < cur]
+    skipped = [f"{v} (rolled back by {rid})" for v, rid in sorted(rolled.items())
+               if cur is None or _older(v, cur)]
+    skip = f"; skipped {', '.join(skipped)}" if skipped else ""
     if not earlier:
         raise Refused(f"no release of {product} before {current or 'now'} is known (looked at "
-                      f"{where}); say which version to roll back to with to=VERSION")
-    return current, str(earlier[-1]), f"last known good release before {current} ({where})"
+                      f"{where}{skip}); say which version to roll back to with to=VERSION")
+    why = f"last known good release before {current}, from {where}{skip}"
+    return current, str(earlier[-1]), why
+
+
+def _older(v: str, than: semver.Version) -> bool:
+    try:
+        return semver.Version.parse(v) < than
+    except ValueError:
+        return False
 
 
 # --- starting ----------------------------------------------------------------------------
@@ -139,9 +171,10 @@ def _plan_digest(row_data: dict[str, Any], p: ProductRollback) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
 
-def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> RollbackRow:
-    """Declare a rollback, decide it from the matrix and run or plan it."""
-    req = parse_request(args, opts)
+def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
+    """Declare a rollback from the words of ``/rollback``, decide it from the matrix and run
+    or plan it."""
+    req = parse_request(*split_request(words))
     req = req.model_copy(update={"reason": scrub_text(req.reason, svc.config.current.secrets)})
     rcfg = config(svc)
     p = product_cfg(svc, req.product)
@@ -155,6 +188,12 @@ def start(svc: Any, requester: str, args: list[str], opts: dict[str, str]) -> Ro
     if kind == "partial" and not req.components:
         known = f" (known: {', '.join(p.components)})" if p.components else ""
         raise UsageError(f"a partial rollback needs components=a,b{known}")
+    if req.components and kind != "config" and not p.names_components:
+        raise Refused(f"{req.product}'s rollback command ({' '.join(p.command)}) has no "
+                      "{component} or {components} placeholder, so it would roll back the "
+                      f"whole product, not only {', '.join(req.components)}; leave out "
+                      f"components= or add a placeholder to rollback.products.{req.product}."
+                      "command")
     unknown = [c for c in req.components if p.components and c not in p.components]
     if unknown:
         raise UsageError(f"components={','.join(unknown)} not in rollback.products."
