@@ -59,8 +59,13 @@ class ApprovalState:
             return f"approval expired at {self.request.expires}: run a new dry-run"
         if self.reached:
             return "quorum reached"
-        n = self.needed
-        return f"needs {n} more approval{'s' if n != 1 else ''} from {describe(self.approvers)}"
+        n, req = self.needed, self.request
+        self_ok = bool(req.policy.get("allow_self_approval"))
+        who = [a for a in self.approvers if self_ok or a != req.requester]
+        text = f"needs {n} more approval{'s' if n != 1 else ''} from {describe(who)}"
+        if not self_ok and (not who or any(a.startswith("@") for a in who)):
+            text += f" other than <@{req.requester}>"  # a group may include the requester
+        return text
 
 
 class Approvals:

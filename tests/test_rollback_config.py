@@ -51,7 +51,9 @@ def test_config_rollback_reuses_the_sync_engine(tmp_path: Path, make_chat) -> No
     text = rb_message(chat).rendered
     assert "5. Execute — done" in text and "6. Verify & document — done" in text
     assert "*Status*: done" in text
-    assert [a["user"] for a in verified(chat)["approvals"]] == ["U0BOB"]
+    rec = verified(chat)
+    assert [a["user"] for a in rec["approvals"]] == ["U0BOB"]
+    assert rec["decision"]["approvals_required"] == 1     # the config sync's quorum
     said = chat.command("U0ALICE", "/rollback status RB-0001")
     assert "name: config sync" in said.text and "result: success" in said.text
     assert "user: U0BOB" in said.text
@@ -64,5 +66,8 @@ def test_config_rollback_needs_a_config_sync(make_chat) -> None:
     chat = rollback_chat(make_chat)
     said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config x")
     assert "api has no config_sync in rollback.products" in said.text
+    said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config "
+                                   "at=2026-11-24T22:00 x")
+    assert "at= does not apply to a config rollback" in said.text
     said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=blue x")
     assert "only type=config can be asked for" in said.text

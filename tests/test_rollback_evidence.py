@@ -109,6 +109,9 @@ def test_a_forged_record_does_not_verify(make_chat) -> None:
     chat = rollback_chat(make_chat)
     chat.command("U0ALICE", "/rollback api sev=2 impact=limited components=worker 500s")
     chat.react("U0BOB", rb_message(chat))
+    chat.tick("U0DAVE", rb_message(chat), "rollback:checklist:pre", ["pre-1", "pre-3"])
+    chat.tick("U0DAVE", rb_message(chat), "rollback:checklist:pre", ["pre-1"])
+    chat.tick("U0ALICE", rb_message(chat), "rollback:checklist:post", ["post-1"])
     rec = verified(chat)
     forgeries = {
         "target.to_version": lambda r: r["target"].update(to_version="1.2.0"),
@@ -120,9 +123,31 @@ def test_a_forged_record_does_not_verify(make_chat) -> None:
         "lock:": lambda r: r.update(lock=None),
         "status 'aborted'": lambda r: r.update(status="aborted"),
         "step Verify & document": lambda r: r["steps"][5].update(status="failed"),
+        "product": lambda r: r.update(product="web"),
+        "target.window": lambda r: r["target"].update(window="2026-11-25T02:00:00Z"),
+        # a box claimed done by the on-call member, citing the entry that ticked others
+        "checklist pre 'Backups / snapshots current'": lambda r: r["checklists"]["pre"][4]
+        .update(done=True, by="U0DAVE", audit_seq=r["checklists"]["pre"][0]["audit_seq"]),
+        # a box unticked later, still claimed done
+        "checklist pre 'On-call and stakeholders notified'": lambda r: r["checklists"]["pre"][2]
+        .update(done=True, by="U0DAVE", audit_seq=r["checklists"]["pre"][0]["audit_seq"]),
+        # a tick hidden
+        "checklist post 'Health check passes'": lambda r: r["checklists"]["post"][0]
+        .update(done=False),
     }
     for says, forge in forgeries.items():
         fake = copy.deepcopy(rec)
         forge(fake)
         problems = verify_evidence(chat.svc.audit, fake)
         assert any(says in p for p in problems), (says, problems)
+
+
+def test_a_record_made_before_the_lock_was_lifted_still_verifies(make_chat) -> None:
+    from bot.rollback.evidence import verify_evidence
+
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", START)
+    archived = verified(chat)                        # exported when the rollback completed
+    chat.command("U0ALICE", "/rollback resolve RB-0001 migration fixed in 1.4.1")
+    assert verify_evidence(chat.svc.audit, archived) == []
+    assert verified(chat)["lock"]["lifted_by"] == "U0ALICE"     # and the new one too

@@ -14,6 +14,7 @@ from tests.rollback_fixtures import (
     edit_config,
     rb_message,
     rollback_chat,
+    verified,
 )
 from tests.test_rollback_config import _deployed, _repos
 
@@ -25,13 +26,16 @@ def test_a_fault_mid_step_stops_the_rollback_instead_of_leaving_it_running(make_
     approved_plan(chat)
     # the product disappears from the config before the window
     edit_config(chat, "    api:\n      command", "    web:\n      command")
-    chat.clock.advance(hours=13)
+    chat.clock.advance(hours=12)             # 22:00 Berlin: the window
     chat.run_due()
     text = rb_message(chat).rendered
     assert "*Status*: failed" in text and "5. Execute — failed" in text
     assert "internal error (NotFound" in text
-    chat.command("U0ALICE", "/rollback abort RB-0001 product was renamed to web")
+    chat.command("U0ALICE", "/rollback abort RB-0001 product was renamed to web.")
     assert "*Status*: aborted" in rb_message(chat).rendered
+    assert [m for m in chat.messages if m.thread_ts is None and m.rendered.startswith(
+        ":heavy_minus_sign: <@U0ALICE> aborted RB-0001 (api): product was renamed to web.")]
+    assert not [m for m in chat.messages if ".." in m.rendered]
 
 
 def test_streaming_failure_never_stops_the_command(tmp_path: Path) -> None:
@@ -132,6 +136,9 @@ def test_config_rollback_dry_run_expiry_and_cancel(tmp_path: Path, make_chat) ->
     chat.command("U0ALICE", start)
     dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
     chat.command("U0ALICE", "/rollback cancel RB-0002 wrong ref")
+    dry = chat.api.state.message(dry.number)
+    assert "react with" not in dry.rendered and "cancelled" in dry.rendered
+    assert "3. Approve — skipped" in rb_message(chat).rendered      # not left "running"
     chat.react("U0BOB", dry)
     assert _deployed(tmp_path, dst) == "db:\n  pool: 20\n"
     assert "request is cancelled" in chat.audit("approval.refused")[-1].payload["reason"]
@@ -149,3 +156,39 @@ def test_conflicting_or_forward_requests_are_refused(make_chat) -> None:
     chat.command("U0ALICE", "/rollback api sev=4 impact=limited slow")
     said = chat.command("U0ALICE", "/rollback resolve RB-0001 fixed")
     assert "nothing ran and nothing is locked; `/rollback cancel RB-0001`" in said.text
+
+
+def test_a_withdrawn_approval_stops_a_scheduled_rollback(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    msg = approved_plan(chat)
+    chat.unreact("U0CAROL", msg)
+    text = rb_message(chat).rendered
+    assert "*Status*: awaiting-approval" in text
+    assert ("3. Approve — running" in text and "approval withdrawn: needs 1 more approval from "
+            "<@U0BOB> or @release-managers other than <@U0ALICE>") in text
+    assert "4. Schedule — pending" in text
+    assert chat.audit("rollback.approval_withdrawn")[0].payload["approvals"] == ["U0BOB"]
+    assert not any(j[1] == "rollback.execute" for j in chat.svc.scheduler.jobs())
+    assert [a["user"] for a in verified(chat)["approvals"]] == ["U0BOB"]
+    chat.react("U0CAROL", msg)                       # approved again: scheduled again
+    assert "*Status*: scheduled" in rb_message(chat).rendered
+    chat.clock.advance(hours=12)
+    chat.run_due()
+    assert (chat.tmp / "deployed.log").read_text() == "api 1.3.0 \n"
+    assert "*Status*: done" in rb_message(chat).rendered
+    assert [a["user"] for a in verified(chat)["approvals"]] == ["U0BOB", "U0CAROL"]
+
+
+def test_a_window_missed_while_relbot_was_down_waits_for_a_human(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    approved_plan(chat)
+    chat = chat.restart()
+    chat.clock.advance(hours=23)                     # back up the next morning
+    chat.run_due()
+    assert not (chat.tmp / "deployed.log").exists()
+    text = rb_message(chat).rendered
+    assert "*Status*: failed" in text and "4. Schedule — failed" in text
+    assert "its window 2026-11-24 22:00 CET passed while relbot was not running" in text
+    chat.command("U0ALICE", "/rollback retry RB-0001")
+    assert (chat.tmp / "deployed.log").exists()
+    assert "*Status*: done" in rb_message(chat).rendered

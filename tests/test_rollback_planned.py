@@ -147,7 +147,7 @@ def test_approved_plan_refuses_to_run_a_changed_command(make_chat) -> None:
     chat = rollback_chat(make_chat)
     approved_plan(chat)
     edit_config(chat, '"{components}"]', '"{components}", "--force"]')
-    chat.clock.advance(hours=13)
+    chat.clock.advance(hours=12)
     chat.run_due()
     assert not (chat.tmp / "deployed.log").exists()
     text = rb_message(chat).rendered

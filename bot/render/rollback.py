@@ -22,13 +22,13 @@ def summary(row: RollbackRow) -> str:
             f"({row.procedure}, {row.kind}): {row.status}")
 
 
-def _clock(row: RollbackRow) -> str:
+def _clock(row: RollbackRow, local: Callable[[str], str]) -> str:
     d = row.data
     if d.get("decided"):
         s = int(d.get("decision_seconds") or 0)
         return f"decided {s // 60}m{s % 60:02d}s after declaration"
     if d.get("escalated"):
-        return f"no decision yet; escalated to on-call at {d['escalated']}"
+        return f"no decision yet; escalated to on-call at {local(d['escalated'])}"
     return "no decision yet"
 
 
@@ -41,7 +41,7 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "",
         header(f"Rollback {row.id}: {row.product} {d['from_version']} → {d['to_version']}"),
         fields([("Procedure", f"{row.procedure} ({row.kind})"), ("Status", row.status),
                 ("Severity x impact", d["cell_name"]), ("Requested by", f"<@{row.requester}>"),
-                ("Declared", row.declared), ("Decision", _clock(row))]),
+                ("Declared", local(row.declared)), ("Decision", _clock(row, local))]),
         section(f"*Why:* {d['reason']}\n*Decision:* {d['why']}\n*Target:* {d['to_version']} — "
                 f"{d['target_why']}"
                 + (f"\n*Components:* {', '.join(d['components'])}" if d["components"] else "")
@@ -51,7 +51,7 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "",
                    if d.get("sync_plan") else "")),
         section("\n".join(
             f"{ICON.get(s['status'], '')} {i}. {s['name']}"
-            + (f" — {s['status']} {s['at']}" if s["at"] else "")
+            + (f" — {s['status']} {local(s['at'])}" if s["at"] else "")
             + (f": {s['note']}" if s["note"] else "")
             for i, s in enumerate(d["steps"], 1))),
     ]
@@ -66,9 +66,9 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "",
                               "REASON` lifts it"))
     elif lock:
         blocks.append(context(
-            f":unlock: {row.product} unlocked {lock['lifted']} by <@{lock['lifted_by']}>: "
+            f":unlock: {row.product} unlocked {local(lock['lifted'])} by <@{lock['lifted_by']}>: "
             f"{lock['lift_reason']}" if lock.get("lifted") else
-            f":lock: {row.product} locked since {lock['since']}: releases and syncs refused "
+            f":lock: {row.product} locked since {local(lock['since'])}: releases and syncs refused "
             f"until `/rollback resolve {row.id} REASON`"))
     for name, items in cl.CHECKLISTS.items():
         done = set(d["checklists"].get(name, {}))

@@ -99,6 +99,9 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     if kind not in ("", "config"):
         raise UsageError(f"type={kind!r}: only type=config can be asked for; the matrix "
                          "decides between immediate, planned and partial")
+    if kind == "config" and opts.get("at"):
+        raise UsageError("at= does not apply to a config rollback: it runs when its dry-run "
+                         "is approved; leave at= out")
     unknown = sorted(set(opts) - set(OPTIONS))
     if unknown:
         raise UsageError(f"unknown option {unknown[0]}=; usage: {USAGE}")

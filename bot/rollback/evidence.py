@@ -74,8 +74,11 @@ def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
     the lock and the outcome.
     """
     rid = str(record.get("id") or "")
-    problems = audit.check_range(record.get("audit") or {})
-    entries = list(audit.entries(subject=rid))
+    rng = record.get("audit") or {}
+    problems = audit.check_range(rng)
+    # only what had happened when the record was made: a later resolve does not falsify it
+    upto = rng.get("last_seq") or 0
+    entries = [e for e in audit.entries(subject=rid) if e.seq <= upto]
     if not entries:
         return problems + [f"the audit log has no entries for {rid!r}"]
     by_action: dict[str, list[Any]] = {}
@@ -86,13 +89,30 @@ def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
     problems += _check_steps(record, by_action)
     problems += _check_outcome(record, by_action)
     problems += _check_approvals(audit, record, by_action)
-    for name, items in (record.get("checklists") or {}).items():
-        for it in items:
-            if it.get("done"):
-                e = audit.get(it.get("audit_seq")) if it.get("audit_seq") else None
-                if e is None or e.actor != it.get("by") or e.subject != rid:
-                    problems.append(f"checklist {name} {it['item']!r}: tick not in the audit log")
+    problems += _check_checklists(record, by_action)
     return problems
+
+
+def _check_checklists(record: dict[str, Any], by_action: dict[str, list[Any]]) -> list[str]:
+    """Replay every audited tick and untick; each box must match: done, by whom, which entry."""
+    state: dict[tuple[str, str], Any] = {}
+    for e in by_action.get("rollback.checklist", []):
+        name = e.payload.get("list")
+        for v in e.payload.get("ticked") or []:
+            state[(name, v)] = e
+        for v in e.payload.get("unticked") or []:
+            state.pop((name, v), None)
+    out = []
+    claimed = record.get("checklists") or {}
+    for name, items in cl.CHECKLISTS.items():
+        got = {it.get("item"): it for it in claimed.get(name) or []}
+        for value, label in items:
+            it, e = got.get(label) or {}, state.get((name, value))
+            says = (bool(it.get("done")), it.get("by"), it.get("audit_seq")) if it.get("done") \
+                else (False, None, None)
+            logged = (True, e.actor, e.seq) if e else (False, None, None)
+            out += _differs(f"checklist {name} {label!r} (done, by, audit_seq)", says, logged)
+    return out
 
 
 def _differs(what: str, claimed: Any, logged: Any) -> list[str]:
@@ -115,8 +135,12 @@ def _check_declared(record: dict[str, Any], by_action: dict[str, list[Any]]) -> 
                     list(p.get("components") or []))
     out += _differs("target.plan_digest", tgt.get("plan_digest"), p.get("digest"))
     out += _differs("procedure", record.get("procedure"), p.get("procedure"))
+    out += _differs("product", record.get("product"), p.get("product"))
+    for key in ("window", "config_ref"):
+        if key in p:  # recorded at declaration since these were added
+            out += _differs(f"target.{key}", tgt.get(key), p[key])
     dec = record.get("decision") or {}
-    [decided, *_] = by_action.get("rollback.decided") or [None]
+    decided, _ = _decision(by_action)
     if dec.get("decided") and decided is None:
         return out + ["decision.decided is set but no rollback.decided entry exists"]
     if decided is not None:
@@ -190,8 +214,12 @@ def _check_outcome(record: dict[str, Any], by_action: dict[str, list[Any]]) -> l
 def _check_approvals(audit: Any, record: dict[str, Any],
                      by_action: dict[str, list[Any]]) -> list[str]:
     """The approvers the record lists are exactly those counted (and not revoked) before
-    the decision, on the rollback or on its config-sync dry-run."""
-    [decided, *_] = by_action.get("rollback.decided") or [None]
+    the (last) decision, on the rollback or on its config-sync dry-run; after a withdrawal,
+    those still standing then."""
+    decided, withdrawn = _decision(by_action)
+    listed = {a.get("user") for a in record.get("approvals") or []}
+    if withdrawn is not None:
+        return _differs("approvals", sorted(listed), sorted(withdrawn.payload["approvals"]))
     if decided is None:
         return []
     subjects = {record.get("id"), (record.get("target") or {}).get("sync_plan")} - {None}
@@ -203,5 +231,13 @@ def _check_approvals(audit: Any, record: dict[str, Any],
             voters.add(e.actor)
         elif e.subject in subjects and e.action == "approval.revoked":
             voters.discard(e.actor)
-    listed = {a.get("user") for a in record.get("approvals") or []}
     return _differs("approvals", sorted(listed), sorted(voters))
+
+
+def _decision(by_action: dict[str, list[Any]]) -> tuple[Any, Any]:
+    """(the standing rollback.decided entry, or None; a withdrawal that undid it, or None)."""
+    [*_, decided] = by_action.get("rollback.decided") or [None]
+    [*_, withdrawn] = by_action.get("rollback.approval_withdrawn") or [None]
+    if withdrawn is not None and (decided is None or withdrawn.seq > decided.seq):
+        return None, withdrawn
+    return decided, None

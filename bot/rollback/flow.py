@@ -117,6 +117,9 @@ def on_approval(svc: Any, state: Any) -> None:
     if row is None:
         return
     refresh(svc, row)
+    if state.request.status == "approved" and not state.reached:
+        withdrawn(svc, row, state)
+        return
     if not (state.reached and svc.approvals.transition(state.request.id, "open", "approved")):
         return
     votes = [{"user": v.user, "at": v.at} for v in state.approved_by]
@@ -126,6 +129,29 @@ def on_approval(svc: Any, state: Any) -> None:
     svc.scheduler.remove(f"rollback-expire:{row.id}")
     svc.scheduler.remove(f"rollback-window:{row.id}")
     schedule(svc, store(svc).get(row.num))  # type: ignore[arg-type]
+
+
+def withdrawn(svc: Any, row: RollbackRow, state: Any) -> None:
+    """A vote was taken back after quorum: a rollback that has not started waits for
+    approval again (its scheduled run is removed); one already running is not stopped."""
+    waiting = ("scheduled",) if row.data.get("failed_step") != "Schedule" else (
+        "scheduled", "failed")  # stopped only because approved after its window
+    if not store(svc).set_status(row.num, "awaiting-approval", only_from=waiting):
+        return
+    req = state.request
+    svc.approvals.transition(req.id, "approved", "open")
+    svc.scheduler.remove(f"rollback-execute:{row.id}")
+    svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(req.expires),
+                           "rollback.expire", num=row.num)
+    votes = [{"user": v.user, "at": v.at} for v in state.approved_by]
+    store(svc).update_data(row.num, {"approvals": votes, "decided": None})
+    svc.audit.append("relbot", "rollback.approval_withdrawn", row.id, {
+        "request": req.id, "approvals": [v["user"] for v in votes]})
+    open_state = svc.approvals.state(svc.approvals.get(req.id))
+    mark(svc, row, "Schedule", "pending", "")
+    mark(svc, row, "Approve", "running", f"approval withdrawn: {open_state.needs_text()}")
+    say(svc, row, f":warning: {row.id} lost an approval and will not run until it is "
+                  f"approved again ({open_state.needs_text()}).")
 
 
 def schedule(svc: Any, row: RollbackRow) -> None:

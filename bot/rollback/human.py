@@ -7,8 +7,8 @@ from typing import Any
 from bot.clock import iso
 from bot.errors import Refused
 from bot.rollback.configsync import drop_dry_run, plan_config
-from bot.rollback.message import refresh, say
-from bot.rollback.run import execute, verify
+from bot.rollback.message import announce, mark, refresh, say
+from bot.rollback.run import approval_gap, execute, verify
 from bot.rollback.service import may_resolve, store
 from handlers.base import post_message
 from storage.rollback import RollbackRow
@@ -29,6 +29,9 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     store(svc).update_data(row.num, {"error": f"cancelled by <@{actor}>"
                                               + (f": {reason}" if reason else "")})
     svc.audit.append(actor, "rollback.cancelled", row.id, {"reason": reason})
+    for step in store(svc).get(row.num).data["steps"]:  # type: ignore[union-attr]
+        if step["status"] == "running":
+            mark(svc, row, step["name"], "skipped", f"cancelled by <@{actor}>")
     say(svc, row, f"{row.id} cancelled by <@{actor}>: {reason or 'no reason given'}")
     return refresh(svc, row)
 
@@ -37,6 +40,9 @@ def retry(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     """Resume a stopped rollback at the step it failed (a new dry-run for a Config one)."""
     if row.status != "failed":
         raise Refused(f"{row.id} is {row.status}; only a stopped (failed) rollback is retried")
+    gap = approval_gap(svc, row)
+    if gap:
+        raise Refused(f"{row.id} cannot be retried: {gap}")
     svc.audit.append(actor, "rollback.retry", row.id, {"step": row.data.get("failed_step")})
     say(svc, row, f"<@{actor}> retries {row.id} from {row.data.get('failed_step')}")
     if row.kind == "config" and row.data.get("failed_step") in ("Plan", "Execute"):
@@ -66,7 +72,9 @@ def abort(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     locked = svc.locks.frozen(row.product)
     note = (f" {row.product} stays locked until `/rollback resolve {row.id} REASON`."
             if locked and locked.ref == row.id else "")
-    say(svc, row, f"<@{actor}> aborted {row.id}: {reason}.{note}")
+    # the stop was announced in the channel (and paged on-call): so is giving up
+    announce(svc, row, f":heavy_minus_sign: <@{actor}> aborted {row.id} ({row.product}): "
+                       f"{reason.rstrip('.')}.{note}")
     return refresh(svc, row)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,15 +14,36 @@ from bot.clock import iso
 from bot.errors import Refused
 from bot.rollback import commands as cmds
 from bot.rollback.message import announce, mark, oncall, refresh, say
-from bot.rollback.service import _plan_digest, config, product_cfg, store, workdir
+from bot.rollback.service import (
+    _plan_digest,
+    config,
+    local_time,
+    product_cfg,
+    store,
+    workdir,
+)
 from handlers.base import post_message, update_message
 from storage.rollback import RollbackRow, parse_id
 
 log = logging.getLogger(__name__)
 
 
+WINDOW_GRACE = timedelta(minutes=15)
+"""A scheduled rollback that starts later than this after its window (relbot was down)
+stops for a human instead of running outside the window."""
+
+
 def execute_job(svc: Any, num: int) -> None:
     """Scheduler job at the window."""
+    row = store(svc).get(num)
+    window = row.data.get("window") if row is not None else None
+    if row is not None and row.status == "scheduled" and window and \
+            svc.clock.now() > datetime.fromisoformat(window) + WINDOW_GRACE:
+        if store(svc).set_status(num, "executing", only_from=("scheduled",)):
+            fail(svc, row, "Schedule", f"its window {local_time(svc, window)} passed while "
+                 f"relbot was not running (now {local_time(svc, iso(svc.clock.now()))}); "
+                 "retry runs it now")
+        return
     try:
         execute(svc, num, "relbot")
     except Refused as exc:
@@ -99,6 +121,20 @@ def crashed(svc: Any, num: int, exc: Exception) -> RollbackRow:
     return fail(svc, row, current_step(row), f"internal error ({type(exc).__name__}: {exc})")
 
 
+def approval_gap(svc: Any, row: RollbackRow) -> str | None:
+    """Why a rollback whose cell needs approvals is not approved right now (None if it is,
+    or needs none; a Config rollback's approval is its dry-run's)."""
+    if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
+        return None
+    req = svc.approvals.for_subject("rollback", row.id)
+    if req is None:
+        return "it has no approval request"
+    state = svc.approvals.state(req)
+    if req.status == "approved" and state.reached:
+        return None
+    return f"it is not approved ({state.needs_text()})"
+
+
 def current_step(row: RollbackRow) -> str:
     """The step a stopped rollback resumes at: the first one not done or skipped."""
     return next((s["name"] for s in row.data.get("steps", [])
@@ -108,9 +144,13 @@ def current_step(row: RollbackRow) -> str:
 def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
     row = store(svc).get(num)
     assert row is not None
-    if row.status != "executing" and not store(svc).set_status(
-            num, "executing", only_from=("scheduled", "awaiting-approval")):
-        raise Refused(f"{row.id} is {row.status}")
+    if row.status != "executing":
+        gap = approval_gap(svc, row)
+        if gap:
+            raise Refused(f"{row.id} does not run: {gap}")
+        if not store(svc).set_status(num, "executing",
+                                     only_from=("scheduled", "awaiting-approval")):
+            raise Refused(f"{row.id} is {row.status}")
     row = store(svc).get(num)  # type: ignore[assignment]
     p = product_cfg(svc, row.product)
     if _plan_digest(row.data, p) != row.data["digest"]:
@@ -126,7 +166,7 @@ def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
         for name, argv in runs:
             res = _run(svc, row, name, argv, p.timeout.total_seconds())
             if not res.ok:
-                return fail(svc, row, "Execute", f"`{' '.join(argv)}` {res.outcome()}")
+                return fail(svc, row, "Execute", f"`{shlex.join(argv)}` {res.outcome()}")
         mark(svc, row, "Execute", "done", f"{len(runs)} command(s) exit 0")
     return _verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
 
@@ -152,7 +192,7 @@ def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
     secrets = tuple(svc.config.current.secrets)
     stream = cmds.Streamer(lambda text: say(svc, row, text),
                            lambda ts, text: update_message(svc, row.channel, ts, text),
-                           f"`{' '.join(argv)}` ({name})")
+                           f"`{shlex.join(argv)}` ({name})")
     res = cmds.run(name, argv, workdir(svc), timeout, lambda: iso(svc.clock.now()), secrets,
                    stream)
     stream.finish(res.tail, f"{res.outcome()} · output sha256 {res.output_sha256[:12]}")
@@ -226,7 +266,7 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
         mark(svc, row, "Communicate", "done", "channel and thread notified")
     row = store(svc).get(row.num)  # type: ignore[assignment]
     mark(svc, row, "Document" if row.procedure == "RB-IMM" else "Verify & document", "done",
-         f"evidence recorded; postmortem reminder {iso(due)}")
+         f"evidence recorded; postmortem reminder {local_time(svc, iso(due))}")
     digest = record_digest(evidence(svc, store(svc).get(row.num)))  # type: ignore[arg-type]
     svc.audit.append(actor, "rollback.completed", row.id, {"evidence_sha256": digest})
     return refresh(svc, row)
@@ -239,8 +279,9 @@ def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
     try:
         row = mark(svc, row, step, "failed", error)
         page = oncall(svc)
-        text = (f":x: {row.id} stopped at {step}: {error}. Nothing further runs until a human "
-                f"decides: `/rollback retry {row.id}` or `/rollback abort {row.id} REASON`."
+        text = (f":x: {row.id} stopped at {step}: {error.rstrip('.')}. Nothing further runs "
+                f"until a human decides: `/rollback retry {row.id}` or "
+                f"`/rollback abort {row.id} REASON`."
                 + (f" {page}" if page else ""))
         announce(svc, row, text)
     except Exception:  # noqa: BLE001 - the stop is recorded; telling Slack is best effort

@@ -183,6 +183,10 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
     if kind == "config" and not p.config_sync:
         raise Refused(f"{req.product} has no config_sync in rollback.products; a Config "
                       "rollback needs the name of its config sync")
+    if kind == "config":
+        sync = svc.config.current.sync(p.config_sync)
+        quorum = svc.config.current.approval.merged(sync.approval if sync else None).quorum
+        d = d.model_copy(update={"cell": d.cell.model_copy(update={"approvals": quorum})})
     if kind != "config" and not p.command:
         raise Refused(f"{req.product} has no rollback command; only type=config is possible")
     if kind == "partial" and not req.components:
@@ -230,6 +234,7 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
     svc.audit.append(requester, "rollback.declared", row.id, {
         "product": req.product, "severity": req.severity, "impact": req.impact,
         "reason": req.reason, "from": from_v, "to": to_v, "components": list(req.components),
+        "window": data["window"], "config_ref": data["config_ref"],
         "procedure": procedure, "digest": data["digest"]})
     from bot.rollback import flow, message
 
