@@ -124,6 +124,8 @@ def test_a_forged_record_does_not_verify(make_chat) -> None:
         "status 'aborted'": lambda r: r.update(status="aborted"),
         "step Verify & document": lambda r: r["steps"][5].update(status="failed"),
         "product": lambda r: r.update(product="web"),
+        "retries": lambda r: r["retries"].append({"by": "U0BOB", "step": "Execute",
+                                                  "audit_seq": 1}),
         "target.window": lambda r: r["target"].update(window="2026-11-25T02:00:00Z"),
         # a box claimed done by the on-call member, citing the entry that ticked others
         "checklist pre 'Backups / snapshots current'": lambda r: r["checklists"]["pre"][4]

@@ -102,6 +102,9 @@ def test_failing_command_stops_then_retry(make_chat) -> None:
     codes = [e.payload["exit_code"] for e in chat.audit("rollback.command")
              if e.payload["name"] == "rollback"]
     assert codes == [3, 0]
+    [retry] = verified(chat)["retries"]
+    assert (retry["by"], retry["step"], retry["at"]) == ("U0BOB", "Execute",
+                                                         "2026-11-24T09:00:00Z")
 
 
 def test_timeout_kills_the_command_then_abort_keeps_the_lock(make_chat) -> None:

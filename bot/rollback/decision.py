@@ -55,7 +55,7 @@ def split_request(words: list[str]) -> tuple[list[str], dict[str, str]]:
         if m and key in OPTIONS:  # given twice is refused by the command parser already
             opts[key] = m.group(2)
         elif m and (near := difflib.get_close_matches(key, OPTIONS, 1, 0.75)):
-            raise UsageError(f"unknown option {key}=; did you mean {near[0]}=? usage: {USAGE}")
+            raise UsageError(f"unknown option {key}=; did you mean {near[0]}=?")
         else:
             args.append(w)
     return args, opts
@@ -64,20 +64,20 @@ def split_request(words: list[str]) -> tuple[list[str], dict[str, str]]:
 def parse_request(args: list[str], opts: dict[str, str]) -> Request:
     """``args`` are positional words (product, optional version, reason); ``opts`` key=value."""
     if not args:
-        raise UsageError(f"which product? usage: {USAGE}")
+        raise UsageError("which product? name it first, then the options and the reason")
     sev = opts.get("severity") or opts.get("sev")
     if opts.get("severity") and opts.get("sev") and \
             SEV_NUMBERS.get(opts["sev"], opts["sev"]).lower() != opts["severity"].lower():
         raise UsageError(f"severity={opts['severity']} and sev={opts['sev']} disagree; give one")
     if sev is None:
-        raise UsageError(f"severity is required (severity=critical|high|medium|low or sev=1..4); "
-                         f"usage: {USAGE}")
+        raise UsageError("severity is required (severity=critical|high|medium|low or "
+                         "sev=1..4)")
     sev = SEV_NUMBERS.get(sev, sev).lower()
     if sev not in SEVERITIES:
         raise UsageError(f"severity={sev!r} must be one of {', '.join(SEVERITIES)} or 1..4")
     impact = (opts.get("impact") or "").lower()
     if not impact:
-        raise UsageError(f"impact is required (impact={'|'.join(IMPACTS)}); usage: {USAGE}")
+        raise UsageError(f"impact is required (impact={'|'.join(IMPACTS)})")
     if impact not in IMPACTS:
         raise UsageError(f"impact={impact!r} must be one of {', '.join(IMPACTS)}")
     product, rest = args[0], args[1:]
@@ -104,7 +104,7 @@ def parse_request(args: list[str], opts: dict[str, str]) -> Request:
                          "is approved; leave at= out")
     unknown = sorted(set(opts) - set(OPTIONS))
     if unknown:
-        raise UsageError(f"unknown option {unknown[0]}=; usage: {USAGE}")
+        raise UsageError(f"unknown option {unknown[0]}=")
     return Request(product=product, severity=sev, impact=impact, version=version,
                    to=opts.get("to"), at=opts.get("at"), components=comps,
                    config=kind == "config", reason=reason)

@@ -51,6 +51,7 @@ def evidence(svc: Any, row: RollbackRow) -> dict[str, Any]:
                               for v, label in items]
                        for name, items in cl.CHECKLISTS.items()},
         "approvals": d.get("approvals", []),
+        "retries": d.get("retries", []),
         "lock": {"product": row.product, "since": lock.get("since"),
                  "lifted": lock.get("lifted"), "lifted_by": lock.get("lifted_by"),
                  "reason": lock.get("lift_reason")} if lock else None,
@@ -90,6 +91,9 @@ def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
     problems += _check_outcome(record, by_action)
     problems += _check_approvals(audit, record, by_action)
     problems += _check_checklists(record, by_action)
+    logged = [(e.actor, e.payload.get("step"), e.seq) for e in by_action.get("rollback.retry", [])]
+    cited = [(r.get("by"), r.get("step"), r.get("audit_seq")) for r in record.get("retries") or []]
+    problems += _differs("retries (by, step, audit_seq)", cited, logged)
     return problems
 
 

@@ -43,7 +43,10 @@ def retry(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     gap = approval_gap(svc, row)
     if gap:
         raise Refused(f"{row.id} cannot be retried: {gap}")
-    svc.audit.append(actor, "rollback.retry", row.id, {"step": row.data.get("failed_step")})
+    e = svc.audit.append(actor, "rollback.retry", row.id, {"step": row.data.get("failed_step")})
+    store(svc).modify(row.num, lambda data: data.setdefault("retries", []).append({
+        "by": actor, "at": iso(svc.clock.now()), "step": row.data.get("failed_step"),
+        "audit_seq": e.seq}))
     say(svc, row, f"<@{actor}> retries {row.id} from {row.data.get('failed_step')}")
     if row.kind == "config" and row.data.get("failed_step") in ("Plan", "Execute"):
         if not store(svc).set_status(row.num, "awaiting-approval", only_from=("failed",)):
