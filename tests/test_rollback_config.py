@@ -54,6 +54,10 @@ def test_config_rollback_reuses_the_sync_engine(tmp_path: Path, make_chat) -> No
     rec = verified(chat)
     assert [a["user"] for a in rec["approvals"]] == ["U0BOB"]
     assert rec["decision"]["approvals_required"] == 1     # the config sync's quorum
+    [run] = rec["commands"]
+    assert run["sync_log"].startswith("SL-") and run["result"] == "success"
+    assert len(run["targets"][0]["sha_before"]) == 40
+    assert run["targets"][0]["sha_after"] == sh("rev-parse", "main", cwd=dst).strip()
     said = chat.command("U0ALICE", "/rollback status RB-0001")
     assert "name: config sync" in said.text and "result: success" in said.text
     assert "user: U0BOB" in said.text

@@ -83,6 +83,13 @@ def _applied(svc: Any, row: RollbackRow, plan_id: str, result: str, error: str) 
         decided(svc, row, "relbot", "Approve", f"dry-run {plan_id} approved")
         mark(svc, row, "Schedule", "skipped", "the sync executes on approval")
     run = {"name": "config sync", "sync_plan": plan_id, "result": result, "error": error}
+    from bot.sync import flow as sync_flow
+
+    [log, *_] = sync_flow.store(svc).logs(plan_id, 1) or [None]
+    if log is not None:  # the sync's own record: which commit each target moved from and to
+        run.update(sync_log=log["id"], targets=[
+            {k: t.get(k) for k in ("repo", "branch", "sha_before", "sha_after")}
+            for t in log.get("targets", [])])
     e = svc.audit.append("relbot", "rollback.command", row.id, run)
     store(svc).modify(row.num, lambda data: data.setdefault("commands", []).append(
         {**run, "audit_seq": e.seq}))
