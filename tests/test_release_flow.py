@@ -171,18 +171,25 @@ def test_abort_and_evidence_verify(tmp_path: Path, make_chat) -> None:
     assert "Started" in chat.command("U0ALICE", "/release start 1.3.1").text
 
 
-def test_tag_at_execution_pushed_and_refused_if_exists(tmp_path: Path, make_chat) -> None:
-    repo = _ready_repo(tmp_path, msgs=("fix: a",))
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
-    git("remote", "add", "origin", str(remote), cwd=repo)
+def _cleared_release(make_chat, repo: Path, advances: int):
+    """Release 1.3.0 (tagging on) with its manual checks waived and notes drafted, moved on
+    ``advances`` steps."""
     chat = make_chat(config(repo, product_extra="      tag: true\n"))
     chat.command("U0ALICE", "/release start 1.3.0")
     for cid in ("RL-01", "RL-02", "RL-05", "RL-06"):
         chat.command("U0BOB", f"/release waive {cid} covered by CI")
     chat.command("U0BOB", "/release notes")
-    for _ in range(3):
+    for _ in range(advances):
         chat.command("U0ALICE", "/release advance")
+    return chat
+
+
+def test_tag_at_execution_pushed_and_refused_if_exists(tmp_path: Path, make_chat) -> None:
+    repo = _ready_repo(tmp_path, msgs=("fix: a",))
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("remote", "add", "origin", str(remote), cwd=repo)
+    chat = _cleared_release(make_chat, repo, advances=3)
     assert rs.find(chat.svc, "1.3.0").step == "Execution"
     git("tag", "v1.3.0", cwd=repo)
     said = chat.command("U0ALICE", "/release advance")
@@ -197,13 +204,7 @@ def test_tag_at_execution_pushed_and_refused_if_exists(tmp_path: Path, make_chat
 def test_a_rollback_lock_stops_a_running_release_before_execution(tmp_path: Path,
                                                                  make_chat) -> None:
     repo = _ready_repo(tmp_path, msgs=("fix: a",))
-    chat = make_chat(config(repo, product_extra="      tag: true\n"))
-    chat.command("U0ALICE", "/release start 1.3.0")
-    for cid in ("RL-01", "RL-02", "RL-05", "RL-06"):
-        chat.command("U0BOB", f"/release waive {cid} covered by CI")
-    chat.command("U0BOB", "/release notes")
-    for _ in range(2):
-        chat.command("U0ALICE", "/release advance")
+    chat = _cleared_release(make_chat, repo, advances=2)
     assert rs.find(chat.svc, "1.3.0").step == "Validation"
     chat.svc.locks.freeze("api", "RB-0003", "error rate", "U0BOB")
     said = chat.command("U0ALICE", "/release advance")
