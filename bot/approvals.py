@@ -61,7 +61,9 @@ class ApprovalState:
             return "quorum reached"
         n, req = self.needed, self.request
         self_ok = bool(req.policy.get("allow_self_approval"))
-        who = [a for a in self.approvers if self_ok or a != req.requester]
+        voted = {v.user for v in self.approved_by}
+        who = [a for a in self.approvers
+               if a not in voted and (self_ok or a != req.requester)]
         text = f"needs {n} more approval{'s' if n != 1 else ''} from {describe(who)}"
         if not self_ok and (not who or any(a.startswith("@") for a in who)):
             text += f" other than <@{req.requester}>"  # a group may include the requester

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.app import build_app, make_client
@@ -19,15 +20,26 @@ from bot.services import build_services
 log = logging.getLogger("relbot")
 
 
-class _ScrubbingFormatter(logging.Formatter):
+class ScrubbingFormatter(logging.Formatter):
+    """Masks Slack tokens and, once the config is loaded, its ``secrets`` in every line
+    (tracebacks included)."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(fmt)
+        self.secrets: Callable[[], Iterable[str]] = tuple
+
     def format(self, record: logging.LogRecord) -> str:
-        return scrub_text(super().format(record))
+        return scrub_text(super().format(record), self.secrets())
 
 
-def setup_logging() -> None:
+def setup_logging(level: str = "INFO") -> ScrubbingFormatter:
+    """Log to stderr through a scrubbing formatter (returned, so the config's secrets can be
+    plugged in once it is loaded); ``RELBOT_LOG_LEVEL`` overrides ``level``."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=os.environ.get("RELBOT_LOG_LEVEL", "INFO"), handlers=[handler])
+    fmt = ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(fmt)
+    logging.basicConfig(level=os.environ.get("RELBOT_LOG_LEVEL", level), handlers=[handler])
+    return fmt
 
 
 def _need(name: str, what: str) -> str:
@@ -58,8 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     app_token = os.environ.get("SLACK_APP_TOKEN", "").strip()
     socket_mode = bool(app_token) and not args.http
     secret = "" if socket_mode else _need("SLACK_SIGNING_SECRET", "the app's signing secret")
-    setup_logging()
+    fmt = setup_logging()
     holder = ConfigHolder(load_config(args.config), args.config)
+    fmt.secrets = lambda: holder.current.secrets  # follows SIGHUP reloads
     client = make_client(token, os.environ.get("SLACK_API_URL"))
     svc = build_services(holder, args.db, client=client)
     app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode)

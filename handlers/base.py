@@ -251,7 +251,7 @@ def run_subcommand(svc: Any, spec: CommandSpec, sub: SubcommandSpec, cmd: Comman
     except Exception as exc:
         ref = "E-" + hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:6]
         log.error("internal error %s in %s %s: %s", ref, cmd.name, cmd.sub,
-                  scrub_text(repr(exc)), exc_info=True)
+                  scrub_text(repr(exc), svc.config.current.secrets), exc_info=True)
         svc.audit.append(cmd.user, "command.error", spec.name, {
             "sub": cmd.sub, "text": cmd.text, "ref": ref, "error": type(exc).__name__})
         _safe_respond(ctx, f":boom: Internal error ({ref}); nothing was changed by the failed "

@@ -131,7 +131,8 @@ def test_console_as_and_react_in_a_piped_script(tmp_path: Path) -> None:
     """`as` switches user; `react N` on a numbered message is a real vote; bad N is friendly."""
     cfg = tmp_path / "relbot.yml"
     cfg.write_text(BASE_CONFIG)
-    script = "as U0BOB\n/sync help\nreact white_check_mark 7\naudit 5\nquit\n"
+    script = ("as U0BOB\n/sync help\nreact white_check_mark 7\naudit 5\n"
+              "/sync plan it's \"unbalanced\nquit\n")
     r = subprocess.run([sys.executable, "-m", "bot", "console", "--config", str(cfg),
                         "--db", str(tmp_path / "c.db")], input=script, cwd=tmp_path,
                        env=_env(), capture_output=True, text=True, timeout=120)
@@ -140,6 +141,8 @@ def test_console_as_and_react_in_a_piped_script(tmp_path: Path) -> None:
     assert "U0BOB> /sync help" in out and "(only U0BOB sees)" in out
     assert "U0BOB> react white_check_mark 7" in out and "console:" in out
     assert "U0BOB command.usage /sync" in out
+    # the console splits words as the bot does: an apostrophe reaches the bot, not an error
+    assert "No closing quotation" not in out and "no sync named \"it's\"" in out
     assert "Traceback" not in out + r.stderr
 
     # The same console loop, with a bot message posted first so `react 1` has a target.

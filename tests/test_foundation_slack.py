@@ -209,6 +209,30 @@ def test_secrets_are_scrubbed_from_messages_and_audit(chat: Chat) -> None:
     assert token not in raw and "hunter2" not in raw
 
 
+def test_log_lines_mask_the_configured_secrets_too() -> None:
+    import io
+    import logging
+
+    from bot.runner import ScrubbingFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    fmt = ScrubbingFormatter("%(levelname)s %(message)s")
+    fmt.secrets = lambda: ("hunter2-secret-value",)   # what run_bot plugs in from the config
+    handler.setFormatter(fmt)
+    logger = logging.getLogger("relbot.test.scrub")
+    logger.addHandler(handler)
+    try:
+        raise RuntimeError("deploy failed: password hunter2-secret-value rejected")
+    except RuntimeError:
+        logger.exception("rollback xoxb-1234567890-abcdefghijkl failed")
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert "hunter2" not in text and "xoxb-1234567890" not in text
+    assert "password [REDACTED] rejected" in text and "Traceback" in text
+
+
 # --- manifest ---------------------------------------------------------------------------
 
 def test_manifest_validates_and_declares_what_the_bot_needs() -> None:

@@ -180,3 +180,23 @@ def test_expired_plan_says_nothing_when_its_window_comes(make_chat) -> None:
     chat.clock.advance(hours=30)             # past the window: no "the window has come"
     assert chat.run_due() == 0
     assert not [m for m in chat.api.state.messages if "has come" in m.text]
+
+
+def test_console_advance_passes_time_through_the_window(tmp_path: Path) -> None:
+    """`advance 13h` lets the clock pass 22:00 with the bot running: the approved plan runs
+    at its window, it is not mistaken for a window missed while relbot was down."""
+    import subprocess
+    import sys
+
+    prepare(tmp_path)
+    (tmp_path / "relbot.yml").write_text(rollback_config())
+    script = "\n".join([PLANNED, "group @release-managers U0CAROL", "as U0BOB",
+                        "react white_check_mark 1", "as U0CAROL", "react white_check_mark 1",
+                        "advance 13h", "quit"]) + "\n"
+    r = subprocess.run([sys.executable, "-m", "bot", "console", "--config", "relbot.yml",
+                        "--clock", "2026-11-24T09:00:00Z"], input=script, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "passed while relbot was not running" not in r.stdout
+    assert (tmp_path / "deployed.log").read_text() == "api 1.3.0 \n"
+    assert "clock now 2026-11-24T22:00:00+00:00" in r.stdout

@@ -6,7 +6,6 @@ rendered as text. Reads stdin, so a piped script works (``examples/console-demo.
 
 from __future__ import annotations
 
-import shlex
 import tempfile
 from pathlib import Path
 from typing import TextIO
@@ -14,8 +13,10 @@ from typing import TextIO
 from bot.clock import FakeClock
 from bot.config import ConfigHolder, load_config
 from bot.configbase import parse_duration
+from bot.runner import setup_logging
 from bot.standin.local import LocalSlack
 from bot.standin.webapi import Message
+from handlers.base import split_words
 
 HELP = """\
 Console commands:
@@ -93,11 +94,7 @@ class Console:
         if not line or line.startswith("#"):
             return True
         self.say(f"{self.user}> {line}")
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            self.say(f"console: {exc}")
-            return True
+        words = split_words(line)  # the bot's own word splitting: "won't" is one word
         head, args = words[0], words[1:]
         sender = self.local.sender
         try:
@@ -127,8 +124,11 @@ class Console:
                 if self.clock is None:
                     self.say("console: start with --clock ISO to move time")
                 else:
-                    self.clock.advance(parse_duration(args[0]))
-                    ran = self.local.svc.scheduler.run_due() if self.local.svc.scheduler else 0
+                    until = self.clock.now() + parse_duration(args[0])
+                    sched = self.local.svc.scheduler
+                    ran = sched.pass_time(self.clock, until) if sched else 0
+                    if not sched:
+                        self.clock.set(until)
                     self.say(f"(clock now {self.clock.now().isoformat()}, {ran} jobs ran)")
             elif head == "show" and args:
                 msg = self.local.message(int(args[0]))
@@ -187,6 +187,7 @@ def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: Te
                 clock: str | None = None) -> int:
     """Run the console until EOF or ``quit``; returns the exit code."""
     cfg = load_config(config_path)
+    setup_logging("WARNING").secrets = lambda: cfg.secrets
     tmp = None
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="relbot-console-")
