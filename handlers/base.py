@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.errors import Refused, RelbotError, UsageError
 from bot.groups import describe
+from bot.messages import post_message, update_message
 from bot.redact import scrub, scrub_text
 
 log = logging.getLogger(__name__)
@@ -108,23 +109,6 @@ class CommandContext:
 
     def audit(self, action: str, subject: str = "", payload: dict | None = None) -> None:
         self.svc.audit.append(self.cmd.user, action, subject or self.cmd.name, payload or {})
-
-
-def post_message(svc: Any, text: str, blocks: list[dict] | None, channel: str,
-                 thread_ts: str | None = None) -> str:
-    """chat.postMessage with secrets scrubbed; returns the new message's ts."""
-    secrets = svc.config.current.secrets
-    resp = svc.client.chat_postMessage(channel=channel, text=scrub_text(text, secrets),
-                                       blocks=scrub(blocks, secrets), thread_ts=thread_ts)
-    return str(resp["ts"])
-
-
-def update_message(svc: Any, channel: str, ts: str, text: str,
-                   blocks: list[dict] | None = None) -> None:
-    """chat.update in place with secrets scrubbed."""
-    secrets = svc.config.current.secrets
-    svc.client.chat_update(channel=channel, ts=ts, text=scrub_text(text, secrets),
-                           blocks=scrub(blocks, secrets) if blocks is not None else [])
 
 
 def split_words(text: str) -> list[str]:

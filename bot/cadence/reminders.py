@@ -53,7 +53,7 @@ def run_pending(svc: Any, now: datetime | None = None) -> list[str]:
     Due within ``grace`` -> posted once; older -> recorded as skipped (audited).
     Safe to call from any replica at any time: the SQLite claim makes it exactly-once.
     """
-    from handlers.base import post_message
+    from bot.messages import post_message
     from storage.cadence import CadenceStore
 
     cal = effective(svc.config.current)

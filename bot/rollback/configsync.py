@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import Refused, RelbotError
+from bot.messages import update_message
 from bot.rollback.message import close_unapproved, decided, mark
 from bot.rollback.run import crashed, fail, lock, verify
 from bot.rollback.service import product_cfg, schedule_escalation, store
-from handlers.base import update_message
 from storage.rollback import RollbackRow
 
 

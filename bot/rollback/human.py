@@ -6,11 +6,11 @@ from typing import Any
 
 from bot.clock import iso
 from bot.errors import Refused
+from bot.messages import post_message
 from bot.rollback.configsync import drop_dry_run, plan_config
 from bot.rollback.message import announce, mark, refresh, say
 from bot.rollback.run import approval_gap, execute, verify
 from bot.rollback.service import may_resolve, store
-from handlers.base import post_message
 from storage.rollback import RollbackRow
 
 

@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from bot.clock import iso
+from bot.messages import post_message, update_message
 from bot.render.common import user as mention
 from bot.render.rollback import rollback_blocks, summary
 from bot.rollback.service import config, elapsed, local_time, store
-from handlers.base import post_message, update_message
 from storage.rollback import RollbackRow
 
 log = logging.getLogger(__name__)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import shlex
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import iso
 from bot.errors import Refused
+from bot.messages import post_message, update_message
 from bot.rollback import commands as cmds
+from bot.rollback.lease import running
 from bot.rollback.message import announce, mark, oncall, refresh, say
 from bot.rollback.service import (
     _plan_digest,
@@ -22,7 +21,6 @@ from bot.rollback.service import (
     store,
     workdir,
 )
-from handlers.base import post_message, update_message
 from storage.rollback import RollbackRow, parse_id
 
 log = logging.getLogger(__name__)
@@ -52,30 +50,6 @@ def execute_job(svc: Any, num: int) -> None:
             say(svc, row, f":no_entry: {exc.message}")
 
 
-LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
-
-
-@contextmanager
-def _running(svc: Any, row: RollbackRow) -> Iterator[None]:
-    """Hold a short lease, renewed while a step runs: once a crash stops the renewals it
-    lapses, and :func:`recover_job` can tell the rollback was interrupted."""
-    key, stop = f"rollback:{row.product}", threading.Event()
-    svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
-
-    def renew() -> None:
-        while not stop.wait(LEASE.total_seconds() / 3):
-            svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
-
-    beat = threading.Thread(target=renew, daemon=True, name=f"lease-{row.id}")
-    beat.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        beat.join()
-        svc.locks.release(key, row.id)
-
-
 def recover(svc: Any) -> None:
     """At start-up: check every rollback left executing (now, or once its lease lapses)."""
     for row in store(svc).active():
@@ -102,7 +76,7 @@ def execute(svc: Any, num: int, actor: str) -> RollbackRow:
     """Lock the product, run the command (per component if asked), then verify."""
     row = store(svc).get(num)
     assert row is not None
-    with _running(svc, row):
+    with running(svc, row):
         try:
             return _execute(svc, num, actor)
         except Refused:
@@ -207,7 +181,7 @@ def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
 
 def verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     """Health check with retries and exponential backoff, then communicate and document."""
-    with _running(svc, row):
+    with running(svc, row):
         try:
             return _verify(svc, row, actor)
         except Exception as exc:  # noqa: BLE001 - never leave a rollback stuck in executing

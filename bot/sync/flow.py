@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from bot.errors import Refused, RelbotError
+from bot.messages import post_message, update_message
 from bot.render.sync import summary_text
 from bot.sync.config import SyncDef
 from bot.sync.execute import apply_target, stale_reason
 from bot.sync.plan import Plan, build_plan
-from handlers.base import post_message, update_message
 from storage.sync import PlanRow, SyncStore
 
 LIMIT = 40

@@ -1,0 +1,35 @@
+"""The heartbeat lease a running rollback step holds, so a crash can be told from a step
+that is merely slow."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from storage.rollback import RollbackRow
+
+LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
+
+
+@contextmanager
+def running(svc: Any, row: RollbackRow) -> Iterator[None]:
+    """Hold a short lease, renewed while a step runs: once a crash stops the renewals it
+    lapses, and :func:`bot.rollback.run.recover_job` can tell the rollback was interrupted."""
+    key, stop = f"rollback:{row.product}", threading.Event()
+    svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+
+    def renew() -> None:
+        while not stop.wait(LEASE.total_seconds() / 3):
+            svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+
+    beat = threading.Thread(target=renew, daemon=True, name=f"lease-{row.id}")
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+        svc.locks.release(key, row.id)

@@ -1,0 +1,95 @@
+"""Which version a rollback goes back to: the last known good release (tags in the product's
+repo and the releases relbot finished), skipping versions earlier rollbacks moved away from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import semver
+
+from bot.errors import Refused, RelbotError, UsageError
+from bot.release import version as vs
+from bot.release.service import store as release_store
+from bot.rollback.config import ProductRollback
+from storage.rollback import RollbackRow
+
+
+def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[semver.Version],
+                                                                          str]:
+    cfg = svc.config.current
+    found: list[semver.Version] = []
+    sources = []
+    rel = cfg.releases.product(product) if cfg.releases else None
+    repo = p.repo or (rel.repo if rel else None)
+    if repo:
+        path = cfg.resolve_path(repo)
+        try:
+            found += vs.tags(path)
+            sources.append(f"tags in {repo}" if repo.strip("./") else
+                           "tags in the repo beside the config")
+        except RelbotError:  # not a git repo: the release records may still know
+            pass
+    found += [vs.parse(v) for v in release_store(svc).released(product)]
+    sources.append("release records")
+    return sorted(set(found)), " and ".join(sources)
+
+
+def _rolled_back(done: list[RollbackRow]) -> dict[str, str]:
+    """Versions earlier rollbacks moved away from: version -> rollback ID."""
+    return {r.data["from_version"]: r.id for r in done
+            if r.kind != "config" and r.data.get("from_version") not in (None, "", "unknown")}
+
+
+def _rolled_back_to(done: list[RollbackRow]) -> list[semver.Version]:
+    """The version the last completed whole rollback left running (if any)."""
+    whole = [r for r in done if r.kind in ("immediate", "planned")]
+    try:
+        return [semver.Version.parse(whole[-1].data["to_version"])] if whole else []
+    except ValueError:
+        return []
+
+
+def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
+                    to: str | None, done: list[RollbackRow]) -> tuple[str, str, str]:
+    """(from_version, to_version, why): the last known good release before ``bad`` (by
+    default the newest release not already rolled back), skipping versions the product's
+    completed rollbacks ``done`` moved away from."""
+    versions, where = _known_versions(svc, product, p)
+    rolled = _rolled_back(done)
+    final = [v for v in versions if not v.prerelease and str(v) not in rolled]
+    running = final + _rolled_back_to(done)
+    current = bad or (str(max(running)) if running else "")
+    try:
+        cur = semver.Version.parse(current) if current else None
+    except ValueError:
+        raise UsageError(f"version {current!r} is not MAJOR.MINOR.PATCH") from None
+    if bad and versions and cur not in versions and not to:
+        raise Refused(f"{bad} is not a known release of {product} (looked at {where}); check "
+                      "the version, or name the target yourself with to=VERSION")
+    if to:
+        target = to.lstrip("v")
+        try:
+            newer = cur is not None and semver.Version.parse(target) >= cur
+        except ValueError:  # a git ref (type=config): nothing to compare
+            newer = False
+        if newer:
+            raise Refused(f"to={to} is not older than {current}: a rollback goes back to an "
+                          "earlier release (ship a fix forward with /release instead)")
+        return current or "unknown", target, "to= given by the requester"
+    earlier = [v for v in final if cur is None or v < cur]
+    skipped = [f"{v} (rolled back by {rid})" for v, rid in sorted(rolled.items())
+               if cur is None or _older(v, cur)]
+    skip = f"; skipped {', '.join(skipped)}" if skipped else ""
+    if not earlier:
+        raise Refused(f"no release of {product} before {current or 'now'} is known (looked at "
+                      f"{where}{skip}); say which version to roll back to with to=VERSION")
+    why = f"last known good release before {current}, from {where}{skip}"
+    return current, str(earlier[-1]), why
+
+
+def _older(v: str, than: semver.Version) -> bool:
+    """``v`` is a version older than ``than`` (False for anything else)."""
+    try:
+        return semver.Version.parse(v) < than
+    except ValueError:
+        return False
