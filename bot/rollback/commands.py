@@ -41,6 +41,7 @@ class CommandResult(BaseModel):
         return self.exit_code == 0 and not self.timed_out
 
     def outcome(self) -> str:
+        """``exit 0``, ``exit 3`` or ``timed out after 5s``."""
         if self.timed_out:
             return f"timed out after {self.seconds:.0f}s"
         if self.exit_code is None:
@@ -138,6 +139,7 @@ class Streamer:
         self._lock = threading.Lock()
 
     def render(self, text: str, footer: str = "", cut: bool = False) -> str:
+        """The thread message: the output's tail in a code block, then ``footer``."""
         shown = text[-TAIL:]
         mark = "…\n" if cut or len(text) > len(shown) else ""
         body = f"```\n{mark}{shown}\n```" if text else "_(no output)_"

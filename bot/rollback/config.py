@@ -91,6 +91,8 @@ class ProductRollback(Strict):
 
 
 class RollbackConfig(Strict):
+    """The ``rollback:`` section: products, on-call, timings and the decision matrix."""
+
     products: dict[str, ProductRollback] = {}
     oncall: tuple[Principal, ...] = ()
     escalate_after: Duration = timedelta(minutes=5)

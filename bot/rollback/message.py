@@ -112,6 +112,7 @@ def oncall(svc: Any) -> str:
 
 def decided(svc: Any, row: RollbackRow, actor: str, step: str, note: str,
              status: str = "done") -> None:
+    """Record the decision: time from declaration (audited against the 5-minute limit)."""
     now = iso(svc.clock.now())
     took = elapsed(row.declared, now)
     secs = int(took.total_seconds()) if took else 0

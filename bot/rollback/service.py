@@ -37,6 +37,7 @@ def store(svc: Any) -> RollbackStore:
 
 
 def config(svc: Any) -> RollbackConfig:
+    """The ``rollback:`` config (Refused when the section is missing)."""
     cfg = svc.config.current.rollback
     if cfg is None:
         raise Refused("rollbacks are not configured: add a `rollback:` section to relbot.yml")
@@ -44,6 +45,7 @@ def config(svc: Any) -> RollbackConfig:
 
 
 def product_cfg(svc: Any, name: str) -> ProductRollback:
+    """How to roll product ``name`` back (NotFound naming the known products)."""
     p = config(svc).products.get(name)
     if p is None:
         known = ", ".join(config(svc).products) or "none configured"
@@ -161,6 +163,7 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
 
 
 def schedule_escalation(svc: Any, row: RollbackRow) -> None:
+    """Page on-call ``escalate_after`` the declaration if an urgent rollback is undecided."""
     if row.kind in URGENT and config(svc).oncall:
         when = datetime.fromisoformat(row.declared) + \
             config(svc).escalate_after
