@@ -146,6 +146,13 @@ def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
                    trigger_id, tuple(rest))
 
 
+def _sub_of(spec: CommandSpec, text: str) -> str | None:
+    """The subcommand ``text`` is about, for a usage line (None: unknown, show them all)."""
+    first = (text.split() or [""])[0].lower()
+    sub = spec.aliases.get(first, first)
+    return sub if sub in spec.subcommands else (spec.default if first else None)
+
+
 def usage_text(spec: CommandSpec, only: str | None = None) -> str:
     """The ephemeral usage message for ``spec`` (or one subcommand)."""
     lines = [f"*{spec.name}* — {spec.summary}"]
@@ -175,7 +182,7 @@ def register_command(app: Any, spec: CommandSpec) -> None:
             cmd = parse_command(spec, text, user, channel, body.get("response_url", ""),
                                 body.get("trigger_id", ""))
         except UsageError as exc:
-            ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec)}")
+            ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec, _sub_of(spec, text))}")
             svc.audit.append(user, "command.usage", spec.name, {"text": text, "error": str(exc)})
             return
         sub = spec.subcommands.get(cmd.sub)

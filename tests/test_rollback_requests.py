@@ -37,6 +37,7 @@ def test_reasons_are_free_text_and_bad_options_answer_in_the_ack(make_chat) -> N
         assert answer in said.text, line
         if "past" not in answer:  # parse errors are the ack itself, before "Declaring..."
             assert answer in said.ack and "Declaring" not in said.text
+            assert "`/rollback start" in said.ack and "`/rollback status" not in said.ack
     assert chat.audit("command.usage")[-1].payload["error"].startswith("impact is required")
     assert len(chat.audit("rollback.declared")) == 3
 
