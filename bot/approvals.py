@@ -64,6 +64,9 @@ class ApprovalState:
         voted = {v.user for v in self.approved_by}
         who = [a for a in self.approvers
                if a not in voted and (self_ok or a != req.requester)]
+        if self.approvers and not who:
+            return (f"needs {n} more approval{'s' if n != 1 else ''}, but every listed "
+                    "approver has voted or is the requester: add approvers to the config")
         text = f"needs {n} more approval{'s' if n != 1 else ''} from {describe(who)}"
         if not self_ok and (not who or any(a.startswith("@") for a in who)):
             text += f" other than <@{req.requester}>"  # a group may include the requester
@@ -120,6 +123,18 @@ class Approvals:
         expired = req.status == "open" and iso(now) >= req.expires
         return ApprovalState(req, votes, int(req.policy["quorum"]), expired,
                              tuple(req.policy.get("approvers") or ()))
+
+    def reopen(self, req: RequestRow) -> RequestRow | None:
+        """An approved request that lost its quorum collects votes again; if its window has
+        passed meanwhile it gets a fresh one as long as the first. None if it was not approved."""
+        now = self.clock.now()
+        ttl = datetime.fromisoformat(req.expires) - datetime.fromisoformat(req.created)
+        expires = max(req.expires, iso(now + ttl))
+        if not self.store.reopen(req.id, "approved", expires):
+            return None
+        self.audit.append("relbot", "approval.reopened", req.subject, {
+            "request": req.id, "expires": expires})
+        return self.store.get(req.id)
 
     def transition(self, request_id: str, from_status: str, to_status: str) -> bool:
         """Atomically move a request between statuses (exactly one caller wins)."""

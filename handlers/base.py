@@ -68,6 +68,7 @@ class SubcommandSpec:
     permission: str | None = "default"  # "default" = the command's; None = anyone
     ack_text: str | None = None     # shown at once while slow work runs
     check: Callable[[Command], Any] | None = None  # fast, pure: a UsageError is the ack
+    free_text: bool = False  # key=value words may be prose (a reason); it checks its options
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
         m = _OPT.match(w)
         if m:
             key, value = m.group(1).lower(), m.group(2)
-            if key in opts and opts[key] != value:
+            sub_spec = spec.subcommands.get(sub)
+            if key in opts and opts[key] != value and not (sub_spec and sub_spec.free_text):
                 raise UsageError(f"{key}= is given twice ({opts[key]} and {value}); give it once")
             opts[key] = value
         else:

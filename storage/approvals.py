@@ -104,6 +104,13 @@ class ApprovalStore:
             "SELECT * FROM approval_requests WHERE status = 'open' ORDER BY created").fetchall()
         return [_req(r) for r in rows]
 
+    def reopen(self, request_id: str, from_status: str, expires: str) -> bool:
+        """Back to ``open`` (from ``from_status``) with a new expiry; True if it moved."""
+        cur = self.db.conn().execute(
+            "UPDATE approval_requests SET status = 'open', expires = ? WHERE id = ? AND "
+            "status = ?", (expires, request_id, from_status))
+        return cur.rowcount == 1
+
     def transition(self, request_id: str, from_status: str, to_status: str) -> bool:
         cur = self.db.conn().execute(
             "UPDATE approval_requests SET status = ? WHERE id = ? AND status = ?",

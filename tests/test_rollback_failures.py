@@ -14,6 +14,7 @@ from tests.rollback_fixtures import (
     edit_config,
     rb_message,
     rollback_chat,
+    rollback_config,
     verified,
 )
 from tests.test_rollback_config import _deployed, _repos
@@ -192,3 +193,48 @@ def test_a_window_missed_while_relbot_was_down_waits_for_a_human(make_chat) -> N
     chat.command("U0ALICE", "/rollback retry RB-0001")
     assert (chat.tmp / "deployed.log").exists()
     assert "*Status*: done" in rb_message(chat).rendered
+
+
+def test_a_withdrawal_after_execution_started_does_not_block_retry(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    (chat.tmp / "fail").write_text("")
+    msg = approved_plan(chat)
+    chat.clock.advance(hours=12)
+    chat.run_due()
+    assert "5. Execute — failed" in rb_message(chat).rendered
+    chat.unreact("U0CAROL", msg)
+    assert [m for m in chat.thread(msg) if "withdrawn after it had started executing; that "
+            "does not stop it" in m.rendered]
+    assert chat.audit("rollback.approval_withdrawn_late")
+    (chat.tmp / "fail").unlink()
+    chat.command("U0ALICE", "/rollback retry RB-0001")
+    assert "*Status*: done" in rb_message(chat).rendered
+    assert verified(chat)["status"] == "done"
+
+
+def test_a_withdrawal_after_the_approval_window_gets_a_fresh_one(make_chat) -> None:
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", "/rollback api sev=4 impact=minimal at=2026-11-27T22:00 leak")
+    msg = rb_message(chat)
+    chat.react("U0BOB", msg)
+    chat.react("U0CAROL", msg)
+    chat.clock.advance(hours=30)                    # past the 24h approval window
+    chat.unreact("U0CAROL", msg)
+    [reopened] = chat.audit("approval.reopened")
+    assert reopened.payload["expires"] == "2026-11-26T15:00:00Z"     # now + 24h
+    chat.react("U0CAROL", msg)                      # counts: approved and scheduled again
+    assert "*Status*: scheduled" in rb_message(chat).rendered
+    chat.clock.advance(hours=54)                    # 2026-11-27 22:00 Berlin
+    chat.run_due()
+    assert "*Status*: done" in rb_message(chat).rendered
+    assert [a["user"] for a in verified(chat)["approvals"]] == ["U0BOB", "U0CAROL"]
+
+
+def test_the_approval_line_says_when_nobody_is_left_to_approve(make_chat) -> None:
+    config = rollback_config().replace('approvers: [U0ALICE, U0BOB, "@release-managers"]',
+                                       "approvers: [U0ALICE, U0BOB]")
+    chat = rollback_chat(make_chat, config)
+    chat.command("U0ALICE", "/rollback api sev=4 impact=minimal slow leak")
+    chat.react("U0BOB", rb_message(chat))
+    assert ("needs 1 more approval, but every listed approver has voted or is the requester"
+            in rb_message(chat).rendered)

@@ -21,6 +21,9 @@ def test_reasons_are_free_text_and_bad_options_answer_in_the_ack(make_chat) -> N
     chat.command("U0ALICE", f"{PLAN} p99 latency=4s since deploy")
     assert _declared_reason(chat) == "p99 latency=4s since deploy"
     chat.command("U0ALICE", "/rollback cancel RB-0002")
+    chat.command("U0ALICE", f"{PLAN} p99=4s before, p99=9s after")
+    assert _declared_reason(chat) == "p99=4s before, p99=9s after"
+    chat.command("U0ALICE", "/rollback cancel RB-0003")
     for line, answer in (
         ("/rollback api sevrity=1 impact=widespread down", "unknown option sevrity=; did you "
                                                             "mean severity=?"),
@@ -32,14 +35,14 @@ def test_reasons_are_free_text_and_bad_options_answer_in_the_ack(make_chat) -> N
     ):
         said = chat.command("U0ALICE", line)
         if answer is None:   # a stray quote is kept, not refused: the rollback is declared
-            assert "RB-0003" in said.text and _declared_reason(chat) == '"unbalanced quote'
+            assert "RB-0004" in said.text and _declared_reason(chat) == '"unbalanced quote'
             continue
         assert answer in said.text, line
         if "past" not in answer:  # parse errors are the ack itself, before "Declaring..."
             assert answer in said.ack and "Declaring" not in said.text
             assert "`/rollback start" in said.ack and "`/rollback status" not in said.ack
     assert chat.audit("command.usage")[-1].payload["error"].startswith("impact is required")
-    assert len(chat.audit("rollback.declared")) == 3
+    assert len(chat.audit("rollback.declared")) == 4
 
 
 def test_the_target_skips_versions_already_rolled_back(make_chat) -> None:
@@ -89,3 +92,20 @@ def test_only_permitted_users_steer_a_rollback(make_chat) -> None:
         assert ":no_entry: `/rollback" in said.text and "is limited to" in said.text, line
     assert len(chat.audit("command.refused")) == 4
     assert "*Status*: awaiting-approval" in rb_message(chat).rendered
+
+
+def test_partial_and_to_rollbacks_leave_the_right_version_running(make_chat) -> None:
+    imm = "/rollback api sev=1 impact=widespread {}"
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", imm.format("components=worker only the worker is bad"))
+    chat.command("U0ALICE", "/rollback resolve RB-0001 ok")
+    chat.command("U0ALICE", imm.format("now the api too"))     # api itself still runs 1.4.0
+    assert rb_message(chat).rendered.startswith("== Rollback RB-0002: api 1.4.0 → 1.3.0 ==")
+
+    chat = rollback_chat(make_chat)
+    chat.command("U0ALICE", imm.format("to=1.2.0 the bug is older than 1.4.0"))
+    chat.command("U0ALICE", "/rollback resolve RB-0001 ok")
+    said = chat.command("U0ALICE", imm.format("still bad"))      # 1.2.0 runs: nothing older
+    assert ("no release of api before 1.2.0 is known (looked at tags in repo and release "
+            "records)") in said.text
+    assert (chat.tmp / "deployed.log").read_text().splitlines() == ["api 1.2.0 "]

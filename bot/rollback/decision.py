@@ -52,7 +52,10 @@ def split_request(words: list[str]) -> tuple[list[str], dict[str, str]]:
     for w in words:
         m = _OPT.match(w)
         key = m.group(1).lower() if m else ""
-        if m and key in OPTIONS:  # given twice is refused by the command parser already
+        if m and key in OPTIONS:
+            if key in opts and opts[key] != m.group(2):
+                raise UsageError(f"{key}= is given twice ({opts[key]} and {m.group(2)}); "
+                                 "give it once")
             opts[key] = m.group(2)
         elif m and (near := difflib.get_close_matches(key, OPTIONS, 1, 0.75)):
             raise UsageError(f"unknown option {key}=; did you mean {near[0]}=?")

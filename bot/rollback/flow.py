@@ -137,9 +137,13 @@ def withdrawn(svc: Any, row: RollbackRow, state: Any) -> None:
     waiting = ("scheduled",) if row.data.get("failed_step") != "Schedule" else (
         "scheduled", "failed")  # stopped only because approved after its window
     if not store(svc).set_status(row.num, "awaiting-approval", only_from=waiting):
+        if row.status in ("executing", "failed", "done", "aborted"):  # too late to matter
+            svc.audit.append("relbot", "rollback.approval_withdrawn_late", row.id, {
+                "approvals": [v.user for v in state.approved_by]})
+            say(svc, row, f"An approval of {row.id} was withdrawn after it had started "
+                          "executing; that does not stop it.")
         return
-    req = state.request
-    svc.approvals.transition(req.id, "approved", "open")
+    req = svc.approvals.reopen(state.request) or state.request
     svc.scheduler.remove(f"rollback-execute:{row.id}")
     svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(req.expires),
                            "rollback.expire", num=row.num)

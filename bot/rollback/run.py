@@ -96,10 +96,13 @@ def crashed(svc: Any, num: int, exc: Exception) -> RollbackRow:
 
 
 def approval_gap(svc: Any, row: RollbackRow) -> str | None:
-    """Why a rollback whose cell needs approvals is not approved right now (None if it is,
-    or needs none; a Config rollback's approval is its dry-run's)."""
+    """Why a rollback whose cell needs approvals may not start executing now (None if it is
+    approved, needs none, or has started already; a Config rollback's approval is its
+    dry-run's)."""
     if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
         return None
+    if any(s["name"] == "Execute" and s["status"] != "pending" for s in row.data["steps"]):
+        return None  # it started on its approval; what happens now is a human's decision
     req = svc.approvals.for_subject("rollback", row.id)
     if req is None:
         return "it has no approval request"
@@ -119,12 +122,15 @@ def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
     row = store(svc).get(num)
     assert row is not None
     if row.status != "executing":
-        gap = approval_gap(svc, row)
-        if gap:
-            raise Refused(f"{row.id} does not run: {gap}")
+        # claim first, then check: a withdrawal either came before (and is seen here) or
+        # finds the rollback already executing (too late, and said so)
         if not store(svc).set_status(num, "executing",
                                      only_from=("scheduled", "awaiting-approval")):
             raise Refused(f"{row.id} is {row.status}")
+        gap = approval_gap(svc, row)
+        if gap:
+            store(svc).set_status(num, row.status, only_from=("executing",))
+            raise Refused(f"{row.id} does not run: {gap}")
     row = store(svc).get(num)  # type: ignore[assignment]
     p = product_cfg(svc, row.product)
     if _plan_digest(row.data, p) != row.data["digest"]:

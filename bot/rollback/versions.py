@@ -34,19 +34,35 @@ def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[se
     return sorted(set(found)), " and ".join(sources)
 
 
-def _rolled_back(done: list[RollbackRow]) -> dict[str, str]:
-    """Versions earlier rollbacks moved away from: version -> rollback ID."""
-    return {r.data["from_version"]: r.id for r in done
-            if r.kind != "config" and r.data.get("from_version") not in (None, "", "unknown")}
+WHOLE = ("immediate", "planned")  # partial and config rollbacks leave the product's version
+
+
+def _version(text: str | None) -> semver.Version | None:
+    try:
+        return semver.Version.parse((text or "").lstrip("v"))
+    except ValueError:
+        return None
+
+
+def _rolled_back(done: list[RollbackRow], versions: list[semver.Version]) -> dict[str, str]:
+    """Versions earlier whole rollbacks went back over (after the target, up to the bad
+    version): version -> the first rollback that did."""
+    out: dict[str, str] = {}
+    for r in done:
+        frm, to = _version(r.data.get("from_version")), _version(r.data.get("to_version"))
+        if r.kind not in WHOLE or frm is None:
+            continue
+        out.setdefault(str(frm), r.id)
+        for v in versions:
+            if to is not None and to < v <= frm:
+                out.setdefault(str(v), r.id)
+    return out
 
 
 def _rolled_back_to(done: list[RollbackRow]) -> list[semver.Version]:
     """The version the last completed whole rollback left running (if any)."""
-    whole = [r for r in done if r.kind in ("immediate", "planned")]
-    try:
-        return [semver.Version.parse(whole[-1].data["to_version"])] if whole else []
-    except ValueError:
-        return []
+    whole = [_version(r.data.get("to_version")) for r in done if r.kind in WHOLE]
+    return [whole[-1]] if whole and whole[-1] is not None else []
 
 
 def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
@@ -55,7 +71,7 @@ def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
     default the newest release not already rolled back), skipping versions the product's
     completed rollbacks ``done`` moved away from."""
     versions, where = _known_versions(svc, product, p)
-    rolled = _rolled_back(done)
+    rolled = _rolled_back(done, versions)
     final = [v for v in versions if not v.prerelease and str(v) not in rolled]
     running = final + _rolled_back_to(done)
     current = bad or (str(max(running)) if running else "")
