@@ -146,4 +146,5 @@ def setup(svc: Any) -> None:
     from bot.sync import flow as sync_flow
 
     sync_flow.on_finished(svc, configsync.on_sync_finished)
+    sync_flow.exempt_from_freeze(svc, configsync.own_sync)
     run.recover(svc)

@@ -75,3 +75,22 @@ def test_config_rollback_needs_a_config_sync(make_chat) -> None:
     assert "at= does not apply to a config rollback" in said.text
     said = chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=blue x")
     assert "only type=config can be asked for" in said.text
+
+
+def test_config_rollback_of_a_product_locked_by_an_earlier_rollback(tmp_path: Path,
+                                                                    make_chat) -> None:
+    src, dst = _repos(tmp_path)
+    chat = rollback_chat(make_chat, config_sync_config(src, dst))
+    chat.command("U0ALICE", "/rollback api sev=1 impact=widespread 500s after 1.4.0")
+    assert chat.svc.locks.frozen("api").ref == "RB-0001"
+    # the config is bad too: its own config sync may run into the locked product
+    chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config to=v1.3.0 pool")
+    dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
+    assert "frozen" not in rb_message(chat).rendered
+    # ...but nobody else's sync may
+    assert "frozen by rollback RB-0001" in chat.command("U0BOB", "/sync plan api-config").text
+    chat.react("U0BOB", dry)
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 10\n"
+    assert "*Status*: done" in rb_message(chat).rendered
+    assert chat.svc.locks.frozen("api").ref == "RB-0002"           # the lock passed on
+    assert chat.audit("rollback.lock.handed_over")[0].payload["to"] == "RB-0002"

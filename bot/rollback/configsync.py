@@ -24,7 +24,8 @@ def plan_config(svc: Any, row: RollbackRow) -> None:
     ref = row.data["config_ref"]
     try:
         plan_id = sync_flow.request_sync(svc, sd, row.requester, source_ref=ref,
-                                         reason=f"config rollback {row.id}")
+                                         reason=f"config rollback {row.id}",
+                                         on_behalf_of=row.id)
     except (Refused, RelbotError) as exc:
         fail(svc, row, "Plan", f"config sync {sd.name} from {ref}: {exc}")
         return
@@ -36,6 +37,14 @@ def plan_config(svc: Any, row: RollbackRow) -> None:
         return
     mark(svc, row, "Approve", "running", f"react on the dry-run {plan_id} (sync approval rules)")
     schedule_escalation(svc, row)
+
+
+def own_sync(svc: Any, product: str, ref: str) -> bool:
+    """Freeze exemption: the active Config rollback of ``product`` (``ref`` is its ID or its
+    dry-run's plan ID) may sync into it even while an earlier rollback's lock holds it; the
+    lock passes to it when the sync applies."""
+    row = store(svc).active_for(product)
+    return row is not None and row.kind == "config" and ref in (row.id, row.data.get("sync_plan"))
 
 
 def drop_dry_run(svc: Any, row: RollbackRow, why: str) -> None:

@@ -122,7 +122,7 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
                          f"{req.product}.components ({', '.join(p.components)})")
     window = _window(svc, req.at)
     from_v, to_v, target_why = target_versions(svc, req.product, p, req.version, req.to,
-                                                store(svc).done_for(req.product))
+                                                store(svc).done_for(req.product), req.config)
     now = svc.clock.now()
     urgent = d.cell.approvals == 0 and kind in URGENT and window is None
     procedure = "RB-IMM" if urgent else "RB-PLN"

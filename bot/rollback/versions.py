@@ -66,10 +66,12 @@ def _rolled_back_to(done: list[RollbackRow]) -> list[semver.Version]:
 
 
 def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
-                    to: str | None, done: list[RollbackRow]) -> tuple[str, str, str]:
+                    to: str | None, done: list[RollbackRow],
+                    config: bool = False) -> tuple[str, str, str]:
     """(from_version, to_version, why): the last known good release before ``bad`` (by
     default the newest release not already rolled back), skipping versions the product's
-    completed rollbacks ``done`` moved away from."""
+    completed rollbacks ``done`` moved away from. A ``config`` rollback may bring the config
+    back to the running version (``to=v1.3.0`` after the code went back to 1.3.0)."""
     versions, where = _known_versions(svc, product, p)
     rolled = _rolled_back(done, versions)
     final = [v for v in versions if not v.prerelease and str(v) not in rolled]
@@ -85,7 +87,8 @@ def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
     if to:
         target = to.lstrip("v")
         try:
-            newer = cur is not None and semver.Version.parse(target) >= cur
+            to_v = semver.Version.parse(target)
+            newer = cur is not None and (to_v > cur if config else to_v >= cur)
         except ValueError:  # a git ref (type=config): nothing to compare
             newer = False
         if newer:

@@ -29,16 +29,26 @@ def store(svc: Any) -> SyncStore:
     return st
 
 
-def _freeze_check(svc: Any, sd: SyncDef) -> None:
+def exempt_from_freeze(svc: Any, fn: Any) -> None:
+    """Register ``fn(svc, product, ref) -> bool``: True lets the sync planned on behalf of
+    ``ref`` (or the plan ``ref``) into a frozen product (a rollback's own config sync)."""
+    hooks = svc.features.setdefault("sync.freeze_exempt", [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
+def _freeze_check(svc: Any, sd: SyncDef, ref: str | None = None) -> None:
     if sd.product and getattr(svc, "locks", None) is not None:
         fr = svc.locks.frozen(sd.product)
-        if fr is not None:
+        if fr is not None and not (ref and any(
+                h(svc, sd.product, ref) for h in svc.features.get("sync.freeze_exempt", []))):
             raise Refused(f"{fr.describe()}. Syncs into {sd.product} are refused until then.")
 
 
-def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None) -> Plan:
+def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None,
+              on_behalf_of: str | None = None) -> Plan:
     """Run the dry-run for ``sd`` into the private cache (never touches the target)."""
-    _freeze_check(svc, sd)
+    _freeze_check(svc, sd, on_behalf_of)
     cfg = svc.config.current
     return build_plan(sd, cfg.base_dir, svc.data_dir / "sync-cache" / sd.name,
                       source_ref=source_ref, now=svc.clock.now())
@@ -62,9 +72,11 @@ def message_text(svc: Any, row: PlanRow) -> str:
 
 
 def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str | None = None,
-                 reason: str | None = None, channel: str | None = None) -> str:
-    """Plan, store, post the summary and open the approval; returns the plan (evidence) ID."""
-    plan = plan_only(svc, sync_def, source_ref)
+                 reason: str | None = None, channel: str | None = None,
+                 on_behalf_of: str | None = None) -> str:
+    """Plan, store, post the summary and open the approval; returns the plan (evidence) ID.
+    ``on_behalf_of`` names what asked for it (a rollback) for :func:`exempt_from_freeze`."""
+    plan = plan_only(svc, sync_def, source_ref, on_behalf_of)
     st = store(svc)
     st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
                    plan.created)
@@ -165,7 +177,7 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
     sd = svc.config.current.sync(plan.sync)
     if sd is None:
         raise Refused(f"sync {plan.sync} is no longer defined")
-    _freeze_check(svc, sd)
+    _freeze_check(svc, sd, plan.id)
     holder = f"{plan.id}:{executor}"
     keys = [f"sync-target:{t.repo}#{t.branch}" for t in plan.targets]
     taken: list[str] = []
