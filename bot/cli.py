@@ -125,23 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"relbot {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", parents=[common], help="run the bot (Socket Mode or HTTP)")
+    run = sub.add_parser("run", help="run the bot (Socket Mode or HTTP)")
     run.add_argument("--http", action="store_true", help="serve HTTP even if SLACK_APP_TOKEN "
                      "is set")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=3000)
 
-    cc = sub.add_parser("check-config", parents=[common], help="validate the config")
+    cc = sub.add_parser("check-config", help="validate the config")
     cc.add_argument("path", nargs="?", default=None)
 
     audit = sub.add_parser("audit", help="inspect the audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    asub.add_parser("verify", parents=[common], help="verify the hash chain")
-    ex = asub.add_parser("export", parents=[common], help="export entries")
+    asub.add_parser("verify", help="verify the hash chain")
+    ex = asub.add_parser("export", help="export entries")
     ex.add_argument("--format", choices=["jsonl", "yaml"], default="jsonl")
     ex.add_argument("--since", default=None, help="ISO date or datetime (UTC)")
 
-    con = sub.add_parser("console", parents=[common],
+    con = sub.add_parser("console",
                          help="local console: the bot against a built-in Slack stand-in")
     con.add_argument("--clock", default=None, help="start a fake clock at this ISO time")
 

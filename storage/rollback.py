@@ -112,11 +112,12 @@ class RollbackStore:
             "SELECT * FROM rollbacks WHERE active = 1 ORDER BY id").fetchall()
         return [self._load(r) for r in rows]
 
-    def done_for(self, product: str) -> list[RollbackRow]:
-        """The product's completed rollbacks, oldest first."""
+    def done_for(self, product: str, statuses: tuple[str, ...] = ("done",)
+                 ) -> list[RollbackRow]:
+        """The product's rollbacks in ``statuses`` (default: completed), oldest first."""
         rows = self.db.conn().execute(
-            "SELECT * FROM rollbacks WHERE product = ? AND status = 'done' ORDER BY id",
-            (product,)).fetchall()
+            f"SELECT * FROM rollbacks WHERE product = ? AND status IN "
+            f"({','.join('?' * len(statuses))}) ORDER BY id", (product, *statuses)).fetchall()
         return [self._load(r) for r in rows]
 
     def recent(self, limit: int = 10) -> list[RollbackRow]:

@@ -136,6 +136,8 @@ def test_audit_verify_cli_intact_then_tampered(tmp_path: Path) -> None:
     r = relbot("audit", "verify", "--db", str(db))
     assert r.returncode == 0, r.stderr
     assert "5 entries" in r.stdout
+    r = relbot("--db", str(db), "audit", "verify", cwd=tmp_path)   # before the subcommand too
+    assert r.returncode == 0 and "5 entries" in r.stdout, r.stderr
 
     raw = sqlite3.connect(db)
     try:

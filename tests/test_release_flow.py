@@ -221,6 +221,13 @@ def test_a_rollback_lock_stops_a_running_release_before_execution(tmp_path: Path
     chat.svc.locks.freeze("api", "RB-0004", "again", "U0BOB")
     assert "may not enter Post-Release" in chat.command("U0ALICE", "/release advance").text
     assert not git("tag", "--list", "v1.3.0", cwd=repo).strip()     # nothing tagged
+    chat.svc.locks.unfreeze("api")
+    chat.command("U0ALICE", "/release advance")
+    chat.svc.locks.freeze("api", "RB-0005", "after shipping", "U0BOB")
+    assert rs.find(chat.svc, "1.3.0").step == "Post-Release"     # shipped: it may be closed
+    assert "lock" not in chat.command("U0ALICE", "/release status").text
+    chat.command("U0ALICE", "/release advance")
+    assert rs.find(chat.svc, "1.3.0").status == "released"
 
 
 def test_without_release_permissions_anyone_may_start_and_clear(tmp_path: Path,
@@ -231,3 +238,10 @@ def test_without_release_permissions_anyone_may_start_and_clear(tmp_path: Path,
     assert "Started api 1.3.0" in chat.command("U0DAVE", "/release start minor").text
     said = chat.command("U0DAVE", "/release advance")
     assert "RL-01 All PRs merged is pending — cleared by anyone" in said.text
+
+
+def test_a_relative_repo_is_resolved_against_the_config_file(tmp_path: Path,
+                                                             make_chat) -> None:
+    repo = _ready_repo(tmp_path)
+    chat = make_chat(config(repo).replace(f"repo: {repo}", "repo: ../api"))
+    assert "Started api 1.3.0" in chat.command("U0ALICE", "/release start minor").text

@@ -94,3 +94,20 @@ def test_config_rollback_of_a_product_locked_by_an_earlier_rollback(tmp_path: Pa
     assert "*Status*: done" in rb_message(chat).rendered
     assert chat.svc.locks.frozen("api").ref == "RB-0002"           # the lock passed on
     assert chat.audit("rollback.lock.handed_over")[0].payload["to"] == "RB-0002"
+
+
+def test_a_sync_approved_after_the_lock_says_so_and_waits(tmp_path: Path, make_chat) -> None:
+    src, dst = _repos(tmp_path)
+    chat = rollback_chat(make_chat, config_sync_config(src, dst))
+    chat.command("U0ALICE", "/sync plan api-config ref=v1.3.0")         # before the lock
+    dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
+    chat.command("U0ALICE", "/rollback api sev=1 impact=widespread 500s after 1.4.0")
+    chat.react("U0BOB", dry)                                            # after it
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 20\n"
+    [said] = [m for m in chat.thread(dry) if "refused" in m.rendered]
+    assert "api is frozen by rollback RB-0001" in said.rendered
+    assert "The approval stands: `/sync apply" in said.rendered
+    chat.command("U0ALICE", "/rollback resolve RB-0001 fixed")
+    plan_id = dry.rendered.split()[1]
+    chat.command("U0ALICE", f"/sync apply {plan_id}")
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 10\n"

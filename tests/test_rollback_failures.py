@@ -63,6 +63,10 @@ def test_a_newer_rollback_takes_over_the_lock(make_chat) -> None:
     assert "RB-0002 holds its lock now" in said.text
     chat.command("U0ALICE", "/rollback resolve RB-0002 fixed in 1.4.1")
     assert chat.svc.locks.frozen("api") is None
+    older = chat.api.state.message(first.number).rendered      # the first one says so too
+    assert "taken over" not in older and "unlocked" in older
+    assert "lifted with RB-0002: fixed in 1.4.1" in older
+    assert verified(chat, "RB-0001")["lock"]["lifted_by"] == "U0ALICE"
 
 
 def test_approval_after_the_window_does_not_run_outside_it(make_chat) -> None:

@@ -17,9 +17,10 @@ from bot.release import version as vs
 def cmd_propose(args: argparse.Namespace) -> str:
     """The proposed bump for PRODUCT and the commits that call for it."""
     cfg = load_config(args.config)
-    p = cfg.releases.product(args.product) if cfg.releases else None
-    if p is None:
-        raise RelbotError(f"product {args.product!r} is not in releases.products")
+    try:
+        p = rs.resolved_product(cfg, args.product)
+    except RelbotError:
+        raise RelbotError(f"product {args.product!r} is not in releases.products") from None
     last, bump, why = rs.propose(p)
     if bump is None:
         return f"{p.name}: nothing releasable since {last or 'the first commit'}"

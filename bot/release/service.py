@@ -26,12 +26,19 @@ def store(svc: Any) -> ReleaseStore:
 
 
 def product(svc: Any, name: str | None) -> Product:
-    cfg = svc.config.current.releases
+    """The release product ``name`` (or the default), its repo resolved against the config
+    file's directory like every other path in the config."""
+    return resolved_product(svc.config.current, name)
+
+
+def resolved_product(config: Any, name: str | None) -> Product:
+    """:func:`product` for a loaded config (CLI)."""
+    cfg = config.releases
     p = cfg.product(name) if cfg else None
     if p is None:
         names = ", ".join(x.name for x in cfg.products) if cfg else ""
         raise NotFound("product", name or "(default)", f"known: {names or 'none configured'}")
-    return p
+    return p.model_copy(update={"repo": str(config.resolve_path(p.repo))})
 
 
 def repo(p: Product) -> Path:
@@ -177,17 +184,18 @@ def blockers(svc: Any, row: ReleaseRow) -> list[tuple[str, str, str]]:
             for cid in ck.gating(row.step) if row.checks[cid].result not in ck.DONE]
 
 
-SHIPPING = ("Execution", "Post-Release", "Released")
-"""Steps a frozen product (e.g. locked after a rollback) may not enter."""
+SHIPPING = ("Execution", "Post-Release")
+"""Steps a frozen product (e.g. locked after a rollback) may not enter; a release already at
+Post-Release has shipped and may still be closed."""
 
 
 def lock_note(svc: Any, row: ReleaseRow) -> str | None:
     """For an active release of a frozen product: the lock and what it holds back."""
-    fr = svc.locks.frozen(row.product) if row.status == "active" else None
+    later = ck.STEPS[ck.STEPS.index(row.step) + 1:]
+    held = next((s for s in SHIPPING if s in later), None)
+    fr = svc.locks.frozen(row.product) if row.status == "active" and held else None
     if fr is None:
         return None
-    held = next((s for s in SHIPPING if s in ck.STEPS[ck.STEPS.index(row.step) + 1:]),
-                "Released")
     return f"{fr.describe()}. {row.product} {row.version} will not enter {held} until then."
 
 

@@ -33,7 +33,7 @@ def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
         if blockers:
             blocks.append(context("Blocking " + row.step + ": " + "; ".join(
                 f"{c} ({w})" for c, _, w in blockers)))
-        elif not (lock and row.step in ck.STEPS[-3:]):  # the lock holds the next step back
+        elif not (lock and row.step in ck.STEPS[-3:-1]):  # the lock holds the next step back
             blocks.append(context(f"Ready to leave {row.step}: `/release advance {row.version}`"))
         if lock:
             blocks.append(context(f":lock: {lock}"))

@@ -102,10 +102,17 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
                          if fr else ""))
     svc.locks.unfreeze(row.product)
     at = iso(svc.clock.now())
-    store(svc).modify(row.num, lambda data: data.update(lock={
-        **(data.get("lock") or {}), "lifted": at, "lifted_by": actor, "lift_reason": reason}))
-    svc.audit.append(actor, "rollback.unlocked", row.id, {"product": row.product,
-                                                          "reason": reason})
+    # the rollbacks whose lock this one took over are lifted with it
+    handed = [r for r in store(svc).done_for(row.product, ("done", "aborted"))
+              if (r.data.get("lock") or {}).get("handed_to") == row.id
+              and not r.data["lock"].get("lifted")]
+    for r, why in [(row, reason)] + [(r, f"lifted with {row.id}: {reason}") for r in handed]:
+        store(svc).modify(r.num, lambda data, why=why: data.update(lock={
+            **(data.get("lock") or {}), "lifted": at, "lifted_by": actor, "lift_reason": why}))
+        svc.audit.append(actor, "rollback.unlocked", r.id, {"product": row.product,
+                                                            "reason": why})
+        if r is not row:
+            refresh(svc, r)
     post_message(svc, f":unlock: {row.product} unlocked by <@{actor}> ({row.id}): {reason}. "
                       "Releases and syncs are allowed again.", None, row.channel)
     return refresh(svc, row)

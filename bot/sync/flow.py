@@ -37,12 +37,13 @@ def exempt_from_freeze(svc: Any, fn: Any) -> None:
         hooks.append(fn)
 
 
-def _freeze_check(svc: Any, sd: SyncDef, ref: str | None = None) -> None:
+def _freeze_check(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -> None:
     if sd.product and getattr(svc, "locks", None) is not None:
         fr = svc.locks.frozen(sd.product)
         if fr is not None and not (ref and any(
                 h(svc, sd.product, ref) for h in svc.features.get("sync.freeze_exempt", []))):
-            raise Refused(f"{fr.describe()}. Syncs into {sd.product} are refused until then.")
+            raise Refused(f"{fr.describe()}. Syncs into {sd.product} are refused until "
+                          f"then.{hint}")
 
 
 def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None,
@@ -177,13 +178,14 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
     sd = svc.config.current.sync(plan.sync)
     if sd is None:
         raise Refused(f"sync {plan.sync} is no longer defined")
-    _freeze_check(svc, sd, plan.id)
     holder = f"{plan.id}:{executor}"
     keys = [f"sync-target:{t.repo}#{t.branch}" for t in plan.targets]
     taken: list[str] = []
     started = svc.clock.now().isoformat()
     result, error, new_shas = "failed", "", []
-    try:
+    try:  # a refusal from here on is reported in the plan's thread
+        _freeze_check(svc, sd, plan.id, f" The approval stands: `/sync apply {plan.id}` runs "
+                                        "it once the lock is lifted.")
         for k in keys:
             lease = svc.locks.acquire(k, holder, sd.lock_ttl, f"sync {plan.sync}")
             if lease is not None:
