@@ -115,6 +115,8 @@ def setup(svc: Any) -> None:
     sched = getattr(svc, "scheduler", None)
     if sched is not None and hasattr(sched, "register"):
         sched.register("sync.expire", flow.expire_job)
+        sched.register("sync.recover", flow.recover_job)
+        flow.recover(svc)
 
 
 def register(app: Any) -> None:

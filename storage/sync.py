@@ -69,6 +69,12 @@ class SyncStore:
                                 (status, note, pid))
             return cur.rowcount > 0
 
+    def with_status(self, status: str) -> list[PlanRow]:
+        """Plans in ``status``, oldest first."""
+        rows = self.db.conn().execute(
+            "SELECT id FROM sync_plans WHERE status=? ORDER BY created", (status,)).fetchall()
+        return [r for r in (self.get(x["id"]) for x in rows) if r is not None]
+
     def get(self, pid: str) -> PlanRow | None:
         row = self.db.conn().execute("SELECT * FROM sync_plans WHERE id=?", (pid,)).fetchone()
         if row is None:

@@ -111,3 +111,33 @@ def test_a_sync_approved_after_the_lock_says_so_and_waits(tmp_path: Path, make_c
     plan_id = dry.rendered.split()[1]
     chat.command("U0ALICE", f"/sync apply {plan_id}")
     assert _deployed(tmp_path, dst) == "db:\n  pool: 10\n"
+
+
+def test_a_config_sync_interrupted_by_a_crash_stops_the_rollback(tmp_path: Path,
+                                                                 make_chat) -> None:
+    from datetime import timedelta
+
+    src, dst = _repos(tmp_path)
+    chat = rollback_chat(make_chat, config_sync_config(src, dst))
+    chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config to=v1.3.0 pool")
+    dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
+    plan_id = dry.rendered.split()[1]
+    # the state a crash mid-apply leaves: the plan running, its target lease still held
+    from bot.sync import flow as sync_flow
+    sync_flow.store(chat.svc).set_status(plan_id, "running")
+    chat.svc.locks.acquire(f"sync-target:{dst}#main", f"{plan_id}:relbot",
+                           timedelta(minutes=1), "sync api-config")
+    chat = chat.restart()
+    chat.run_due()
+    assert sync_flow.store(chat.svc).get(plan_id).status == "running"   # lease still live
+    chat.clock.advance(minutes=1, seconds=2)
+    chat.run_due()
+    assert sync_flow.store(chat.svc).get(plan_id).status == "failed"
+    assert [m for m in chat.thread(dry) if "was interrupted" in m.rendered]
+    text = rb_message(chat).rendered
+    assert "*Status*: failed" in text and "interrupted: relbot stopped" in text
+    chat.command("U0ALICE", "/rollback retry RB-0001")               # a new dry-run
+    dry2 = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
+    chat.react("U0BOB", dry2)
+    assert _deployed(tmp_path, dst) == "db:\n  pool: 10\n"
+    assert "*Status*: done" in rb_message(chat).rendered

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -103,7 +104,6 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
                                  requester=requester, policy=policy, approvers=approvers)
         sched = getattr(svc, "scheduler", None)
         if sched is not None and hasattr(sched, "add_once"):
-            from datetime import datetime
             sched.add_once(f"sync-expire:{plan.id}", datetime.fromisoformat(req.expires),
                            "sync.expire", plan_id=plan.id)
     row = st.get(plan.id)
@@ -223,6 +223,42 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
             svc.locks.release(k, holder)
         _post_sync(svc, row, plan, executor, started, result, error, new_shas)
     return result
+
+
+INTERRUPTED = "interrupted: relbot stopped while this sync ran"
+
+
+def recover(svc: Any) -> None:
+    """At start-up: check each plan a stopped relbot left running (a scheduler job, so it runs
+    once every feature has registered its :func:`on_finished` hook)."""
+    for row in store(svc).with_status("running"):
+        svc.scheduler.add_once(f"sync-recover:{row.id}", svc.clock.now(), "sync.recover",
+                               plan_id=row.id)
+
+
+def recover_job(svc: Any, plan_id: str) -> None:
+    """Finish a plan left running as interrupted once its target leases have lapsed (until
+    then it may still be running elsewhere); its followers hear ``failed``."""
+    row = store(svc).get(plan_id)
+    if row is None or row.status != "running":
+        return
+    plan = Plan.model_validate(row.plan)
+    live = [lease for lease in (svc.locks.holder(f"sync-target:{t.repo}#{t.branch}")
+                                for t in plan.targets)
+            if lease is not None and lease.holder.startswith(f"{plan_id}:")]
+    if live:
+        when = max(datetime.fromisoformat(lease.expires) for lease in live)
+        svc.scheduler.add_once(f"sync-recover:{plan_id}", when + timedelta(seconds=1),
+                               "sync.recover", plan_id=plan_id)
+        return
+    if not store(svc).set_status(plan_id, "failed", INTERRUPTED, only_from=("running",)):
+        return
+    svc.audit.append("relbot", "sync.interrupted", plan_id, {"digest": row.digest})
+    post_message(svc, f":warning: Sync {plan_id} was interrupted: relbot stopped while it ran. "
+                      f"Check the target, then `/sync plan {row.sync}` for a new dry-run.",
+                 None, row.channel, row.ts or None)
+    update_message(svc, row.channel, row.ts, message_text(svc, store(svc).get(plan_id)))
+    notify_finished(svc, plan_id, "failed", INTERRUPTED)
 
 
 def on_finished(svc: Any, fn: Any) -> None:
