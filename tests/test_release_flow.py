@@ -167,6 +167,10 @@ def test_abort_and_evidence_verify(tmp_path: Path, make_chat) -> None:
     chat.command("U0ALICE", "/release abort 1.3.0 security issue found")
     row = rs.find(chat.svc, "1.3.0")
     assert row.status == "aborted" and row.reason == "security issue found"
+    # the aborted version is not reused; the answer names the next one
+    said = chat.command("U0ALICE", "/release start minor")
+    assert ("cannot start api 1.3.0: it was aborted and a version is not reused; start the "
+            "next one: `/release start api 1.3.1`") in said.text
     # after abort a new release of the product may start
     assert "Started" in chat.command("U0ALICE", "/release start 1.3.1").text
 

@@ -79,6 +79,10 @@ def start(svc: Any, actor: str, name: str | None, how: str | None) -> tuple[Rele
                         ck.initial(kind))
     except Conflict as exc:
         svc.audit.append(actor, "release.start.refused", f"{p.name}@{new}", {"reason": str(exc)})
+        if str(exc) == f"{p.name} {new} is already aborted":  # version numbers are not reused
+            raise Refused(f"cannot start {p.name} {new}: it was aborted and a version is not "
+                          f"reused; start the next one: `/release start {p.name} "
+                          f"{vs.next_version(new, 'patch')}`") from None
         raise Refused(f"cannot start {p.name} {new}: {exc} (one active release per product)")\
             from None
     svc.audit.append(actor, "release.start", subject(row), {
