@@ -230,8 +230,11 @@ def test_a_rollback_lock_stops_a_running_release_before_execution(tmp_path: Path
     chat.svc.locks.freeze("api", "RB-0005", "after shipping", "U0BOB")
     assert rs.find(chat.svc, "1.3.0").step == "Post-Release"     # shipped: it may be closed
     assert "lock" not in chat.command("U0ALICE", "/release status").text
-    chat.command("U0ALICE", "/release advance")
+    said = chat.command("U0ALICE", "/release advance")
+    assert "Internal error" not in said.text and "Released" in said.text
     assert rs.find(chat.svc, "1.3.0").status == "released"
+    status = chat.command("U0ALICE", "/release status 1.3.0").text
+    assert "Internal error" not in status and "status: *released*" in status
 
 
 def test_without_release_permissions_anyone_may_start_and_clear(tmp_path: Path,

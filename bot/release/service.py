@@ -195,9 +195,11 @@ Post-Release has shipped and may still be closed."""
 
 def lock_note(svc: Any, row: ReleaseRow) -> str | None:
     """For an active release of a frozen product: the lock and what it holds back."""
+    if row.status != "active" or row.step not in ck.STEPS:
+        return None
     later = ck.STEPS[ck.STEPS.index(row.step) + 1:]
     held = next((s for s in SHIPPING if s in later), None)
-    fr = svc.locks.frozen(row.product) if row.status == "active" and held else None
+    fr = svc.locks.frozen(row.product) if held else None
     if fr is None:
         return None
     return f"{fr.describe()}. {row.product} {row.version} will not enter {held} until then."
