@@ -60,14 +60,15 @@ class ApprovalState:
         if self.reached:
             return "quorum reached"
         n, req = self.needed, self.request
+        needs = f"needs {n} more approval{'s' if n != 1 else ''}"
         self_ok = bool(req.policy.get("allow_self_approval"))
         voted = {v.user for v in self.approved_by}
         who = [a for a in self.approvers
                if a not in voted and (self_ok or a != req.requester)]
         if self.approvers and not who:
-            return (f"needs {n} more approval{'s' if n != 1 else ''}, but every listed "
-                    "approver has voted or is the requester: add approvers to the config")
-        text = f"needs {n} more approval{'s' if n != 1 else ''} from {describe(who)}"
+            return (f"{needs}, but every listed approver has voted or is the requester: add "
+                    "approvers to the config")
+        text = f"{needs} from {describe(who)}"
         if not self_ok and (not who or any(a.startswith("@") for a in who)):
             text += f" other than <@{req.requester}>"  # a group may include the requester
         return text

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +18,10 @@ from bot.errors import Refused, RelbotError, UsageError
 from bot.groups import describe
 from bot.messages import post_message, update_message
 from bot.redact import scrub, scrub_text
+from bot.words import OPTION, split_words
 
 log = logging.getLogger(__name__)
 
-_OPT = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
-_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
-_KEEP = "\x00"  # stands in for an in-word apostrophe while shlex splits
 
 
 @dataclass(frozen=True)
@@ -112,18 +108,6 @@ class CommandContext:
         self.svc.audit.append(self.cmd.user, action, subject or self.cmd.name, payload or {})
 
 
-def split_words(text: str) -> list[str]:
-    """Shell-like words: quotes group words, but an apostrophe inside a word ("won't",
-    "customer's") is just a letter, and an unbalanced quote falls back to plain words."""
-    text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'")
-    text = _APOSTROPHE.sub(_KEEP, text)
-    try:
-        words = shlex.split(text)
-    except ValueError:  # nothing is dropped: the quote stays a character
-        words = text.split()
-    return [w.replace(_KEEP, "'") for w in words]
-
-
 def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
                   response_url: str = "", trigger_id: str = "") -> Command:
     """Split ``text`` into subcommand, positional args and ``key=value`` options."""
@@ -135,7 +119,7 @@ def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
         sub, rest = spec.default, words
     args, opts = [], {}
     for w in rest:
-        m = _OPT.match(w)
+        m = OPTION.match(w)
         if m:
             key, value = m.group(1).lower(), m.group(2)
             sub_spec = spec.subcommands.get(sub)

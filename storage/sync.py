@@ -72,16 +72,12 @@ class SyncStore:
     def with_status(self, status: str) -> list[PlanRow]:
         """Plans in ``status``, oldest first."""
         rows = self.db.conn().execute(
-            "SELECT id FROM sync_plans WHERE status=? ORDER BY created", (status,)).fetchall()
-        return [r for r in (self.get(x["id"]) for x in rows) if r is not None]
+            "SELECT * FROM sync_plans WHERE status=? ORDER BY created", (status,)).fetchall()
+        return [_plan_row(r) for r in rows]
 
     def get(self, pid: str) -> PlanRow | None:
         row = self.db.conn().execute("SELECT * FROM sync_plans WHERE id=?", (pid,)).fetchone()
-        if row is None:
-            return None
-        d = dict(row)
-        d["plan"] = json.loads(d["plan"])
-        return PlanRow(**d)
+        return _plan_row(row) if row is not None else None
 
     def add_log(self, lid: str, sync: str, plan_id: str, result: str, started: str,
                 record: dict) -> None:
@@ -100,3 +96,9 @@ class SyncStore:
                 "SELECT record FROM sync_log WHERE sync=? OR id=? OR plan_id=?"
                 " ORDER BY started DESC LIMIT ?", (sync, sync, sync, limit))
         return [json.loads(r["record"]) for r in rows]
+
+
+def _plan_row(row: Any) -> PlanRow:
+    d = dict(row)
+    d["plan"] = json.loads(d["plan"])
+    return PlanRow(**d)

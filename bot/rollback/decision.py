@@ -9,11 +9,11 @@ from pydantic import BaseModel
 
 from bot.errors import UsageError
 from bot.rollback.config import IMPACTS, SEVERITIES, Cell, RollbackConfig
+from bot.words import OPTION
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
-_OPT = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
 SEV_NUMBERS = {"1": "critical", "2": "high", "3": "medium", "4": "low"}
 OPTIONS = ("severity", "sev", "impact", "to", "at", "components", "type")
 USAGE = ("/rollback PRODUCT [VERSION] severity=critical|high|medium|low "
@@ -50,7 +50,7 @@ def split_request(words: list[str]) -> tuple[list[str], dict[str, str]]:
     args: list[str] = []
     opts: dict[str, str] = {}
     for w in words:
-        m = _OPT.match(w)
+        m = OPTION.match(w)
         key = m.group(1).lower() if m else ""
         if m and key in OPTIONS:
             if key in opts and opts[key] != m.group(2):

@@ -108,7 +108,5 @@ def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
 
 def _older(v: str, than: semver.Version) -> bool:
     """``v`` is a version older than ``than`` (False for anything else)."""
-    try:
-        return semver.Version.parse(v) < than
-    except ValueError:
-        return False
+    parsed = _version(v)
+    return parsed is not None and parsed < than

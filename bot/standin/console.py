@@ -16,7 +16,7 @@ from bot.configbase import parse_duration
 from bot.runner import setup_logging
 from bot.standin.local import LocalSlack
 from bot.standin.webapi import Message
-from handlers.base import split_words
+from bot.words import split_words
 
 HELP = """\
 Console commands:
@@ -125,9 +125,10 @@ class Console:
                     self.say("console: start with --clock ISO to move time")
                 else:
                     until = self.clock.now() + parse_duration(args[0])
-                    sched = self.local.svc.scheduler
-                    ran = sched.pass_time(self.clock, until) if sched else 0
-                    if not sched:
+                    sched, ran = self.local.svc.scheduler, 0
+                    if sched:
+                        ran = sched.pass_time(self.clock, until)
+                    else:
                         self.clock.set(until)
                     self.say(f"(clock now {self.clock.now().isoformat()}, {ran} jobs ran)")
             elif head == "show" and args:

@@ -30,12 +30,21 @@ def store(svc: Any) -> SyncStore:
     return st
 
 
+def _add_hook(svc: Any, kind: str, fn: Any) -> None:
+    hooks = svc.features.setdefault(kind, [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
+def _target_key(t: Any) -> str:
+    """The lease one execution per target holds."""
+    return f"sync-target:{t.repo}#{t.branch}"
+
+
 def exempt_from_freeze(svc: Any, fn: Any) -> None:
     """Register ``fn(svc, product, ref) -> bool``: True lets the sync planned on behalf of
     ``ref`` (or the plan ``ref``) into a frozen product (a rollback's own config sync)."""
-    hooks = svc.features.setdefault("sync.freeze_exempt", [])
-    if fn not in hooks:
-        hooks.append(fn)
+    _add_hook(svc, "sync.freeze_exempt", fn)
 
 
 def _freeze_check(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -> None:
@@ -179,7 +188,7 @@ def execute(svc: Any, plan_id: str, executor: str) -> str:
     if sd is None:
         raise Refused(f"sync {plan.sync} is no longer defined")
     holder = f"{plan.id}:{executor}"
-    keys = [f"sync-target:{t.repo}#{t.branch}" for t in plan.targets]
+    keys = [_target_key(t) for t in plan.targets]
     taken: list[str] = []
     started = svc.clock.now().isoformat()
     result, error, new_shas = "failed", "", []
@@ -243,8 +252,7 @@ def recover_job(svc: Any, plan_id: str) -> None:
     if row is None or row.status != "running":
         return
     plan = Plan.model_validate(row.plan)
-    live = [lease for lease in (svc.locks.holder(f"sync-target:{t.repo}#{t.branch}")
-                                for t in plan.targets)
+    live = [lease for lease in (svc.locks.holder(_target_key(t)) for t in plan.targets)
             if lease is not None and lease.holder.startswith(f"{plan_id}:")]
     if live:
         when = max(datetime.fromisoformat(lease.expires) for lease in live)
@@ -264,9 +272,7 @@ def recover_job(svc: Any, plan_id: str) -> None:
 def on_finished(svc: Any, fn: Any) -> None:
     """Call ``fn(svc, plan_id, result, error)`` after every execution attempt, expiry or
     cancel of a plan (rollbacks use it to follow the config sync they started)."""
-    hooks = svc.features.setdefault("sync.finished", [])
-    if fn not in hooks:
-        hooks.append(fn)
+    _add_hook(svc, "sync.finished", fn)
 
 
 def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> None:
