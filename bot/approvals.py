@@ -32,6 +32,10 @@ class Vote:
     user: str
     at: str
 
+    def record(self) -> dict[str, str]:
+        """The vote as evidence records list it: ``{"user": ..., "at": ...}``."""
+        return {"user": self.user, "at": self.at}
+
 
 @dataclass(frozen=True)
 class ApprovalState:

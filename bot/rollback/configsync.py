@@ -86,8 +86,7 @@ def on_sync_finished(svc: Any, plan_id: str, result: str, error: str) -> None:
 def _applied(svc: Any, row: RollbackRow, plan_id: str, result: str, error: str) -> None:
     req = svc.approvals.for_subject("sync", plan_id)
     votes = svc.approvals.state(req).approved_by if req else ()
-    store(svc).update_data(row.num, {"approvals": [{"user": v.user, "at": v.at}
-                                                   for v in votes]})
+    store(svc).update_data(row.num, {"approvals": [v.record() for v in votes]})
     if not store(svc).get(row.num).data.get("decided"):  # type: ignore[union-attr]
         decided(svc, row, "relbot", "Approve", f"dry-run {plan_id} approved")
         mark(svc, row, "Schedule", "skipped", "the sync executes on approval")

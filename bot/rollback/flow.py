@@ -122,7 +122,7 @@ def on_approval(svc: Any, state: Any) -> None:
         return
     if not (state.reached and svc.approvals.transition(state.request.id, "open", "approved")):
         return
-    votes = [{"user": v.user, "at": v.at} for v in state.approved_by]
+    votes = [v.record() for v in state.approved_by]
     store(svc).update_data(row.num, {"approvals": votes})
     decided(svc, row, "relbot", "Approve",
              "approved by " + ", ".join(f"<@{v['user']}>" for v in votes))
@@ -147,7 +147,7 @@ def withdrawn(svc: Any, row: RollbackRow, state: Any) -> None:
     svc.scheduler.remove(f"rollback-execute:{row.id}")
     svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(req.expires),
                            "rollback.expire", num=row.num)
-    votes = [{"user": v.user, "at": v.at} for v in state.approved_by]
+    votes = [v.record() for v in state.approved_by]
     store(svc).update_data(row.num, {"approvals": votes, "decided": None})
     svc.audit.append("relbot", "rollback.approval_withdrawn", row.id, {
         "request": req.id, "approvals": [v["user"] for v in votes]})

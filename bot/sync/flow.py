@@ -296,7 +296,7 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
                      "sha_after": new_shas[i] if i < len(new_shas) else None}
                     for i, t in enumerate(plan.targets)],
         "dry_run_digest": plan.digest,
-        "approvers": [{"user": v.user, "at": v.at} for v in votes],
+        "approvers": [v.record() for v in votes],
         "executor": executor, "started": started, "ended": svc.clock.now().isoformat(),
         "result": result, "error": error,
         "changes": [{"status": c.status, "path": c.path, "old_path": c.old_path,
