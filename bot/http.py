@@ -169,7 +169,8 @@ class SlackHTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def serve_in_thread(self) -> SlackHTTPServer:
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True,
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True,
                                         name="relbot-http")
         self._thread.start()
         return self

@@ -208,8 +208,8 @@ class FakeSlackAPI:
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.state = self.state
         self._server.api = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="slack-standin")
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True, name="slack-standin")
         self._responses: dict[str, dict] = {}
 
     @property
