@@ -14,6 +14,7 @@ from bot.clock import FakeClock
 from bot.config import ConfigHolder, load_config
 from bot.configbase import parse_duration
 from bot.runner import setup_logging
+from bot.standin.faults import parse_fault_command
 from bot.standin.local import LocalSlack
 from bot.standin.webapi import Message
 from bot.words import split_words
@@ -30,6 +31,11 @@ Console commands:
   group @HANDLE USER...         set the members of a Slack user group
   advance DURATION              move the fake clock (needs --clock), run due jobs
   show N                        print message N again
+  fault METHOD STATUS [N|always] [ERROR] [retry-after=S]
+                                make the next N (default 1) Slack calls of METHOD fail,
+                                e.g. fault chat.update 500 3, fault chat.postMessage 429
+  fault METHOD delay S | fault METHOD hang | fault clear [METHOD] | fault
+                                slow down / hang a method, clear faults, list them
   audit [N]                     the last N audit entries (default 10)
   help | quit"""
 
@@ -136,6 +142,8 @@ class Console:
                 self._print("post", msg)
                 for line in _controls(msg):
                     self.say(_indent(line))
+            elif head == "fault":
+                self.say(parse_fault_command(self.local.state.faults, args))
             elif head == "audit":
                 n = int(args[0]) if args else 10
                 for e in list(self.local.svc.audit.entries())[-n:]:

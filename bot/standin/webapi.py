@@ -4,6 +4,8 @@ Implements what relbot uses: ``auth.test``, ``chat.postMessage``, ``chat.update`
 ``chat.postEphemeral``, ``chat.getPermalink``, ``users.info``, ``usergroups.list``,
 ``usergroups.users.list``, ``views.publish``, ``conversations.info`` and the files v2 upload
 flow, plus ``POST /response/<id>`` standing in for slash-command ``response_url``s.
+Any Web API method can be made to fail, slow down or hang (``state.faults``,
+:mod:`bot.standin.faults`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from bot.standin.faults import Faults
 
 BOT_USER = "U0RELBOT"
 TEAM = "T0RELBOT"
@@ -69,7 +73,8 @@ class SlackState:
         self.transcript: list[tuple[str, Message | dict]] = []
         self.users: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}      # id -> {id, handle, name, users: [...]}
-        self.fail: dict[str, list[tuple[int, dict, dict]]] = {}
+        self.faults = Faults()                 # injected failures, delays, hangs
+        self.stopping = threading.Event()      # set when the server stops: hung calls end
         self._ts = int(time.time()) * 1_000_000
         self.changed = threading.Condition(self.lock)
 
@@ -86,10 +91,13 @@ class SlackState:
 
     def fail_next(self, method: str, status: int = 429, body: dict | None = None,
                   headers: dict | None = None) -> None:
-        """Make the next call of ``method`` answer ``status`` (e.g. 429 + Retry-After)."""
-        hdrs = headers if headers is not None else ({"Retry-After": "1"} if status == 429 else {})
-        self.fail.setdefault(method, []).append(
-            (status, body or {"ok": False, "error": "ratelimited"}, hdrs))
+        """Make the next call of ``method`` answer ``status`` (e.g. 429 + Retry-After).
+
+        Kept for older tests; :attr:`faults` (:class:`bot.standin.faults.Faults`) does more.
+        """
+        retry = (headers or {}).get("Retry-After")
+        self.faults.fail(method, status, error=(body or {}).get("error", "ratelimited"),
+                         retry_after=float(retry) if retry is not None else None)
 
     # --- queries -------------------------------------------------------------------
     def calls_of(self, method: str) -> list[Call]:
@@ -183,8 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         params = _coerce(params)
         with st.lock:
             st.calls.append(Call(method, params))
-            failing = st.fail.get(method)
-            failure = failing.pop(0) if failing else None
+        failure = st.faults.before(method, st.stopping)  # may sleep or hang: outside the lock
         if failure:
             status, body, headers = failure
             self._send(status, body, headers)
@@ -224,7 +231,13 @@ class FakeSlackAPI:
         self._thread.start()
         return self
 
+    @property
+    def faults(self) -> Faults:
+        """Fault injection for this stand-in (see :mod:`bot.standin.faults`)."""
+        return self.state.faults
+
     def stop(self) -> None:
+        self.state.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
