@@ -97,9 +97,10 @@ class Chat:
               **kw: Any) -> Said:
         return self._did(self.sender.react, user, self._msg(message), reaction, **kw)
 
-    def unreact(self, user: str, message: Message | int, reaction: str = "white_check_mark"
-                ) -> Said:
-        return self._did(self.sender.react, user, self._msg(message), reaction, removed=True)
+    def unreact(self, user: str, message: Message | int, reaction: str = "white_check_mark",
+                **kw: Any) -> Said:
+        return self._did(self.sender.react, user, self._msg(message), reaction, removed=True,
+                         **kw)
 
     def click(self, user: str, message: Message | int, action_id: str,
               value: str | None = None) -> Said:

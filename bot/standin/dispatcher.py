@@ -73,13 +73,14 @@ class SlackSender:
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
     def event(self, event: dict[str, Any], *, event_id: str | None = None,
-              retry_num: int | None = None) -> HTTPResult:
-        """An Events API ``event_callback`` envelope around ``event``."""
+              retry_num: int | None = None, event_time: float | None = None) -> HTTPResult:
+        """An Events API ``event_callback`` envelope around ``event`` (``event_time``: when
+        it happened, default now)."""
         eid = event_id or f"Ev{next(self._ids):08d}"
         envelope = {
             "token": "standin-verification-token", "team_id": TEAM, "api_app_id": APP_ID,
             "event": event, "type": "event_callback", "event_id": eid,
-            "event_time": int(time.time()),
+            "event_time": int(event_time if event_time is not None else time.time()),
             "authorizations": [{"team_id": TEAM, "user_id": "U0RELBOT", "is_bot": True}],
         }
         headers = {}
@@ -88,12 +89,19 @@ class SlackSender:
         return self.post(json.dumps(envelope), "application/json", headers=headers)
 
     def react(self, user: str, message: Message, reaction: str, *, removed: bool = False,
-              event_id: str | None = None, retry_num: int | None = None) -> HTTPResult:
+              event_id: str | None = None, retry_num: int | None = None,
+              event_time: float | None = None, record: bool = True) -> HTTPResult:
+        """``user`` adds (or removes) a reaction: Slack records it on the message (unless
+        ``record`` is False: a retried delivery of an earlier event), then sends the event."""
+        name = reaction.strip(":")
+        if record:
+            self.api.state.react(message.channel, message.ts, user, name, removed=removed)
+        at = event_time if event_time is not None else time.time()
         ev = {"type": "reaction_removed" if removed else "reaction_added", "user": user,
-              "reaction": reaction.strip(":"), "item_user": message.user,
+              "reaction": name, "item_user": message.user,
               "item": {"type": "message", "channel": message.channel, "ts": message.ts},
-              "event_ts": f"{time.time():.6f}"}
-        return self.event(ev, event_id=event_id, retry_num=retry_num)
+              "event_ts": f"{at:.6f}"}
+        return self.event(ev, event_id=event_id, retry_num=retry_num, event_time=at)
 
     def home_opened(self, user: str) -> HTTPResult:
         return self.event({"type": "app_home_opened", "user": user, "channel": "D0HOME",

@@ -6,6 +6,9 @@ Implements what relbot uses: ``auth.test``, ``chat.postMessage``, ``chat.update`
 flow, plus ``POST /response/<id>`` standing in for slash-command ``response_url``s.
 Any Web API method can be made to fail, slow down or hang (``state.faults``,
 :mod:`bot.standin.faults`).
+
+Reactions that tests and the console make are kept on their message (``SlackState.react``)
+and served by ``reactions.get`` in Slack's shape; ``reactions.add``/``remove`` act as the bot.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class Message:
     kind: str = "message"  # message | ephemeral | response | file
     to_user: str | None = None
     attachments: list[dict] | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    """Reaction name -> users who have it on this message, in the order they reacted."""
 
     @property
     def rendered(self) -> str:
@@ -98,6 +103,25 @@ class SlackState:
         retry = (headers or {}).get("Retry-After")
         self.faults.fail(method, status, error=(body or {}).get("error", "ratelimited"),
                          retry_after=float(retry) if retry is not None else None)
+
+    def react(self, channel: str, ts: str, user: str, name: str, *,
+              removed: bool = False) -> bool:
+        """Put (or take off) ``user``'s ``name`` reaction on a message, as Slack records it
+        before it sends the event; False when nothing changed or there is no such message."""
+        with self.lock:
+            msg = self.by_ts(channel, ts)
+            if msg is None:
+                return False
+            users = msg.reactions.setdefault(name, [])
+            if removed == (user not in users):
+                return False
+            if removed:
+                users.remove(user)
+            else:
+                users.append(user)
+            if not users:
+                del msg.reactions[name]
+            return True
 
     # --- queries -------------------------------------------------------------------
     def calls_of(self, method: str) -> list[Call]:
@@ -376,3 +400,27 @@ class FakeSlackAPI:
             st.transcript.append(("post", msg))
             done.append({"id": rec["id"], "title": f.get("title")})
         return {"ok": True, "files": done}
+
+    # --- reactions -------------------------------------------------------------------
+    def _m_reactions_get(self, p: dict) -> dict:
+        msg = self.state.by_ts(p.get("channel", ""), p.get("timestamp", ""))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        body: dict[str, Any] = {"type": "message", "text": msg.text, "ts": msg.ts,
+                                "user": msg.user}
+        if msg.reactions:  # Slack leaves the key out when there are none
+            body["reactions"] = [{"name": n, "users": list(u), "count": len(u)}
+                                 for n, u in msg.reactions.items()]
+        return {"ok": True, "type": "message", "channel": msg.channel, "message": body}
+
+    def _m_reactions_add(self, p: dict) -> dict:
+        if not self.state.react(p.get("channel", ""), p.get("timestamp", ""), BOT_USER,
+                                str(p.get("name", ""))):
+            return {"ok": False, "error": "already_reacted"}
+        return {"ok": True}
+
+    def _m_reactions_remove(self, p: dict) -> dict:
+        if not self.state.react(p.get("channel", ""), p.get("timestamp", ""), BOT_USER,
+                                str(p.get("name", "")), removed=True):
+            return {"ok": False, "error": "no_reaction"}
+        return {"ok": True}
