@@ -34,6 +34,11 @@ MIGRATIONS = [
         PRIMARY KEY (request_id, user, reaction)
     );
     """,
+    # lookups by key use an index (issue 14)
+    """
+    CREATE INDEX approval_requests_subject ON approval_requests(kind, subject);
+    CREATE INDEX approval_requests_status ON approval_requests(status);
+    """,
 ]
 
 

@@ -38,6 +38,10 @@ MIGRATIONS = [
     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END;
     """,
+    # lookups by key use an index (issue 14)
+    """
+    CREATE INDEX audit_log_action ON audit_log(action COLLATE NOCASE);
+    """,
 ]
 
 

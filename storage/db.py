@@ -1,4 +1,10 @@
-"""SQLite access: one file, WAL mode, per-thread connections, per-component migrations.
+"""SQLite access: one file, WAL mode, per-thread connections, one writer, per-component migrations.
+
+Readers use their thread's connection freely (WAL: they never block on a writer). Writers in
+one process take turns on a lock (``Database.writer``) instead of each spinning in SQLite's busy
+handler, which sleeps in growing steps and so wastes most of the time the lock is free; the
+busy timeout still covers writers in other processes. ``synchronous=NORMAL`` under WAL syncs at
+checkpoints, not at every commit (a power cut may lose the last commits, never corrupts).
 
 Each store module (audit, sync, release, ...) owns its tables and registers an ordered
 list of migration scripts under its own component name. ``schema_version`` records how
@@ -13,6 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -30,6 +37,7 @@ class Database:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self.writer = threading.RLock()
         self._migrate_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         conn = self.conn()
@@ -41,10 +49,12 @@ class Database:
         c = getattr(self._local, "conn", None)
         if c is None:
             c = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                check_same_thread=False)
+                                check_same_thread=False, factory=_Connection)
+            c.writer = self.writer
             c.row_factory = sqlite3.Row
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA foreign_keys=ON")
+            c.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = c
             self._all.append(c)
         return c
@@ -53,14 +63,15 @@ class Database:
     def tx(self) -> Iterator[sqlite3.Connection]:
         """An ``IMMEDIATE`` transaction: writers serialise, readers are not blocked."""
         c = self.conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            yield c
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        else:
-            c.execute("COMMIT")
+        with self.writer:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            else:
+                c.execute("COMMIT")
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         """Run the scripts of ``component`` not yet applied; returns the new version."""
@@ -94,6 +105,22 @@ class Database:
                 pass
         self._all.clear()
         self._local = threading.local()
+
+
+_READS = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose single-statement writes outside a transaction also take the
+    process's writer lock (stores write in autocommit mode as well as in :meth:`tx`)."""
+
+    writer: threading.RLock
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        if self.in_transaction or sql.lstrip()[:7].upper().startswith(_READS):
+            return super().execute(sql, parameters)
+        with self.writer:
+            return super().execute(sql, parameters)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -39,6 +39,10 @@ MIGRATIONS = [
         PRIMARY KEY (release_id, check_id)
     );
     """,
+    # lookups by key use an index (issue 14)
+    """
+    CREATE INDEX releases_version ON releases(version);
+    """,
 ]
 
 

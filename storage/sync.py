@@ -20,6 +20,13 @@ MIGRATIONS = [
         started TEXT NOT NULL, record TEXT NOT NULL
     );
     """,
+    # lookups by key use an index (issue 14)
+    """
+    CREATE INDEX sync_plans_status ON sync_plans(status, created);
+    CREATE INDEX sync_log_sync ON sync_log(sync, started);
+    CREATE INDEX sync_log_plan ON sync_log(plan_id);
+    CREATE INDEX sync_log_started ON sync_log(started);
+    """,
 ]
 
 
