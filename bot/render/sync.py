@@ -16,6 +16,8 @@ def change_line(c: Change) -> str:
     name = f"{c.old_path} -> {c.path}" if c.status == "R" else c.path
     if c.binary:
         size = "binary"
+    elif c.large:
+        size = "large file, not diffed"
     elif c.status == "R":
         size = "unchanged content"
     else:

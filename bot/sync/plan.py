@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -16,6 +15,7 @@ from pydantic import BaseModel
 from bot.errors import CommandFailed, RelbotError
 from bot.git import git, is_git_repo
 from bot.sync.config import SyncDef
+from bot.sync.gitobj import HUGE_BYTES, numstat, sizes, store_files
 from bot.sync.keydiff import key_changes
 
 
@@ -28,6 +28,7 @@ class Change(BaseModel):
     added: int = 0
     removed: int = 0
     binary: bool = False
+    large: bool = False             # over gitobj.HUGE_BYTES: flagged, never diffed
     keys: list[str] = []
     oid: str | None = None          # the source blob (None for D)
 
@@ -183,22 +184,22 @@ def blob_oid(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _dir_tree(root: Path, path: str) -> tuple[dict[str, tuple[str, str]], dict[str, bytes]]:
+def _dir_tree(root: Path, path: str) -> tuple[dict[str, tuple[str, str]], dict[str, Path]]:
+    """A plain directory as (relative path -> (mode, oid), oid -> one file holding it)."""
     base = root / path.strip("/") if path.strip("/") else root
     tree: dict[str, tuple[str, str]] = {}
-    blobs: dict[str, bytes] = {}
+    files: dict[str, Path] = {}
     if not base.is_dir():
-        return tree, blobs
-    for dirpath, dirnames, files in os.walk(base):
+        return tree, files
+    for dirpath, dirnames, names in os.walk(base):
         dirnames[:] = [d for d in dirnames if d != ".git"]
-        for f in files:
+        for f in names:
             p = Path(dirpath) / f
-            rel = p.relative_to(base).as_posix()
-            data = p.read_bytes()
-            oid = blob_oid(data)
-            tree[rel] = ("100755" if os.access(p, os.X_OK) else "100644", oid)
-            blobs[oid] = data
-    return tree, blobs
+            oid = blob_oid(p.read_bytes())
+            tree[p.relative_to(base).as_posix()] = (
+                "100755" if os.access(p, os.X_OK) else "100644", oid)
+            files[oid] = p
+    return tree, files
 
 
 def _read_blobs(cache: Path | None, oids: set[str], known: dict[str, bytes]) -> dict[str, bytes]:
@@ -213,91 +214,94 @@ def _read_blobs(cache: Path | None, oids: set[str], known: dict[str, bytes]) -> 
     for oid in want:
         nl = buf.index(b"\n", pos)
         header = buf[pos:nl].split()
+        if header[-1] == b"missing":
+            pos = nl + 1
+            continue
         size = int(header[2])
         out[oid] = buf[nl + 1:nl + 1 + size]
         pos = nl + 1 + size + 1
     return out
 
 
-def _is_binary(data: bytes) -> bool:
-    return b"\0" in data[:8000]
-
-
-def _lines(old: bytes | None, new: bytes | None) -> tuple[int, int, bool]:
-    if (old is not None and _is_binary(old)) or (new is not None and _is_binary(new)):
-        return 0, 0, True
-    a = old.decode(errors="replace").splitlines() if old else []
-    b = new.decode(errors="replace").splitlines() if new else []
-    if not a or not b:
-        return len(b), len(a), False
-    plus = minus = 0
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag in ("replace", "delete"):
-            minus += i2 - i1
-        if tag in ("replace", "insert"):
-            plus += j2 - j1
-    return plus, minus, False
-
-
-def _changes(sd: SyncDef, src: dict[str, tuple[str, str]], dst: dict[str, tuple[str, str]],
-             blobs: dict[str, bytes]) -> list[Change]:
+def _diff(sd: SyncDef, src: dict[str, tuple[str, str]], dst: dict[str, tuple[str, str]]
+          ) -> list[Change]:
+    """The changes from ``dst`` to ``src`` (a deleted path whose blob reappears is a rename)."""
     out: list[Change] = []
-    added = {p: v for p, v in src.items() if p not in dst}
     deleted = {p: v for p, v in dst.items() if p not in src} if sd.options.delete else {}
-    by_oid = {}
-    for p, (_m, oid) in deleted.items():
+    by_oid: dict[str, list[str]] = {}
+    for p, (_m, oid) in sorted(deleted.items()):
         by_oid.setdefault(oid, []).append(p)
     for p in sorted(src):
         mode, oid = src[p]
-        if p in added:
+        if p not in dst:
             olds = by_oid.get(oid)
             if olds:
                 old = olds.pop(0)
                 del deleted[old]
                 out.append(Change(status="R", path=p, old_path=old, oid=oid))
-                continue
-            plus, minus, binary = _lines(None, blobs[oid])
-            keys = key_changes(p, None, blobs[oid]) if sd.type == "config" else []
-            out.append(Change(status="A", path=p, added=plus, removed=minus, binary=binary,
-                              keys=keys, oid=oid))
+            else:
+                out.append(Change(status="A", path=p, oid=oid))
         elif dst[p] != (mode, oid):
-            old_oid = dst[p][1]
-            plus, minus, binary = _lines(blobs.get(old_oid), blobs[oid])
-            keys = key_changes(p, blobs.get(old_oid), blobs[oid]) if sd.type == "config" else []
-            out.append(Change(status="M", path=p, added=plus, removed=minus, binary=binary,
-                              keys=keys, oid=oid))
-    for p in sorted(deleted):
-        old = blobs.get(deleted[p][1])
-        plus, minus, binary = _lines(old, None)
-        keys = key_changes(p, old, None) if sd.type == "config" else []
-        out.append(Change(status="D", path=p, added=0, removed=minus, binary=binary, keys=keys))
+            out.append(Change(status="M", path=p, oid=oid))
+    out += [Change(status="D", path=p) for p in sorted(deleted)]
     out.sort(key=lambda c: c.path)
     return out
+
+
+def _count(sd: SyncDef, cache: Path, changes: list[Change], src: dict[str, tuple[str, str]],
+           dst: dict[str, tuple[str, str]]) -> list[Change]:
+    """Fill in line counts (``git diff-tree --numstat``; binary and large files flagged, never
+    diffed) and, for config syncs, the changed keys."""
+    counted = [c for c in changes if c.status != "R"]
+    old = {c.path: dst[c.path] for c in counted if c.path in dst}
+    new = {c.path: src[c.path] for c in counted if c.status != "D"}
+    stats = numstat(cache, old, new)
+    size = sizes(cache, {e[1] for e in (*old.values(), *new.values())})
+    huge = {o for o, n in size.items() if n > HUGE_BYTES}
+    blobs: dict[str, bytes] = {}
+    if sd.type == "config":
+        blobs = _read_blobs(cache, {e[1] for e in (*old.values(), *new.values())} - huge, {})
+    out = []
+    for c in changes:
+        if c.status == "R":
+            out.append(c)
+            continue
+        plus, minus, binary = stats.get(c.path, (0, 0, False))
+        o, n = old.get(c.path, ("", ""))[1], new.get(c.path, ("", ""))[1]
+        large = o in huge or n in huge
+        keys = (key_changes(c.path, blobs.get(o), blobs.get(n))
+                if sd.type == "config" and not binary and not large else [])
+        out.append(c.model_copy(update={"added": plus, "removed": minus, "keys": keys,
+                                        "binary": binary and not large, "large": large}))
+    return out
+
+
+def _source(sd: SyncDef, src_url: str, ref: str | None, cache: Path, files: dict[str, Path]
+            ) -> tuple[str | None, str, dict[str, tuple[str, str]] | None]:
+    """(ref, sha, full tree for a plain directory else None)."""
+    if is_git_repo(src_url) or "://" in src_url:
+        ref, sha = _fetch(cache, src_url, ref, "source")
+        if sha is None:
+            raise RelbotError(f"syncs.{sd.name}.source.ref: {ref!r} not found in {src_url}")
+        return ref, sha, None
+    if not Path(src_url).is_dir():
+        raise RelbotError(f"syncs.{sd.name}.source.repo: {src_url!r} does not exist")
+    full, more = _dir_tree(Path(src_url), sd.source.path)
+    files.update(more)
+    return ref, dir_digest(full), full
 
 
 def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | None = None,
                now: datetime | None = None) -> Plan:
     """Dry-run ``sd``: fetch source/target into the private cache and diff the trees."""
     src_url = resolve_repo(sd.source.repo, base_dir)
-    cache: Path | None = None
-    blobs: dict[str, bytes] = {}
-    ref = source_ref or sd.source.ref
-    if is_git_repo(src_url) or "://" in src_url:
-        cache = _cache(cache_dir)
-        ref, sha = _fetch(cache, src_url, ref, "source")
-        if sha is None:
-            raise RelbotError(f"syncs.{sd.name}.source.ref: {ref!r} not found in {src_url}")
-        full: dict[str, tuple[str, str]] | None = None
-    else:
-        if not Path(src_url).is_dir():
-            raise RelbotError(f"syncs.{sd.name}.source.repo: {src_url!r} does not exist")
-        full, blobs = _dir_tree(Path(src_url), sd.source.path)
-        sha = dir_digest(full)
-    targets: list[tuple] = []
+    cache = _cache(cache_dir)
+    files: dict[str, Path] = {}  # blobs of plain directories, stored into the cache below
+    ref, sha, full = _source(sd, src_url, source_ref or sd.source.ref, cache, files)
+    targets: list[TargetPlan] = []
     for i, t in enumerate(sd.all_targets()):
         url = resolve_repo(t.repo, base_dir)
         if is_git_repo(url) or "://" in url:
-            cache = cache or _cache(cache_dir)
             branch, tsha = _fetch(cache, url, t.branch, f"target-{i}")
             if full is None and tsha is not None:
                 src, dst = _tree_diff(cache, sha, sd.source.path, tsha, t.path)
@@ -306,30 +310,30 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
                 src = full if full is not None else _tree(cache, sha, sd.source.path)
         else:
             dst, more = _dir_tree(Path(url), t.path)
+            files.update(more)
             branch, tsha = None, dir_digest(dst)
-            blobs.update(more)
-            if full is None:
-                full = _tree(cache, sha, sd.source.path)  # type: ignore[arg-type]
-            src = full
+            src = full if full is not None else _tree(cache, sha, sd.source.path)
         src = {p: v for p, v in src.items() if _matches(p, sd)}
         dst = {p: v for p, v in dst.items() if _matches(p, sd)}
-        targets.append((url, branch, t.path, tsha, src, dst))
-    need: set[str] = set()
-    for *_x, src, dst in targets:
-        for p, v in src.items():
-            if dst.get(p) != v:
-                need.add(v[1])
-                if p in dst:
-                    need.add(dst[p][1])
-        if sd.options.delete:
-            need |= {v[1] for p, v in dst.items() if p not in src}
-    blobs = _read_blobs(cache, need, blobs)
+        changes = _diff(sd, src, dst)
+        store_files(cache, _changed_files(changes, src, dst, files))
+        targets.append(TargetPlan(repo=url, branch=branch, path=t.path, sha=tsha,
+                                  changes=_count(sd, cache, changes, src, dst)))
     plan = Plan(sync=sd.name, type=sd.type, source_repo=src_url, source_ref=ref, source_sha=sha,
-                targets=[TargetPlan(repo=u, branch=b, path=p, sha=s,
-                                    changes=_changes(sd, sr, d, blobs))
-                         for u, b, p, s, sr, d in targets])
+                targets=targets)
     digest = hashlib.sha256(plan.canonical().encode()).hexdigest()
     when = now or datetime.now()
     stamp = hashlib.sha256(f"{digest}{when.isoformat()}".encode()).hexdigest()[:6]
     return plan.model_copy(update={"digest": digest, "created": when.isoformat(),
                                    "id": f"DR-{when:%Y%m%d}-{stamp}"})
+
+
+def _changed_files(changes: list[Change], src: dict[str, tuple[str, str]],
+                   dst: dict[str, tuple[str, str]], files: dict[str, Path]) -> set[Path]:
+    """The plain-directory files holding the blobs the changes name (old and new sides)."""
+    oids = set()
+    for c in changes:
+        for side, key in ((src, c.path), (dst, c.path), (dst, c.old_path)):
+            if key is not None and key in side:
+                oids.add(side[key][1])
+    return {files[o] for o in oids if o in files}
