@@ -25,7 +25,8 @@ from bot.errors import ConfigError, RelbotError
 from storage.audit import AuditLog
 from storage.db import Database
 
-FEATURE_CLIS = ("bot.sync.cli", "bot.release.cli", "bot.cadence.cli", "bot.rollback.cli")
+FEATURE_CLIS = ("bot.sync.cli", "bot.release.cli", "bot.cadence.cli", "bot.rollback.cli",
+                "bot.demo.cli")
 
 
 class CLIError(Exception):

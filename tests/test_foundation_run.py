@@ -117,8 +117,8 @@ def test_missing_token_is_one_line_exit_2(tmp_path: Path, missing: str) -> None:
     assert missing in r.stderr and "Traceback" not in r.stderr
 
 
-def test_console_demo_prints_numbered_messages() -> None:
-    demo = (ROOT / "examples" / "console-demo.txt").read_text()
+def test_console_on_the_example_config_answers_piped_commands() -> None:
+    demo = "/release help\n/sync list\n/release calendar 2\nhome\naudit 3\n"
     r = subprocess.run([sys.executable, "-m", "bot", "console", "--config",
                         "examples/relbot.yml"], input=demo, cwd=ROOT, env=_env(),
                        capture_output=True, text=True, timeout=120)

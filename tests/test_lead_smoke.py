@@ -24,8 +24,8 @@ def test_example_config_is_valid() -> None:
     assert "ok" in r.stdout
 
 
-def test_console_demo_runs_and_prints_answers() -> None:
-    demo = (ROOT / "examples" / "console-demo.txt").read_text()
+def test_console_on_the_example_config_runs_and_prints_answers() -> None:
+    demo = "/release help\n/sync help\n/rollback help\nhome\naudit 5\n"
     r = relbot("console", "--config", "examples/relbot.yml", stdin=demo)
     assert r.returncode == 0, r.stderr
     assert "U0ALICE> /release help" in r.stdout

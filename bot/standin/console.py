@@ -1,7 +1,8 @@
 """``relbot console``: chat with the real bot through the built-in Slack stand-in.
 
 Type slash commands as a user; the bot's messages are printed, numbered, with Block Kit
-rendered as text. Reads stdin, so a piped script works (``examples/console-demo.txt``).
+rendered as text. Reads stdin, so a piped script works; ``relbot demo`` plays a whole
+story through the same :class:`Console`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""``relbot demo``: a sandbox of real repositories and the bot playing a release week."""
