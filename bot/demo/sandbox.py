@@ -6,41 +6,27 @@ Everything lives under one directory, so ``relbot demo --keep DIR`` leaves somet
                                calendar, rollback)
     DIR/product/               the product's clone (releases are cut here; origin = remotes)
     DIR/remotes/*.git          bare repositories standing in for the hosted remotes
-    DIR/rollback/*.sh          the rollback command and health check (they write DIR/deployed/)
+    DIR/rollback/*.sh          examples/rollback/: the rollback command and health check
+                               (the "deployment" they change is the file DIR/deployed/api)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
+from bot.errors import RelbotError
 from bot.git import git
 
 CONFIG_NAME = "relbot.yml"
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "relbot.yml"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_CONFIG = EXAMPLES / "relbot.yml"
 
 _IDENTITY = {"GIT_AUTHOR_NAME": "Alice Example", "GIT_AUTHOR_EMAIL": "alice@example.invalid",
              "GIT_COMMITTER_NAME": "Alice Example",
              "GIT_COMMITTER_EMAIL": "alice@example.invalid"}
-
-DEPLOY_SH = """\
-#!/bin/sh
-# The demo's deploy tool: relbot runs it as argv, in the config file's directory.
-# A real one would be `helm rollback`, `kubectl rollout undo`, `ansible-playbook` ...
-set -eu
-product=$1 version=$2 components=${3:-}
-mkdir -p deployed
-echo "rolling $product back to $version${components:+ (components: $components)}"
-echo "$version" > "deployed/$product"
-echo "deployed/$product now says $version"
-"""
-
-HEALTH_SH = """\
-#!/bin/sh
-# The demo's health check: exit 0 when the product answers. relbot retries it with backoff.
-test -s "deployed/$1" && echo "$1 $(cat "deployed/$1"): /healthz 200 OK"
-"""
 
 PRS_SH = """\
 #!/bin/sh
@@ -136,6 +122,9 @@ def _seed(root: Path, name: str, files: dict[str, str], message: str) -> Path:
 
 def build(root: Path) -> Path:
     """Create the sandbox under ``root`` (which must be empty or absent); returns the config."""
+    if not EXAMPLE_CONFIG.is_file():
+        raise RelbotError(f"relbot demo needs {EXAMPLE_CONFIG} (run it from a checkout: "
+                          "python3 -m pip install -e '.[dev]')")
     root.mkdir(parents=True, exist_ok=True)
     (root / "remotes").mkdir()
     product = root / "product"
@@ -151,13 +140,10 @@ def build(root: Path) -> Path:
     _seed(root, "config", {"prod/api/app.yml": APP_YML_13, "ci/lint.yml": "rules: [yaml]\n",
                            "README.md": "Deployed configuration, one directory per service.\n"},
           "config: production values")
-    for rel, text in (("rollback/deploy.sh", DEPLOY_SH), ("rollback/health.sh", HEALTH_SH),
-                      ("deployed/api", "1.3.0\n")):
-        f = root / rel
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(text)
-        if f.suffix == ".sh":
-            f.chmod(0o755)
+    shutil.rmtree(root / "work")
+    shutil.copytree(EXAMPLES / "rollback", root / "rollback")
+    (root / "deployed").mkdir()
+    (root / "deployed" / "api").write_text("1.3.0\n")
     cfg = root / CONFIG_NAME
     cfg.write_text(EXAMPLE_CONFIG.read_text())
     return cfg
