@@ -7,8 +7,10 @@ from typing import Any
 
 import yaml
 
-from bot.errors import Refused, RelbotError, UsageError
+from bot.errors import NotFound, Refused, RelbotError, UsageError
+from bot.release import evidence as ev
 from bot.release import service as rs
+from bot.release import steps
 from bot.release import version as vs
 from bot.render.release import release_blocks, summary
 from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
@@ -16,11 +18,17 @@ from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, u
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
 
 
+def blocks_for(svc: Any, row: Any) -> list[dict[str, Any]]:
+    """The release message's blocks for ``row`` as it is now."""
+    return release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
+                          vs.CADENCE.get(row.bump, ""), rs.lock_note(svc, row),
+                          rs.manual(svc, row))
+
+
 def refresh(svc: Any, row: Any, thread_note: str | None = None) -> None:
     """Post or update the one release message; details go to its thread."""
     row = rs.store(svc).get(row.id)
-    blocks = release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
-                            vs.CADENCE.get(row.bump, ""), rs.lock_note(svc, row))
+    blocks = blocks_for(svc, row)
     if row.ts:
         update_message(svc, row.channel, row.ts, summary(row), blocks)
     else:
@@ -50,8 +58,23 @@ def start(ctx: CommandContext) -> str:
     return f"Started {row.product} {row.version} ({row.bump}): {why}"
 
 
+def _status_target(ctx: CommandContext) -> Any:
+    """The named version; without one the active release, or else the last one."""
+    try:
+        return _target(ctx)
+    except NotFound:
+        v = ctx.cmd.arg(0)
+        if v and _VERSION.match(v):
+            raise
+        row = rs.store(ctx.svc).last(ctx.cmd.opts.get("product"))
+        if row is None:
+            raise NotFound("release", "(any)", "none yet; start one with /release start") \
+                from None
+        return row
+
+
 def status(ctx: CommandContext) -> Reply:
-    row = _target(ctx)
+    row = _status_target(ctx)
     block = rs.blockers(ctx.svc, row) if row.status == "active" else []
     text = summary(row)
     if block:
@@ -59,17 +82,22 @@ def status(ctx: CommandContext) -> Reply:
     lock = rs.lock_note(ctx.svc, row)
     if lock:
         text += f"\n:lock: {lock}"
-    return Reply(text, release_blocks(row, block, vs.CADENCE.get(row.bump, ""), lock))
+    return Reply(text, blocks_for(ctx.svc, row))
 
 
 def advance(ctx: CommandContext) -> str:
     row = _target(ctx)
     try:
-        new = rs.advance(ctx.svc, row, ctx.cmd.user)
+        new, moved = steps.advance(ctx.svc, row, ctx.cmd.user)
     finally:
         refresh(ctx.svc, row)
-    refresh(ctx.svc, new, f"<@{ctx.cmd.user}> moved {row.step} → {new.step}")
-    return f"{new.product} {new.version} is now at {new.step}"
+    note = f" ({moved})" if moved else ""
+    refresh(ctx.svc, new, f"<@{ctx.cmd.user}> moved {row.step} → {new.step}{note}")
+    if new.step == "Post-Release" and new.tag_name:
+        text = steps.tagged_text(new)
+        post_message(ctx.svc, text, None, new.channel, thread_ts=new.ts)
+        post_message(ctx.svc, text, None, new.channel)
+    return f"{new.product} {new.version} is now at {new.step}{note}"
 
 
 def abort(ctx: CommandContext) -> str:
@@ -92,9 +120,13 @@ def waive(ctx: CommandContext) -> str:
 
 
 def check(ctx: CommandContext) -> str:
-    row = rs.run_auto(ctx.svc, _target(ctx), "relbot")
-    refresh(ctx.svc, row)
-    return "\n".join(f"{c.check_id}: {c.result} {c.evidence}" for c in row.checks.values())
+    row, moved = rs.recheck(ctx.svc, _target(ctx), "relbot")
+    refresh(ctx.svc, row, f"Checks re-run: {moved}" if moved else None)
+    lines = [f"{c.check_id}: {c.result} {c.evidence}" + (f" (on {c.commit[:7]})" if c.commit
+                                                           else "")
+             for c in row.checks.values()]
+    head = f"{row.product} {row.version} at {row.commit[:7]}" + (f": {moved}" if moved else "")
+    return "\n".join([head, *lines])
 
 
 def notes(ctx: CommandContext) -> str:
@@ -107,7 +139,7 @@ def notes(ctx: CommandContext) -> str:
 def evidence(ctx: CommandContext) -> str:
     row = _target(ctx)
     ctx.audit("release.evidence", rs.subject(row), {})
-    return "```\n" + yaml.safe_dump(rs.evidence(ctx.svc, row), sort_keys=False) + "```"
+    return "```\n" + yaml.safe_dump(ev.evidence(ctx.svc, row), sort_keys=False) + "```"
 
 
 SUBCOMMANDS: dict[str, SubcommandSpec] = {

@@ -43,6 +43,16 @@ MIGRATIONS = [
     """
     CREATE INDEX releases_version ON releases(version);
     """,
+    # the candidate commit each check ran on, the tag, a cadence reason (issue 12)
+    """
+    ALTER TABLE release_checks ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
+    ALTER TABLE releases ADD COLUMN start_commit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE releases ADD COLUMN notes_commit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE releases ADD COLUMN tag_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE releases ADD COLUMN tag_object TEXT NOT NULL DEFAULT '';
+    ALTER TABLE releases ADD COLUMN tag_remote TEXT NOT NULL DEFAULT '';
+    ALTER TABLE releases ADD COLUMN start_reason TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
@@ -58,6 +68,7 @@ class CheckRow:
     at: str = ""
     evidence: str = ""
     audit_seq: int | None = None
+    commit: str = ""
 
 
 @dataclass
@@ -76,6 +87,12 @@ class ReleaseRow:
     notes_digest: str
     reason: str
     checks: dict[str, CheckRow] = field(default_factory=dict)
+    start_commit: str = ""
+    notes_commit: str = ""
+    tag_name: str = ""
+    tag_object: str = ""
+    tag_remote: str = ""
+    start_reason: str = ""
 
 
 class ReleaseStore:
@@ -86,7 +103,7 @@ class ReleaseStore:
         db.migrate("release", MIGRATIONS)
 
     def create(self, product: str, version: str, bump: str, step: str, starter: str,
-               commit: str, at: str, checks: dict[str, str]) -> ReleaseRow:
+               commit: str, at: str, checks: dict[str, str], reason: str = "") -> ReleaseRow:
         """Insert an active release; raise Conflict naming what is in the way."""
         with self.db.tx() as c:
             other = c.execute("SELECT version, status FROM releases WHERE product = ? AND "
@@ -96,8 +113,10 @@ class ReleaseStore:
             try:
                 cur = c.execute(
                     "INSERT INTO releases(product, version, bump, step, status, starter, "
-                    "commit_sha, steps) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
-                    (product, version, bump, step, starter, commit, json.dumps({step: at})))
+                    "commit_sha, start_commit, steps, start_reason) "
+                    "VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                    (product, version, bump, step, starter, commit, commit,
+                     json.dumps({step: at}), reason))
             except sqlite3.IntegrityError:
                 raise Conflict(f"{product} {version} is already being released") from None
             rid = cur.lastrowid
@@ -132,11 +151,39 @@ class ReleaseStore:
         return [r["version"] for r in rows]
 
     def set_check(self, rid: int, cid: str, result: str, actor: str, at: str, evidence: str,
-                  seq: int | None) -> None:
+                  seq: int | None, commit: str = "") -> None:
         with self.db.tx() as c:
             c.execute("UPDATE release_checks SET result = ?, actor = ?, at = ?, evidence = ?, "
-                      "audit_seq = ? WHERE release_id = ? AND check_id = ?",
-                      (result, actor, at, evidence, seq, rid, cid))
+                      "audit_seq = ?, commit_sha = ? WHERE release_id = ? AND check_id = ?",
+                      (result, actor, at, evidence, seq, commit, rid, cid))
+
+    def set_candidate(self, rid: int, old: str, new: str) -> bool:
+        """Compare-and-set the candidate commit; False when it changed meanwhile."""
+        with self.db.tx() as c:
+            cur = c.execute("UPDATE releases SET commit_sha = ? WHERE id = ? AND commit_sha = ?",
+                            (new, rid, old))
+        return cur.rowcount == 1
+
+    def set_tag(self, rid: int, name: str, obj: str, remote: str) -> None:
+        with self.db.tx() as c:
+            c.execute("UPDATE releases SET tag_name = ?, tag_object = ?, tag_remote = ? "
+                      "WHERE id = ?", (name, obj, remote, rid))
+
+    def last(self, product: str | None) -> ReleaseRow | None:
+        """The newest release (any status), of ``product`` when given."""
+        sql, args = "SELECT * FROM releases", []
+        if product:
+            sql += " WHERE product = ?"
+            args.append(product)
+        r = self.db.conn().execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        return self._load(r) if r else None
+
+    def versions(self, product: str, status: str) -> list[str]:
+        """Versions of ``product`` with ``status`` (e.g. aborted), oldest first."""
+        rows = self.db.conn().execute(
+            "SELECT version FROM releases WHERE product = ? AND status = ? ORDER BY id",
+            (product, status))
+        return [r["version"] for r in rows]
 
     def set_message(self, rid: int, channel: str, ts: str) -> None:
         with self.db.tx() as c:
@@ -155,16 +202,21 @@ class ReleaseStore:
                       "WHERE id = ?", (to_step, status, json.dumps(steps), reason, rid))
         return True
 
-    def set_notes(self, rid: int, digest: str) -> None:
+    def set_notes(self, rid: int, digest: str, commit: str = "") -> None:
         with self.db.tx() as c:
-            c.execute("UPDATE releases SET notes_digest = ? WHERE id = ?", (digest, rid))
+            c.execute("UPDATE releases SET notes_digest = ?, notes_commit = ? WHERE id = ?",
+                      (digest, commit, rid))
 
     def _load(self, r: Any) -> ReleaseRow:
         row = ReleaseRow(r["id"], r["product"], r["version"], r["bump"], r["step"], r["status"],
                          r["starter"], r["commit_sha"], r["channel"], r["ts"],
-                         json.loads(r["steps"]), r["notes_digest"], r["reason"])
+                         json.loads(r["steps"]), r["notes_digest"], r["reason"],
+                         start_commit=r["start_commit"], notes_commit=r["notes_commit"],
+                         tag_name=r["tag_name"], tag_object=r["tag_object"],
+                         tag_remote=r["tag_remote"], start_reason=r["start_reason"])
         for c in self.db.conn().execute(
                 "SELECT * FROM release_checks WHERE release_id = ? ORDER BY check_id", (r["id"],)):
             row.checks[c["check_id"]] = CheckRow(c["check_id"], c["result"], c["actor"],
-                                                 c["at"], c["evidence"], c["audit_seq"])
+                                                 c["at"], c["evidence"], c["audit_seq"],
+                                                 c["commit_sha"])
         return row

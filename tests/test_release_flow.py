@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from bot.git import git
+from bot.release import evidence as ev
 from bot.release import service as rs
 from tests.test_release_fixtures import commit, config, make_repo
 
@@ -118,9 +119,16 @@ def test_builtin_checks_fail_then_pass(tmp_path: Path, make_chat) -> None:
     assert row.checks["RL-03"].result == "fail" and row.checks["RL-04"].result == "fail"
     (repo / "CHANGELOG.md").write_text("# Changelog\n\n## [1.2.1]\n- a\n")
     (repo / "pyproject.toml").write_text('version = "1.2.1"\n')
-    chat.command("U0ALICE", "/release check")
+    chat.command("U0ALICE", "/release check")      # uncommitted edits do not count
+    row = rs.find(chat.svc, "1.2.1")
+    assert row.checks["RL-03"].result == "fail" and row.checks["RL-04"].result == "fail"
+    sha = commit(repo, "chore: bump 1.2.1", {"CHANGELOG.md": "# Changelog\n\n## [1.2.1]\n- a",
+                                             "pyproject.toml": 'version = "1.2.1"'})
+    said = chat.command("U0ALICE", "/release check")
     row = rs.find(chat.svc, "1.2.1")
     assert row.checks["RL-03"].result == "pass" and row.checks["RL-04"].result == "pass"
+    assert row.commit == sha and row.checks["RL-04"].commit == sha
+    assert f"since the checks ran: they were stale and were re-run on {sha[:7]}" in said.text
 
 
 def test_two_starts_of_the_same_version_one_wins(tmp_path: Path, make_chat) -> None:
@@ -159,11 +167,11 @@ def test_abort_and_evidence_verify(tmp_path: Path, make_chat) -> None:
     rec = yaml.safe_load(said.text.split("```")[1])
     assert rec["version"] == "1.3.0" and rec["product"] == "api"
     assert rec["notes_digest"] and rec["audit"]["first_seq"] < rec["audit"]["last_seq"]
-    assert rs.verify_evidence(chat.svc.audit, rec) == []
+    assert ev.verify_evidence(chat.svc.audit, rec) == []
     tampered = {**rec, "checks": [{**c, "result": "pass"} if c["id"] == "RL-01" else c
                                   for c in rec["checks"]]}
     tampered["checks"][0]["audit_seq"] = rec["checks"][2]["audit_seq"]
-    assert rs.verify_evidence(chat.svc.audit, tampered)
+    assert ev.verify_evidence(chat.svc.audit, tampered)
     chat.command("U0ALICE", "/release abort 1.3.0 security issue found")
     row = rs.find(chat.svc, "1.3.0")
     assert row.status == "aborted" and row.reason == "security issue found"

@@ -31,11 +31,12 @@ def test_command_check_timeout_and_missing(tmp_path: Path) -> None:
     assert not ok and "command not found" in ev
 
 
-def test_builtin_decisions(tmp_path: Path) -> None:
-    (tmp_path / "CHANGELOG.md").write_text("# Changelog\n\n## [1.4.0] - 2026-11-24\n")
-    (tmp_path / "pyproject.toml").write_text('version = "1.4.0-rc.1"\n')
-    assert ck.changelog_has(tmp_path / "CHANGELOG.md", "1.4.0")[0]
-    assert not ck.changelog_has(tmp_path / "CHANGELOG.md", "1.4.1")[0]
-    assert not ck.version_file_has(tmp_path / "pyproject.toml", "1.4.0")[0]
-    assert ck.version_file_has(tmp_path / "pyproject.toml", "1.4.0-rc.1")[0]
+def test_builtin_decisions() -> None:
+    log = "# Changelog\n\n## [1.4.0] - 2026-11-24\n"
+    ver = 'version = "1.4.0-rc.1"\n'
+    assert ck.changelog_has(log, "CHANGELOG.md", "1.4.0")[0]
+    assert not ck.changelog_has(log, "CHANGELOG.md", "1.4.1")[0]
+    assert not ck.changelog_has(None, "CHANGELOG.md", "1.4.0")[0]
+    assert not ck.version_file_has(ver, "pyproject.toml", "1.4.0")[0]
+    assert ck.version_file_has(ver, "pyproject.toml", "1.4.0-rc.1")[0]
     assert ck.initial("minor")["RL-07"] == "n/a" and ck.initial("major")["RL-07"] == "pending"

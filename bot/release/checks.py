@@ -1,11 +1,22 @@
-"""Checks RL-01..RL-08: names, which step each gates, and the automatic decisions."""
+"""Checks RL-01..RL-08: names, which step each gates, and the automatic decisions.
+
+Every automatic decision is made on one commit (the release's candidate), never on a working
+tree: files are read with ``git show COMMIT:path`` and configured commands run in a clean,
+detached worktree of that commit that is removed afterwards.
+"""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import CommandFailed
+from bot.git import git
 from bot.release.config import Product
 
 STEPS = ("Feature Freeze", "RC", "Validation", "Execution", "Post-Release")
@@ -31,6 +42,25 @@ BUILTIN = ("RL-03", "RL-04", "RL-08")
 DONE = ("pass", "waived", "n/a")
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """What an automatic check decides about: a version of a product at one commit."""
+
+    version: str
+    commit: str
+    notes_digest: str = ""
+    notes_commit: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An automatic decision: ``pass``/``fail``/``pending``, why, and the commit it ran on."""
+
+    result: str
+    evidence: str
+    commit: str
+
+
 def initial(bump: str) -> dict[str, str]:
     """Initial results: everything pending, RL-07 not applicable unless major."""
     return {cid: ("n/a" if cid == "RL-07" and bump != "major" else "pending") for cid in NAMES}
@@ -41,6 +71,11 @@ def gating(step: str) -> tuple[str, ...]:
     return GATES.get(step, ())
 
 
+def all_gating() -> tuple[str, ...]:
+    """Every check that gates some step (all must hold on the commit that is tagged)."""
+    return tuple(c for s in STEPS for c in GATES[s])
+
+
 def mode(product: Product, cid: str) -> str:
     """``command`` (configured argv), ``builtin`` (bot decides) or ``manual`` (buttons)."""
     if cid in product.checks:
@@ -48,27 +83,53 @@ def mode(product: Product, cid: str) -> str:
     return "builtin" if cid in BUILTIN else "manual"
 
 
-def changelog_has(path: Path, version: str) -> tuple[bool, str]:
-    """RL-03: a heading or line naming the version in the changelog."""
-    if not path.is_file():
-        return False, f"{path.name} not found"
+def automatic(product: Product, cid: str) -> bool:
+    """True when the bot decides ``cid`` (on a commit); False when a person does."""
+    return mode(product, cid) != "manual"
+
+
+def show(repo: str | Path, commit: str, path: str) -> str | None:
+    """The file ``path`` as committed in ``commit`` (None when it is not in that commit)."""
+    try:
+        return git("show", f"{commit}:{path}", cwd=repo)
+    except CommandFailed:
+        return None
+
+
+def changelog_has(text: str | None, name: str, version: str) -> tuple[bool, str]:
+    """RL-03: a heading or link line naming the version in the committed changelog."""
+    if text is None:
+        return False, f"{name} not found"
     pat = re.compile(rf"(^|[\s\[v]){re.escape(version)}($|[\s\]])")
-    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith("#") or line.lstrip().startswith("["):
             if pat.search(line):
-                return True, f"{path.name}:{n}: {line.strip()}"
-    return False, f"{path.name} has no entry for {version}"
+                return True, f"{name}:{n}: {line.strip()}"
+    return False, f"{name} has no entry for {version}"
 
 
-def version_file_has(path: Path, version: str) -> tuple[bool, str]:
-    """RL-04: the version file contains the version (quoted or bare)."""
-    if not path.is_file():
-        return False, f"{path.name} not found"
+def version_file_has(text: str | None, name: str, version: str) -> tuple[bool, str]:
+    """RL-04: the committed version file contains the version (quoted or bare)."""
+    if text is None:
+        return False, f"{name} not found"
     pat = re.compile(rf"(?<![\w.]){re.escape(version)}(?![\w.+-])")
-    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if pat.search(line):
-            return True, f"{path.name}:{n}: {line.strip()}"
-    return False, f"{path.name} does not contain {version}"
+            return True, f"{name}:{n}: {line.strip()}"
+    return False, f"{name} does not contain {version}"
+
+
+@contextmanager
+def worktree(repo: str | Path, commit: str) -> Iterator[Path]:
+    """A clean, detached worktree of ``commit`` (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="relbot-check-") as tmp:
+        wt = Path(tmp) / "wt"
+        git("worktree", "add", "--detach", "--force", str(wt), commit, cwd=repo)
+        try:
+            yield wt
+        finally:
+            git("worktree", "remove", "--force", str(wt), cwd=repo, check=False)
+            git("worktree", "prune", cwd=repo, check=False)
 
 
 def run_command(argv: tuple[str, ...], cwd: Path, timeout: float) -> tuple[bool, str]:
@@ -82,3 +143,36 @@ def run_command(argv: tuple[str, ...], cwd: Path, timeout: float) -> tuple[bool,
         return False, f"timed out after {timeout:g}s: {' '.join(argv)}"
     out = (p.stdout + p.stderr).strip()[-1500:]
     return p.returncode == 0, f"exit {p.returncode}: {out}" if out else f"exit {p.returncode}"
+
+
+def decide(product: Product, cid: str, cand: Candidate) -> Outcome | None:
+    """Decide ``cid`` on ``cand.commit``; None for a check a person decides.
+
+    This is the seam for check providers: a command check runs in a clean worktree of the
+    candidate commit, builtin checks read the commit's files."""
+    m = mode(product, cid)
+    sha = cand.commit
+    if m == "command":
+        try:
+            with worktree(product.repo, sha) as wt:
+                ok, ev = run_command(product.checks[cid], wt, product.check_timeout)
+        except CommandFailed as exc:
+            ok, ev = False, f"cannot check out {sha[:7]}: {exc}"
+    elif cid == "RL-03":
+        ok, ev = changelog_has(show(product.repo, sha, product.changelog), product.changelog,
+                               cand.version)
+    elif cid == "RL-04":
+        ok, ev = version_file_has(show(product.repo, sha, product.version_file),
+                                  product.version_file, cand.version)
+    elif cid == "RL-08":
+        ok = bool(cand.notes_digest) and cand.notes_commit == sha
+        if ok:
+            ev = f"notes sha256 {cand.notes_digest[:12]} drafted for {sha[:7]}"
+        elif cand.notes_digest:
+            ev = f"notes were drafted for {cand.notes_commit[:7]}, not {sha[:7]}"
+        else:
+            ev = "notes not drafted"
+        return Outcome("pass" if ok else "pending", ev, sha)
+    else:
+        return None
+    return Outcome("pass" if ok else "fail", ev, sha)

@@ -10,6 +10,7 @@ import yaml
 from bot.cliutil import offline_services, read_record, wrap
 from bot.config import load_config
 from bot.errors import RelbotError
+from bot.release import evidence as ev
 from bot.release import service as rs
 from bot.release import version as vs
 
@@ -32,7 +33,7 @@ def cmd_propose(args: argparse.Namespace) -> str:
 def cmd_evidence(args: argparse.Namespace) -> str:
     svc = offline_services(args)
     row = rs.find(svc, args.version, args.product)
-    rec = rs.evidence(svc, row)
+    rec = ev.evidence(svc, row)
     if args.format == "json":
         import json
         return json.dumps(rec, indent=2)
@@ -49,10 +50,20 @@ def cmd_notes(args: argparse.Namespace) -> str:
 def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
     rec = read_record(args.file)
     svc = offline_services(args)
-    problems = rs.verify_evidence(svc.audit, rec)
+    try:
+        repo = rs.resolved_product(svc.config.current, rec.get("product")).repo
+    except RelbotError:
+        repo = None
+    problems = ev.verify_evidence(svc.audit, rec, repo)
+    if rec.get("tag") and repo is None:
+        problems.append(f"product {rec.get('product')!r} is not configured: cannot check "
+                        "its tag in the repository")
     if problems:
         return "\n".join(problems), 1
-    return f"ok: evidence for {rec.get('product')} {rec.get('version')} matches the audit log", 0
+    tag = rec.get("tag") or {}
+    where = (f"; tag {tag['name']} in {repo} points at {tag['commit'][:7]}" if tag else "")
+    return (f"ok: evidence for {rec.get('product')} {rec.get('version')} matches the audit "
+            f"log{where}", 0)
 
 
 def register(subparsers: Any) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import iso
-from bot.errors import NotFound, Refused, UsageError
+from bot.errors import CommandFailed, NotFound, Refused, UsageError
 from bot.git import git
 from bot.groups import describe
 from bot.redact import scrub_text
@@ -73,7 +73,7 @@ def start(svc: Any, actor: str, name: str | None, how: str | None) -> tuple[Rele
     new = vs.next_version(last, vs.bump_kind_or_usage(how))
     vs.check_greater(new, last, p.name)
     kind = vs.cadence(new, last)
-    sha = git("rev-parse", p.ref, cwd=repo(p)).strip()
+    sha = resolve(p)
     try:
         row = st.create(p.name, str(new), kind, ck.STEPS[0], actor, sha, iso(svc.clock.now()),
                         ck.initial(kind))
@@ -104,35 +104,77 @@ def find(svc: Any, version: str | None, product_name: str | None = None) -> Rele
     return row
 
 
-def _record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str) -> None:
+def _record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
+            commit: str | None = None) -> None:
     evidence = scrub_text(evidence, svc.config.current.secrets)
+    sha = row.commit if commit is None else commit
     e = svc.audit.append(actor, "release.check", subject(row),
-                         {"check": cid, "result": result, "evidence": evidence})
-    store(svc).set_check(row.id, cid, result, actor, e.ts, evidence, e.seq)
+                         {"check": cid, "result": result, "evidence": evidence, "commit": sha})
+    store(svc).set_check(row.id, cid, result, actor, e.ts, evidence, e.seq, sha)
 
 
-def run_auto(svc: Any, row: ReleaseRow, actor: str = "relbot") -> ReleaseRow:
-    """Decide every builtin/command check that is not already done."""
+def resolve(p: Product) -> str:
+    """The commit the product's release ref points at now."""
+    try:
+        return git("rev-parse", "--verify", "--quiet", f"{p.ref}^{{commit}}",
+                   cwd=repo(p)).strip()
+    except CommandFailed:
+        raise Refused(f"ref {p.ref!r} of {p.name} does not resolve to a commit in "
+                      f"{p.repo}") from None
+
+
+def candidate(row: ReleaseRow) -> ck.Candidate:
+    return ck.Candidate(row.version, row.commit, row.notes_digest, row.notes_commit)
+
+
+def follow_ref(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
+    """Re-resolve the product's ref; when it moved, the release's candidate becomes the new
+    commit (audited) and the old one is returned."""
+    if row.status != "active":
+        return row, None
     p = product(svc, row.product)
+    head = resolve(p)
+    if head == row.commit:
+        return row, None
+    old = row.commit
+    if store(svc).set_candidate(row.id, old, head):
+        svc.audit.append(actor, "release.candidate", subject(row), {
+            "from": old, "to": head, "ref": p.ref, "step": row.step})
+    return store(svc).get(row.id), old  # type: ignore[return-value]
+
+
+def moved_note(old: str, new: str) -> str:
+    return (f"the candidate moved from {old[:7]} to {new[:7]} since the checks ran: they were "
+            f"stale and were re-run on {new[:7]}")
+
+
+def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
+    """Follow the ref, then decide every automatic check on the candidate commit; returns the
+    row and, when the candidate moved, a sentence saying so."""
+    row, old = follow_ref(svc, row, actor)
+    p = product(svc, row.product)
+    cand = candidate(row)
     for cid, c in row.checks.items():
         if c.result in ("waived", "n/a") or (c.result == "pass" and c.actor != "relbot"):
             continue
-        m = ck.mode(p, cid)
-        if m == "command":
-            ok, ev = ck.run_command(p.checks[cid], repo(p), p.check_timeout)
-        elif cid == "RL-03":
-            ok, ev = ck.changelog_has(repo(p) / p.changelog, row.version)
-        elif cid == "RL-04":
-            ok, ev = ck.version_file_has(repo(p) / p.version_file, row.version)
-        elif cid == "RL-08":
-            ok = bool(row.notes_digest)
-            ev = f"notes sha256 {row.notes_digest}" if ok else "notes not drafted"
-        else:
+        out = ck.decide(p, cid, cand)
+        if out is None:
             continue
-        result = "pass" if ok else ("pending" if cid == "RL-08" else "fail")
-        if c.result != result or c.evidence != ev:
-            _record(svc, row, cid, result, "relbot", ev)
-    return store(svc).get(row.id)  # type: ignore[return-value]
+        if (c.result, c.evidence, c.commit) != (out.result, out.evidence, out.commit):
+            _record(svc, row, cid, out.result, "relbot", out.evidence, out.commit)
+    row = store(svc).get(row.id)  # type: ignore[assignment]
+    return row, moved_note(old, row.commit) if old else None
+
+
+def run_auto(svc: Any, row: ReleaseRow, actor: str = "relbot") -> ReleaseRow:
+    """Decide every builtin/command check that is not already done (on the candidate)."""
+    return recheck(svc, row, actor)[0]
+
+
+def manual(svc: Any, row: ReleaseRow) -> set[str]:
+    """The checks a person decides for this release's product (Confirm buttons)."""
+    p = product(svc, row.product)
+    return {cid for cid in ck.NAMES if not ck.automatic(p, cid)}
 
 
 def may_confirm(svc: Any, row: ReleaseRow, cid: str, user: str) -> str | None:
@@ -205,54 +247,6 @@ def lock_note(svc: Any, row: ReleaseRow) -> str | None:
     return f"{fr.describe()}. {row.product} {row.version} will not enter {held} until then."
 
 
-def advance(svc: Any, row: ReleaseRow, actor: str) -> ReleaseRow:
-    """Move to the next step when the gating checks pass; else Refused with the reason."""
-    if row.status != "active":
-        raise Refused(f"{row.product} {row.version} is {row.status}")
-    row = run_auto(svc, row)
-    block = blockers(svc, row)
-    if block:
-        text = "; ".join(f"{c} {ck.NAMES[c]} is {r} — cleared by {w}" for c, r, w in block)
-        svc.audit.append(actor, "release.advance.blocked", subject(row), {
-            "step": row.step, "blocked_by": [b[0] for b in block]})
-        raise Refused(f"cannot leave {row.step}: {text}", gate=row.step)
-    i = ck.STEPS.index(row.step)
-    now = iso(svc.clock.now())
-    if i + 1 == len(ck.STEPS):
-        nxt, status = "Released", "released"
-    else:
-        nxt, status = ck.STEPS[i + 1], "active"
-    fr = svc.locks.frozen(row.product) if nxt in SHIPPING else None
-    if fr:
-        svc.audit.append(actor, "release.advance.blocked", subject(row), {
-            "step": row.step, "frozen": fr.reason})
-        raise Refused(f"{fr.describe()}. {row.product} {row.version} stays at {row.step} "
-                      f"until then (it may not enter {nxt}).", gate=row.step)
-    if nxt == "Post-Release":
-        tag(svc, row, actor)
-    if not store(svc).move(row.id, row.step, nxt, now, status):
-        raise Refused(f"{row.product} {row.version} moved meanwhile; try again")
-    svc.audit.append(actor, "release.advance", subject(row), {"from": row.step, "to": nxt})
-    return store(svc).get(row.id)  # type: ignore[return-value]
-
-
-def tag(svc: Any, row: ReleaseRow, actor: str) -> str | None:
-    """Create (and push, if the repo has a remote) annotated ``vX.Y.Z`` when enabled."""
-    p = product(svc, row.product)
-    if not p.tag:
-        return None
-    name = f"v{row.version}"
-    if git("tag", "--list", name, cwd=repo(p)).strip():
-        raise Refused(f"tag {name} already exists in {p.name}; not overwriting it")
-    git("tag", "-a", name, "-m", f"{p.name} {row.version}", row.commit, cwd=repo(p))
-    remotes = git("remote", cwd=repo(p)).split()
-    if remotes:
-        git("push", remotes[0], f"refs/tags/{name}", cwd=repo(p))
-    svc.audit.append(actor, "release.tag", subject(row), {
-        "tag": name, "commit": row.commit, "pushed_to": remotes[0] if remotes else None})
-    return name
-
-
 def abort(svc: Any, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
     if not reason:
         raise UsageError("usage: /release abort VERSION reason")
@@ -264,6 +258,7 @@ def abort(svc: Any, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
 
 def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]:
     """Write the notes files, record the digest, re-run RL-08; returns the Markdown."""
+    row, _ = follow_ref(svc, row, actor)
     p = product(svc, row.product)
     since = vs.last_tag(repo(p), vs.parse(row.version))
     cs = vs.commits(repo(p), since, row.commit)
@@ -273,41 +268,12 @@ def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]
     out = Path(p.notes_dir)
     out = out if out.is_absolute() else repo(p) / out
     mdp, ymp, digest = nt.write(out, row.version, md, yml)
-    store(svc).set_notes(row.id, digest)
+    store(svc).set_notes(row.id, digest, row.commit)
     svc.audit.append(actor, "release.notes", subject(row), {
-        "digest": digest, "markdown": str(mdp), "yaml": str(ymp), "commits": len(cs)})
+        "digest": digest, "markdown": str(mdp), "yaml": str(ymp), "commits": len(cs),
+        "commit": row.commit})
     run_auto(svc, store(svc).get(row.id))  # type: ignore[arg-type]
     return md, mdp, ymp
-
-
-def evidence(svc: Any, row: ReleaseRow) -> dict[str, Any]:
-    """The evidence record: checks, approvals, steps, notes digest, audit range + hashes."""
-    return {
-        "version": row.version, "product": row.product, "commit": row.commit,
-        "bump": row.bump, "status": row.status, "step": row.step, "starter": row.starter,
-        "checks": [{"id": c.check_id, "name": ck.NAMES[c.check_id], "result": c.result,
-                    "actor": c.actor, "time": c.at, "evidence": c.evidence,
-                    "audit_seq": c.audit_seq} for c in row.checks.values()],
-        "approvals": [{"check": c.check_id, "by": c.actor, "at": c.at, "result": c.result}
-                      for c in row.checks.values() if c.actor and c.actor != "relbot"],
-        "steps": dict(row.steps),
-        "notes_digest": row.notes_digest or None,
-        "audit": svc.audit.range_of(subject(row)),
-    }
-
-
-def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
-    """Problems found checking ``record`` against the audit log (empty list = verified)."""
-    problems = audit.check_range(record.get("audit") or {})
-    for c in record.get("checks", []):
-        if c.get("audit_seq"):
-            e = audit.get(c["audit_seq"])
-            p = e.payload if e else {}
-            if not e or p.get("check") != c["id"] or p.get("result") != c["result"] \
-                    or e.actor != c["actor"]:
-                problems.append(f"check {c['id']}: result {c['result']} is not in audit entry "
-                                f"{c['audit_seq']}")
-    return problems
 
 
 def digest(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from bot.release import checks as ck
@@ -9,26 +10,49 @@ from bot.render.common import actions, button, context, header, section, user
 
 _ICON = {"pass": ":white_check_mark:", "fail": ":x:", "pending": ":hourglass:",
          "waived": ":fast_forward:", "n/a": ":heavy_minus_sign:"}
+_REASON = 140
 
 
 def summary(row: Any) -> str:
     return f"Release {row.product} {row.version} — {row.step} ({row.status})"
 
 
-def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
-                   lock: str | None = None) -> list[dict[str, Any]]:
-    """The release message: step, every check with who decided it, what blocks (checks, a
-    rollback lock), buttons."""
+def reason(evidence: str) -> str:
+    """The first line of a check's evidence, short enough for one message line."""
+    first = (evidence or "").strip().splitlines()[0] if (evidence or "").strip() else ""
+    return first if len(first) <= _REASON else first[:_REASON - 1] + "…"
+
+
+def check_line(c: Any) -> str:
+    """``:x: RL-04 Version bumped: fail — relbot · pyproject.toml does not contain 1.4.0 ·
+    on abc1234``"""
+    who = f" — {user(c.actor) if c.actor != 'relbot' else 'relbot'}" if c.actor else ""
+    why = f" · {reason(c.evidence)}" if reason(c.evidence) else ""
+    on = f" · on `{c.commit[:7]}`" if getattr(c, "commit", "") else ""
+    return f"{_ICON.get(c.result, '')} {c.check_id} {ck.NAMES[c.check_id]}: {c.result}{who}" \
+           f"{why}{on}"
+
+
+def _head(row: Any, cadence: str) -> str:
     steps = " → ".join(f"*{s}*" if s == row.step else s for s in ck.STEPS)
-    blocks = [header(f"Release {row.product} {row.version}"),
-              section(f"{row.bump} release ({cadence}) · started by {user(row.starter)} · "
-                      f"commit `{row.commit[:10]}`\n{steps} · status: *{row.status}*")]
-    lines = []
-    for c in row.checks.values():
-        who = f" — {user(c.actor) if c.actor != 'relbot' else 'relbot'}" if c.actor else ""
-        lines.append(f"{_ICON.get(c.result, '')} {c.check_id} {ck.NAMES[c.check_id]}: "
-                     f"{c.result}{who}")
-    blocks.append(section("\n".join(lines)))
+    text = (f"{row.bump} release ({cadence}) · started by {user(row.starter)} · "
+            f"candidate `{row.commit[:7]}`")
+    if getattr(row, "tag_name", ""):
+        text += f" · tagged `{row.tag_name}`"
+    if getattr(row, "start_reason", ""):
+        text += f"\nreason: {row.start_reason}"
+    return f"{text}\n{steps} · status: *{row.status}*"
+
+
+def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
+                   lock: str | None = None,
+                   manual: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The release message: step, every check with who decided it, its reason and the commit
+    it ran on, what blocks (checks, a rollback lock), Confirm buttons for the checks a person
+    decides (``manual``; default: all but the builtin ones)."""
+    manual = set(manual) if manual is not None else set(ck.NAMES) - set(ck.BUILTIN)
+    blocks = [header(f"Release {row.product} {row.version}"), section(_head(row, cadence)),
+              section("\n".join(check_line(c) for c in row.checks.values()))]
     if row.status == "active":
         if blockers:
             blocks.append(context("Blocking " + row.step + ": " + "; ".join(
@@ -40,7 +64,7 @@ def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
         btns = [button(f"Confirm {c.check_id}", f"release:check:{c.check_id}",
                        f"{row.id}:{c.check_id}")
                 for c in row.checks.values()
-                if c.result in ("pending", "fail") and c.check_id not in ck.BUILTIN]
+                if c.result in ("pending", "fail") and c.check_id in manual]
         if btns:
             blocks.append(actions(f"release:{row.id}", btns[:5]))
     elif row.reason:

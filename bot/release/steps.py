@@ -1,0 +1,105 @@
+"""Moving a release through its steps, and the tag on exactly the checked commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.clock import iso
+from bot.errors import Refused
+from bot.git import git
+from bot.release import checks as ck
+from bot.release import service as rs
+from storage.release import ReleaseRow
+
+
+def tag_name(row: ReleaseRow) -> str:
+    return f"v{row.version}"
+
+
+def unchecked(p: Any, row: ReleaseRow) -> list[str]:
+    """Gating checks that do not hold on the candidate commit (why, one line each)."""
+    out = []
+    for cid in ck.all_gating():
+        c = row.checks[cid]
+        if c.result not in ck.DONE:
+            why = f" ({c.evidence})" if c.evidence else ""
+            out.append(f"{cid} {ck.NAMES[cid]} is {c.result} on {row.commit[:7]}{why}")
+        elif c.result == "pass" and ck.automatic(p, cid) and c.commit != row.commit:
+            out.append(f"{cid} passed on {(c.commit or '?')[:7]}, not on {row.commit[:7]}")
+    return out
+
+
+def tag(svc: Any, row: ReleaseRow, actor: str) -> str | None:
+    """Create annotated ``vX.Y.Z`` on exactly the commit every gating check passed on, and
+    push it to the repo's first remote; refused (naming both SHAs) when the ref moved."""
+    p = rs.product(svc, row.product)
+    if not p.tag:
+        return None
+    name = tag_name(row)
+    head = rs.resolve(p)
+    if head != row.commit:
+        raise Refused(f"not tagging {name}: the checks passed on {row.commit[:7]} but "
+                      f"{p.ref} is now at {head[:7]}; `/release check` re-runs them on "
+                      f"{head[:7]}", gate=row.step)
+    bad = unchecked(p, row)
+    if bad:
+        raise Refused(f"not tagging {name} on {row.commit[:7]}: " + "; ".join(bad),
+                      gate=row.step)
+    if git("tag", "--list", name, cwd=p.repo).strip():
+        raise Refused(f"tag {name} already exists in {p.name}; not overwriting it")
+    git("tag", "-a", name, "-m", f"{p.name} {row.version}\n\nrelbot release {rs.subject(row)}",
+        row.commit, cwd=p.repo)
+    obj = git("rev-parse", f"refs/tags/{name}", cwd=p.repo).strip()
+    remotes = git("remote", cwd=p.repo).split()
+    remote = remotes[0] if remotes else ""
+    if remote:
+        git("push", remote, f"refs/tags/{name}", cwd=p.repo)
+    rs.store(svc).set_tag(row.id, name, obj, remote)
+    svc.audit.append(actor, "release.tag", rs.subject(row), {
+        "tag": name, "tag_object": obj, "commit": row.commit, "pushed_to": remote or None})
+    return name
+
+
+def tagged_text(row: ReleaseRow) -> str:
+    """``tagged v1.4.0 (abc1234) and pushed to origin`` for the thread and the channel."""
+    where = f" and pushed to {row.tag_remote}" if row.tag_remote else " (no remote to push to)"
+    return f"{row.product}: tagged {row.tag_name} ({row.commit[:7]}){where}"
+
+
+def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | None]:
+    """Move to the next step when the gating checks pass on the candidate commit (re-resolved
+    from the ref first); else Refused with the reason. Returns the row and, when the candidate
+    moved, a sentence saying so."""
+    if row.status != "active":
+        raise Refused(f"{row.product} {row.version} is {row.status}")
+    row, moved = rs.recheck(svc, row)
+    note = f" ({moved})" if moved else ""
+    block = rs.blockers(svc, row)
+    if block:
+        text = "; ".join(f"{c} {ck.NAMES[c]} is {r} — cleared by {w}" for c, r, w in block)
+        svc.audit.append(actor, "release.advance.blocked", rs.subject(row), {
+            "step": row.step, "blocked_by": [b[0] for b in block], "commit": row.commit})
+        raise Refused(f"cannot leave {row.step}: {text}{note}", gate=row.step)
+    i = ck.STEPS.index(row.step)
+    now = iso(svc.clock.now())
+    if i + 1 == len(ck.STEPS):
+        nxt, status = "Released", "released"
+    else:
+        nxt, status = ck.STEPS[i + 1], "active"
+    fr = svc.locks.frozen(row.product) if nxt in rs.SHIPPING else None
+    if fr:
+        svc.audit.append(actor, "release.advance.blocked", rs.subject(row), {
+            "step": row.step, "frozen": fr.reason})
+        raise Refused(f"{fr.describe()}. {row.product} {row.version} stays at {row.step} "
+                      f"until then (it may not enter {nxt}).", gate=row.step)
+    if nxt == "Post-Release":
+        if moved:
+            raise Refused(f"not tagging {tag_name(row)}: {moved}. Tagging needs the commit the "
+                          f"checks passed on; `/release advance` again tags {row.commit[:7]}",
+                          gate=row.step)
+        tag(svc, row, actor)
+    if not rs.store(svc).move(row.id, row.step, nxt, now, status):
+        raise Refused(f"{row.product} {row.version} moved meanwhile; try again")
+    svc.audit.append(actor, "release.advance", rs.subject(row), {
+        "from": row.step, "to": nxt, "commit": row.commit})
+    return rs.store(svc).get(row.id), moved  # type: ignore[return-value]
