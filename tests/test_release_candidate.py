@@ -55,6 +55,10 @@ def test_the_tag_carries_the_bump_committed_after_start(tmp_path: Path, make_cha
     msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
     assert any(text in m.text for m in chat.thread(msg))
     assert any(text in m.text for m in chat.messages if not m.thread_ts)
+    chat.command("U0ALICE", "/release advance")
+    said = chat.command("U0ALICE", "/release status")      # none active: the last one
+    assert "'(active)' not found" not in said.text and "status: *released*" in said.text
+    assert "tagged `v1.3.0`" in said.text
 
 
 def test_uncommitted_edits_do_not_pass_and_the_reason_is_shown(tmp_path: Path,
