@@ -183,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config = default_config()
     if getattr(args, "db", None) is None:
         args.db = default_db()
+    args.db_given = explicit_db is not None   # e.g. `sync plan` records only into a named db
     try:
         if args.command is None:
             parser.print_help()

@@ -52,12 +52,19 @@ class SyncStore:
         db.migrate("sync", MIGRATIONS)
 
     def insert_plan(self, pid: str, sync: str, digest: str, plan: dict, requester: str,
-                    created: str) -> None:
+                    created: str, status: str = "planned") -> str:
+        """Insert a plan; returns the id stored. An id already taken (two dry-runs of one
+        sync at the same instant, e.g. under a fixed clock) gets a ``-2``, ``-3``... suffix."""
         with self.db.tx() as c:
+            base, n = pid, 1
+            while c.execute("SELECT 1 FROM sync_plans WHERE id = ?", (pid,)).fetchone():
+                n += 1
+                pid = f"{base}-{n}"
             c.execute("INSERT INTO sync_plans(id, sync, digest, plan, requester, status, created)"
                       " VALUES (?,?,?,?,?,?,?)",
-                      (pid, sync, digest, json.dumps(plan, sort_keys=True), requester,
-                       "planned", created))
+                      (pid, sync, digest, json.dumps({**plan, "id": pid}, sort_keys=True),
+                       requester, status, created))
+        return pid
 
     def set_message(self, pid: str, channel: str, ts: str) -> None:
         with self.db.tx() as c:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +43,8 @@ class SlackSender:
         self.bot_url, self.api, self.channel = bot_url, api, channel
         self.verifier = SignatureVerifier(signing_secret)
         self._ids = itertools.count(1)
+        # event IDs must differ between sessions sharing one database (seen_events)
+        self._session = secrets.token_hex(3).upper()
 
     def post(self, body: str | bytes, content_type: str, *, timestamp: int | None = None,
              signature: str | None = None, headers: dict[str, str] | None = None) -> HTTPResult:
@@ -76,7 +79,7 @@ class SlackSender:
               retry_num: int | None = None, event_time: float | None = None) -> HTTPResult:
         """An Events API ``event_callback`` envelope around ``event`` (``event_time``: when
         it happened, default now)."""
-        eid = event_id or f"Ev{next(self._ids):08d}"
+        eid = event_id or f"Ev{self._session}{next(self._ids):06d}"
         envelope = {
             "token": "standin-verification-token", "team_id": TEAM, "api_app_id": APP_ID,
             "event": event, "type": "event_callback", "event_id": eid,

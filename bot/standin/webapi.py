@@ -80,7 +80,7 @@ class SlackState:
         self.groups: dict[str, dict] = {}      # id -> {id, handle, name, users: [...]}
         self.faults = Faults()                 # injected failures, delays, hangs
         self.stopping = threading.Event()      # set when the server stops: hung calls end
-        self._ts = int(time.time()) * 1_000_000
+        self._ts = time.time_ns() // 1000  # microseconds: sessions on one db never reuse a ts
         self.changed = threading.Condition(self.lock)
 
     # --- setup helpers -------------------------------------------------------------

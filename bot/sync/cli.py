@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from bot.config import load_config
 from bot.errors import RelbotError
 from bot.render.sync import summary_text
 from bot.sync.flow import record_yaml
-from bot.sync.plan import build_plan
+from bot.sync.plan import Plan, build_plan
 
 
 def cmd_list(args: argparse.Namespace) -> str:
@@ -34,7 +35,49 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary_text(plan)[0])
+    try:
+        print(_record(args, plan))
+    except RelbotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 1 if plan.changed else 0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _record(args: argparse.Namespace, plan: Plan) -> str:
+    """Record the dry-run (DR-05) in the database named by ``--db``/``RELBOT_DB``, or say
+    plainly that it is not recorded."""
+    if not getattr(args, "db_given", False):
+        return (f"not recorded: {plan.id} is a terminal dry-run only; give --db (or "
+                "RELBOT_DB) to record it as evidence (DR-05)")
+    from bot.clock import SystemClock
+    from storage.audit import AuditLog
+    from storage.db import Database
+    from storage.sync import SyncStore
+    if args.db != ":memory:" and not Path(args.db).exists():
+        raise RelbotError(f"database {args.db} does not exist (give the bot's file with --db "
+                          "or RELBOT_DB)")
+    db = Database(args.db)
+    try:
+        cfg = load_config(args.config)
+        actor = f"cli:{_user()}"
+        pid = SyncStore(db).insert_plan(plan.id, plan.sync, plan.digest, plan.model_dump(),
+                                        actor, plan.created, status="dry-run")
+        e = AuditLog(db, SystemClock(), lambda: cfg.secrets).append(actor, "sync.planned", pid, {
+            "sync": plan.sync, "digest": plan.digest, "source_sha": plan.source_sha,
+            "targets": [{"repo": t.repo, "branch": t.branch, "sha": t.sha}
+                        for t in plan.targets],
+            "counts": plan.counts(), "via": "relbot sync plan"})
+    finally:
+        db.close()
+    return (f"recorded: dry-run {pid} (sha256 {plan.digest[:12]}) in {args.db}, audit entry "
+            f"{e.seq}; not posted to Slack, so nobody can approve it")
 
 
 def cmd_log(args: argparse.Namespace) -> str:
@@ -66,6 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pl = sp.add_parser("plan", help="dry-run a sync (exit 0 none, 1 changes, 2 error)")
     pl.add_argument("name")
     pl.add_argument("--config", default=argparse.SUPPRESS)
+    pl.add_argument("--db", default=argparse.SUPPRESS,
+                    help="record the dry-run (DR-05) in this database")
     pl.add_argument("--ref", default=None, help="source ref instead of the configured one")
     pl.add_argument("--cache", default=None, help="cache directory")
     pl.set_defaults(func=_plan)

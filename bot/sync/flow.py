@@ -89,8 +89,9 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
     ``on_behalf_of`` names what asked for it (a rollback) for :func:`exempt_from_freeze`."""
     plan = plan_only(svc, sync_def, source_ref, on_behalf_of)
     st = store(svc)
-    st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
-                   plan.created)
+    pid = st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
+                         plan.created)
+    plan = plan.model_copy(update={"id": pid})
     svc.audit.append(requester, "sync.planned", plan.id, {
         "sync": sync_def.name, "digest": plan.digest, "source_sha": plan.source_sha,
         "targets": [{"repo": t.repo, "branch": t.branch, "sha": t.sha} for t in plan.targets],
