@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from bot import __version__
 from bot.config import load_config
 from bot.errors import ConfigError, RelbotError
 from storage.audit import AuditLog
+from storage.checkpoints import CheckpointFile
 from storage.db import Database
 
 FEATURE_CLIS = ("bot.sync.cli", "bot.release.cli", "bot.cadence.cli", "bot.rollback.cli",
@@ -90,12 +92,57 @@ def _open_audit(db_path: str) -> AuditLog:
     return AuditLog(Database(db_path))
 
 
-def cmd_audit_verify(db_path: str) -> tuple[str, int]:
-    """Recompute the audit hash chain."""
-    result = _open_audit(db_path).verify()
-    if result.ok:
-        return f"audit log intact: {result.count} entries", 0
-    return f"audit log BROKEN at entry {result.bad_seq}: {result.reason}", 1
+def _audit_settings(config_path: str | None, checkpoints: str | None
+                    ) -> tuple[bytes | None, CheckpointFile | None]:
+    """The audit key and checkpoint file from the config (when it exists) or the
+    environment (``RELBOT_AUDIT_KEY``); ``checkpoints`` overrides the file."""
+    key, cp_file = None, None
+    if config_path and Path(config_path).exists():
+        cfg = load_config(config_path)
+        key = cfg.audit.resolve_key()
+        if cfg.audit.checkpoints is not None:
+            cp_file = cfg.resolve_path(cfg.audit.checkpoints.file)
+    elif os.environ.get("RELBOT_AUDIT_KEY"):
+        key = os.environ["RELBOT_AUDIT_KEY"].encode()
+    if checkpoints:
+        cp_file = Path(checkpoints)
+    return key, (CheckpointFile(cp_file, key) if cp_file else None)
+
+
+def cmd_audit_verify(db_path: str, config_path: str | None = None,
+                     checkpoints: str | None = None) -> tuple[str, int]:
+    """Recompute the audit chain (opened read-only) against the newest readable checkpoint:
+    exit 0 intact, 1 broken, 2 unreadable or unverifiable."""
+    try:
+        key, sink = _audit_settings(config_path, checkpoints)
+    except RelbotError as exc:
+        return f"relbot: cannot verify: {exc}", 2
+    if db_path != ":memory:" and not Path(db_path).is_file():
+        return f"relbot: database {db_path} does not exist", 2
+    cp = sink.latest() if sink else None
+    try:
+        db = Database(db_path, readonly=True)
+        try:
+            result = AuditLog(db, key=key, migrate=False).verify(checkpoint=cp)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return f"relbot: cannot read the audit log in {db_path}: {exc}", 2
+    if result.needs_key:
+        return (f"relbot: cannot verify entry {result.bad_seq}: it is keyed; set the audit key "
+                "(audit.key in --config, or RELBOT_AUDIT_KEY)"), 2
+    if not result.ok:
+        return f"audit log BROKEN at entry {result.bad_seq}: {result.reason}", 1
+    notes = []
+    if key:
+        notes.append("HMAC-keyed" + (f", {result.unkeyed} entries from before the key"
+                                     if result.unkeyed else ""))
+    if cp is not None:
+        notes.append(f"matches checkpoint seq {cp.seq} of {cp.ts}")
+    elif sink is not None:
+        notes.append(f"no readable checkpoint in {sink.path}")
+    extra = f" ({'; '.join(notes)})" if notes else ""
+    return f"audit log intact: {result.count} entries{extra}", 0
 
 
 def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None) -> str:
@@ -137,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="inspect the audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    asub.add_parser("verify", help="verify the hash chain")
+    ver = asub.add_parser("verify", help="verify the hash chain (read-only; exit 0 intact, "
+                          "1 broken, 2 unreadable)")
+    ver.add_argument("--checkpoints", default=None,
+                     help="checkpoint file (default: audit.checkpoints.file of the config)")
     ex = asub.add_parser("export", help="export entries")
     ex.add_argument("--format", choices=["jsonl", "yaml"], default="jsonl")
     ex.add_argument("--since", default=None, help="ISO date or datetime (UTC)")
@@ -194,8 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         if args.command == "audit":
             if args.audit_command == "verify":
-                text, code = cmd_audit_verify(args.db)
-                print(text)
+                text, code = cmd_audit_verify(args.db, args.config, args.checkpoints)
+                print(text, file=sys.stdout if code < 2 else sys.stderr)
                 return code
             print(cmd_audit_export(args.db, args.format, args.since))
             return 0

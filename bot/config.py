@@ -30,6 +30,7 @@ from bot.configbase import ApprovalPolicy, Duration, Principal, Strict, check_ti
 from bot.errors import ConfigError, ConfigIssue
 from bot.release.config import ReleasesConfig
 from bot.rollback.config import RollbackConfig
+from bot.securityconfig import AuditConfig, SecretsConfig
 from bot.sync.config import SyncDef
 
 
@@ -48,8 +49,9 @@ class Config(Strict):
     approval: ApprovalPolicy = ApprovalPolicy()
     permissions: Permissions = Permissions()
     usergroup_cache_ttl: Duration = timedelta(minutes=5)
-    secrets: tuple[str, ...] = ()
-    """Extra secret values (or ``env:NAME``) scrubbed from every output."""
+    secrets: SecretsConfig = SecretsConfig()
+    """Extra secret values (or ``env:NAME``) and patterns scrubbed from every output."""
+    audit: AuditConfig = AuditConfig()
     syncs: tuple[SyncDef, ...] = ()
     releases: ReleasesConfig | None = None
     calendar: CalendarConfig | None = None

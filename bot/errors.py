@@ -80,3 +80,11 @@ class CommandFailed(RelbotError):
 
 class StorageError(RelbotError):
     """The SQLite store refused an operation (e.g. tampering with the audit log)."""
+
+
+class DatabaseUnwritable(StorageError):
+    """relbot cannot write its database (read-only file, directory or filesystem)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"relbot cannot write its database {path} ({reason})")

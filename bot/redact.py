@@ -1,48 +1,100 @@
-"""Keep secrets out of logs, messages and the audit log."""
+"""Keep secrets out of logs, messages, the audit log and evidence.
+
+A :class:`Redactor` is compiled once per config (``config.secrets.redactor``): one regular
+expression for the configured secret values (``env:NAME`` resolved once), Slack and GitHub
+token shapes, the config's ``secrets.patterns``, and the userinfo of any URL
+(``https://***@host/org/repo``). Values under secret-looking keys (password, token, key,
+...) at any depth of a structure are masked whatever they look like.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-_TOKEN_RE = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]{6,}")
-_SECRET_KEYS = re.compile(r"(token|secret|password|passwd|api[_-]?key|authorization)", re.I)
-_ENV_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 MASK = "[REDACTED]"
+URL_MASK = "***@"
+HIDDEN = "(value hidden)"
+_ENV_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "RELBOT_AUDIT_KEY")
+_BUILTIN_SHAPES = (
+    r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{6,}",            # Slack tokens
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",  # GitHub tokens
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+)
+# userinfo of a URL: everything between "scheme://" and "@" before the host
+_URL_USERINFO = r"(?<=://)[^\s/@?#'\"<>]+@"
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SECRET_KEY = re.compile(
+    r"pass(?:word|wd|phrase)|secret|token|credential|private"
+    r"|(?:^|[_\-. ])auth(?:$|[_\-. ]|entication|ori[sz]ation)"
+    r"|(?:^|[_\-. ])key$|(?:api|access|signing|encryption|master|ssh|deploy)[_\-]?key")
 
 
-def secret_values(extra: Iterable[str] = ()) -> list[str]:
-    """The secret strings currently known: Slack env secrets plus ``extra``.
-
-    An ``extra`` entry ``env:NAME`` stands for the value of environment variable NAME.
-    """
-    vals = [os.environ.get(k, "") for k in _ENV_SECRETS]
-    vals += [os.environ.get(e[4:], "") if e.startswith("env:") else e for e in extra]
-    return sorted({v for v in vals if v and len(v) >= 4}, key=len, reverse=True)
+def is_secret_key(key: object) -> bool:
+    """Does a mapping key look like it holds a secret (``db.password``, ``apiKey``, ...)?"""
+    if not isinstance(key, str):
+        return False
+    return bool(_SECRET_KEY.search(_CAMEL.sub("_", key).lower()))
 
 
-def scrub_text(text: str, extra: Iterable[str] = ()) -> str:
-    """Replace known secret values and Slack-token-shaped strings with a mask."""
-    for value in secret_values(extra):
-        text = text.replace(value, MASK)
-    return _TOKEN_RE.sub(MASK, text)
+def mask_url_userinfo(text: str) -> str:
+    """``https://user:pw@host/x`` -> ``https://***@host/x`` (only the userinfo)."""
+    return re.sub(_URL_USERINFO, URL_MASK, text)
 
 
-def scrub(obj: Any, extra: Iterable[str] = ()) -> Any:
-    """Scrub a JSON-like structure: secret-named keys are masked, strings are scrubbed."""
-    extra = list(extra)
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if isinstance(k, str) and _SECRET_KEYS.search(k) and isinstance(v, str) and v:
-                out[k] = MASK
-            else:
-                out[k] = scrub(v, extra)
-        return out
-    if isinstance(obj, list | tuple):
-        return [scrub(v, extra) for v in obj]
-    if isinstance(obj, str):
-        return scrub_text(obj, extra)
-    return obj
+class Redactor:
+    """A compiled matcher for secret values, token shapes, patterns and URL userinfo."""
+
+    def __init__(self, values: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
+        vals = [os.environ.get(k, "") for k in _ENV_SECRETS]
+        vals += [os.environ.get(v[4:], "") if v.startswith("env:") else v for v in values]
+        known = sorted({v for v in vals if v and len(v) >= 4}, key=len, reverse=True)
+        alts = [re.escape(v) for v in known] + list(_BUILTIN_SHAPES) + list(patterns)
+        self._values = re.compile("|".join(f"(?:{a})" for a in alts))
+        self._url = re.compile(_URL_USERINFO)
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret masked."""
+        return self._url.sub(URL_MASK, self._values.sub(MASK, text))
+
+    def obj(self, obj: Any, hidden: bool = False) -> Any:
+        """A JSON-like structure scrubbed: values under secret-looking keys are masked (at
+        any depth), every string is scrubbed."""
+        if isinstance(obj, dict):
+            return {k: self.obj(v, hidden or is_secret_key(k)) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self.obj(v, hidden) for v in obj]
+        if isinstance(obj, str):
+            return MASK if hidden and obj else self.text(obj)
+        if hidden and isinstance(obj, int | float) and not isinstance(obj, bool):
+            return MASK
+        return obj
+
+
+@lru_cache(maxsize=32)
+def _compiled(values: tuple[str, ...]) -> Redactor:
+    return Redactor(values)
+
+
+def redactor_for(extra: Any = ()) -> Redactor:
+    """The redactor for ``extra``: a Redactor, a config's ``secrets`` section (its own,
+    built once), or plain values (compiled once per distinct tuple)."""
+    if isinstance(extra, Redactor):
+        return extra
+    built = getattr(extra, "redactor", None)
+    if isinstance(built, Redactor):
+        return built
+    return _compiled(tuple(extra or ()))
+
+
+def scrub_text(text: str, extra: Any = ()) -> str:
+    """Replace secrets in ``text`` with a mask (see :func:`redactor_for` for ``extra``)."""
+    return redactor_for(extra).text(text)
+
+
+def scrub(obj: Any, extra: Any = ()) -> Any:
+    """Scrub a JSON-like structure (see :meth:`Redactor.obj`)."""
+    return redactor_for(extra).obj(obj)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, RelbotError
 from bot.redact import scrub_text
 from bot.services import build_services
 
@@ -63,6 +63,9 @@ def run_bot(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"relbot: invalid config\n{exc}", file=sys.stderr)
         return 2
+    except RelbotError as exc:  # an unwritable database, an unset audit key
+        print(f"relbot: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,6 +78,10 @@ def _run(args: argparse.Namespace) -> int:
     fmt.secrets = lambda: holder.current.secrets  # follows SIGHUP reloads
     client = make_client(token, os.environ.get("SLACK_API_URL"))
     svc = build_services(holder, args.db, client=client)
+    problem = svc.audit.behind_checkpoint()
+    if problem:
+        svc.close()
+        raise SystemExit2(f"relbot: refusing to append: {problem}")
     app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode)
     stop = threading.Event()
     server: Any = None

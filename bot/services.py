@@ -14,7 +14,8 @@ from bot.groups import GroupResolver
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
-from storage.audit import AuditLog
+from storage.audit import AuditLog, CheckpointPolicy
+from storage.checkpoints import Checkpoint, CheckpointFile
 from storage.db import Database
 from storage.events import SeenEvents
 from storage.locks import Locks
@@ -75,7 +76,7 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
     """Open the database, run migrations and wire the shared services."""
     clock = clock or SystemClock()
     db = Database(db_path)
-    audit = AuditLog(db, clock, secrets=lambda: config.current.secrets)
+    audit = open_audit(db, clock, config)
     groups = GroupResolver(*_slack_group_lookups(client), clock,
                            ttl=config.current.usergroup_cache_ttl)
     approvals = Approvals(ApprovalStore(db), audit, groups, clock)
@@ -85,4 +86,30 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
     approvals.services = svc
     svc.scheduler = Scheduler(db, clock, real_time=real_time)
     svc.scheduler.bind(svc)
+    cp = config.current.audit.checkpoints
+    if cp is not None and cp.channel:
+        audit.on_checkpoint.append(
+            lambda c: svc.work.submit(_post_checkpoint, svc, cp.channel, c))
     return svc
+
+
+def open_audit(db: Database, clock: Clock, config: ConfigHolder) -> AuditLog:
+    """The audit log with the config's key and checkpoint sink (``audit:``)."""
+    cfg = config.current
+    key = cfg.audit.resolve_key()
+    cp = cfg.audit.checkpoints
+    policy = CheckpointPolicy(CheckpointFile(cfg.resolve_path(cp.file), key), cp.every,
+                              cp.interval) if cp is not None else None
+    return AuditLog(db, clock, secrets=lambda: config.current.secrets, key=key,
+                    checkpoints=policy)
+
+
+def _post_checkpoint(svc: Services, channel: str, cp: Checkpoint) -> None:
+    """A copy of each checkpoint in the audit channel (after it is on disk)."""
+    from bot.messages import post_message
+
+    text = f"audit checkpoint: seq {cp.seq} head {cp.head} at {cp.ts} mac {cp.mac}"
+    try:
+        post_message(svc, text, None, channel)
+    except Exception:  # the file holds the checkpoint; Slack is a second copy
+        log.warning("could not post audit checkpoint %s to %s", cp.seq, channel)

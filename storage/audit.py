@@ -1,21 +1,27 @@
 """The append-only, tamper-evident audit log.
 
-Every entry carries the SHA-256 of the previous entry; its own hash covers its fields
-and that previous hash, so editing or deleting any row breaks the chain from there on.
-Triggers refuse UPDATE and DELETE outright.
+Every entry carries the hash of the previous entry; its own hash covers exactly the text
+stored in its columns and that previous hash, so editing or deleting any row breaks the
+chain from there on. Triggers refuse UPDATE and DELETE outright. With an audit key the
+hash is an HMAC (``alg = hmac-sha256``): recomputing the chain without the key is
+detected. Signed checkpoints outside the database (:mod:`storage.checkpoints`) catch
+truncation and deletion of everything.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Callable, Iterable, Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, SystemClock, iso
 from bot.redact import scrub
+from storage.checkpoints import Checkpoint, CheckpointFile, make
 from storage.db import Database
 
 GENESIS = "0" * 64
@@ -42,7 +48,11 @@ MIGRATIONS = [
     """
     CREATE INDEX audit_log_action ON audit_log(action COLLATE NOCASE);
     """,
+    # which hash an entry carries: plain SHA-256 (no key) or HMAC-SHA256 under the audit key
+    "ALTER TABLE audit_log ADD COLUMN alg TEXT NOT NULL DEFAULT 'sha256'",
 ]
+SHA256, HMAC_SHA256 = "sha256", "hmac-sha256"
+_MAX_DEPTH = 64  # deeper payload values are stored as a marker (requests are bounded anyway)
 
 
 @dataclass(frozen=True)
@@ -70,45 +80,154 @@ class VerifyResult:
     count: int
     bad_seq: int | None = None
     reason: str = ""
+    checkpoint: Checkpoint | None = None
+    unkeyed: int = 0  # entries hashed without the key (written before a key was set)
+    needs_key: bool = False  # keyed entries and no key given: cannot tell intact from broken
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Write a checkpoint every ``every`` entries or ``interval``, whichever comes first."""
+
+    sink: CheckpointFile
+    every: int = 100
+    interval: timedelta = timedelta(minutes=10)
+
+
+def plain(obj: Any, depth: int = 0) -> Any:
+    """``obj`` as plain JSON data: string keys, lists, finite numbers; anything else as text.
+
+    This is what is stored, so it is also what is hashed: ``{"id": 777}`` stays the number
+    777 in the stored text and in the hash alike.
+    """
+    if depth > _MAX_DEPTH:
+        return "<nested too deep>"
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, dict):
+        return {str(k): plain(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        items = [plain(v, depth + 1) for v in obj]
+        return sorted(items, key=canonical) if isinstance(obj, set | frozenset) else items
+    return str(obj)
 
 
 def canonical(obj: Any) -> str:
-    """Deterministic JSON used for hashing."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    """Deterministic JSON text; ASCII-escaped when it would not encode as UTF-8 (lone
+    surrogates), so the stored text is always exactly the text that was hashed."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          default=str, allow_nan=False)
+    return text
+
+
+def column(value: Any) -> str:
+    """A text column's value as stored: ``None`` -> "", numbers -> their text, and
+    characters UTF-8 cannot carry (lone surrogates) as backslash escapes."""
+    s = "" if value is None else value if isinstance(value, str) else str(value)
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def entry_hash(seq: int, ts: str, actor: str, action: str, subject: str, payload: str,
-               prev_hash: str) -> str:
-    body = canonical([seq, ts, actor, action, subject, payload, prev_hash])
-    return hashlib.sha256(body.encode()).hexdigest()
+               prev_hash: str, key: bytes | None = None) -> str:
+    """SHA-256 of the entry's stored fields, or their HMAC-SHA256 under ``key``."""
+    body = canonical([seq, ts, actor, action, subject, payload, prev_hash]).encode()
+    if key:
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
 
 
 class AuditLog:
     """Append and read the chained audit log stored in ``db``."""
 
     def __init__(self, db: Database, clock: Clock | None = None,
-                 secrets: Callable[[], Iterable[str]] | None = None) -> None:
+                 secrets: Callable[[], Any] | None = None, *, key: bytes | None = None,
+                 checkpoints: CheckpointPolicy | None = None, migrate: bool = True) -> None:
         self.db = db
         self.clock = clock or SystemClock()
         self._secrets = secrets or tuple  # configured secrets, read at each append (reloads)
-        db.migrate("audit", MIGRATIONS)
+        self.key = key or None
+        self.checkpoints = checkpoints
+        self.on_checkpoint: list[Callable[[Checkpoint], None]] = []  # e.g. a Slack message
+        self._last_cp: Checkpoint | None = checkpoints.sink.latest() if checkpoints else None
+        if migrate:
+            db.migrate("audit", MIGRATIONS)
 
-    def append(self, actor: str, action: str, subject: str = "",
+    def append(self, actor: Any, action: Any, subject: Any = "",
                payload: dict[str, Any] | None = None) -> AuditEntry:
-        """Append one entry (secrets scrubbed from the payload) and return it."""
-        data = canonical(scrub(payload or {}, self._secrets()))
+        """Append one entry (secrets scrubbed from the payload) and return it.
+
+        Columns and payload are coerced to exactly the text that is stored before hashing,
+        so any value a request can carry appends an entry that verifies."""
+        data = canonical(plain(scrub(payload or {}, self._secrets())))
+        actor, action, subject = column(actor), column(action), column(subject)
         ts = iso(self.clock.now())
+        alg = HMAC_SHA256 if self.key else SHA256
         with self.db.tx() as c:
             row = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (row["seq"] + 1, row["hash"]) if row else (1, GENESIS)
-            h = entry_hash(seq, ts, actor, action, subject, data, prev)
+            h = entry_hash(seq, ts, actor, action, subject, data, prev, self.key)
             c.execute(
-                "INSERT INTO audit_log(seq, ts, actor, action, subject, payload, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, ts, actor, action, subject, data, prev, h),
+                "INSERT INTO audit_log(seq, ts, actor, action, subject, payload, prev_hash, hash,"
+                " alg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, ts, actor, action, subject, data, prev, h, alg),
             )
-        return AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
+        entry = AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
+        self._maybe_checkpoint(entry)
+        return entry
+
+    def _maybe_checkpoint(self, entry: AuditEntry) -> None:
+        """After the commit: a checkpoint when ``every`` entries or ``interval`` passed."""
+        pol = self.checkpoints
+        if pol is None:
+            return
+        last = self._last_cp
+        due = last is None or entry.seq - last.seq >= pol.every or (
+            self.clock.now() - datetime.fromisoformat(last.ts.replace("Z", "+00:00"))
+            >= pol.interval)
+        if due:
+            self.checkpoint(entry.seq, entry.hash)
+
+    def checkpoint(self, seq: int | None = None, head: str | None = None) -> Checkpoint | None:
+        """Write a checkpoint of the head now (None when the log is empty or no sink)."""
+        if self.checkpoints is None:
+            return None
+        if seq is None or head is None:
+            row = self.db.conn().execute(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            if row is None:
+                return None
+            seq, head = row["seq"], row["hash"]
+        cp = make(self.key, seq, head, iso(self.clock.now()))
+        self.checkpoints.sink.write(cp)
+        self._last_cp = cp
+        for fn in self.on_checkpoint:
+            fn(cp)
+        return cp
+
+    def behind_checkpoint(self) -> str | None:
+        """Why appending would be wrong: the head is behind (or differs from) the newest
+        checkpoint. None when it is fine or there is no checkpoint."""
+        cp = self._last_cp
+        if cp is None:
+            return None
+        row = self.db.conn().execute(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        head = row["seq"] if row else 0
+        if head < cp.seq:
+            return (f"audit log head is at seq {head} but the last checkpoint is at seq "
+                    f"{cp.seq} ({self.checkpoints.sink.path}): entries were removed")
+        at = self.get(cp.seq)
+        if at is None or at.hash != cp.head:
+            return (f"audit log entry {cp.seq} does not match the checkpoint at seq {cp.seq} "
+                    f"(head seq {head}): the chain was rewritten")
+        return None
 
     def entries(self, since: datetime | str | None = None, subject: str | None = None,
                 action_prefix: str | None = None) -> Iterator[AuditEntry]:
@@ -159,21 +278,56 @@ class AuditLog:
     def count(self) -> int:
         return self.db.conn().execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
 
-    def verify(self) -> VerifyResult:
-        """Recompute the chain; report the first entry whose hash or link is wrong."""
-        prev, n, expected_seq = GENESIS, 0, 1
+    def verify(self, checkpoint: Checkpoint | None = None) -> VerifyResult:
+        """Recompute the chain; report the first entry whose hash or link is wrong.
+
+        With a key, keyed entries are checked as HMACs and an unkeyed entry after a keyed
+        one is a rewrite. ``checkpoint`` (default: the newest one this log knows) must be
+        matched: fewer entries than it names is truncation."""
+        cp = checkpoint or self._last_cp
+        prev, n, expected_seq, unkeyed, keyed_seen = GENESIS, 0, 1, 0, False
         for r in self.db.conn().execute("SELECT * FROM audit_log ORDER BY seq"):
             n += 1
-            if r["seq"] != expected_seq:
-                return VerifyResult(False, n, expected_seq, f"entry {expected_seq} is missing")
-            if r["prev_hash"] != prev:
-                return VerifyResult(False, n, r["seq"], "prev_hash does not match previous entry")
-            h = entry_hash(r["seq"], r["ts"], r["actor"], r["action"], r["subject"],
-                           r["payload"], r["prev_hash"])
-            if h != r["hash"]:
-                return VerifyResult(False, n, r["seq"], "hash does not match contents")
+            alg = _alg(r)
+            if alg == HMAC_SHA256 and not self.key:
+                return VerifyResult(False, n, r["seq"], "entry is keyed (HMAC-SHA256): give "
+                                    "the audit key to verify it", cp, unkeyed, needs_key=True)
+            bad = self._check_row(r, alg, expected_seq, prev, keyed_seen)
+            if bad:
+                return VerifyResult(False, n, bad[0], bad[1], cp, unkeyed)
+            keyed_seen = keyed_seen or alg == HMAC_SHA256
+            unkeyed += alg != HMAC_SHA256
+            if cp is not None and r["seq"] == cp.seq and r["hash"] != cp.head:
+                return VerifyResult(False, n, r["seq"], "hash does not match the checkpoint "
+                                    f"written at {cp.ts}: the chain was rewritten", cp, unkeyed)
             prev, expected_seq = r["hash"], expected_seq + 1
-        return VerifyResult(True, n)
+        if self.key and n and unkeyed == n:
+            return VerifyResult(False, n, 1, "no entry is keyed under the audit key: the chain "
+                                "was recomputed without it (or the key was never used)", cp, n)
+        if cp is not None and n < cp.seq:
+            return VerifyResult(False, n, n + 1, f"entries {n + 1}..{cp.seq} are missing: the "
+                                f"checkpoint written at {cp.ts} names seq {cp.seq}", cp, unkeyed)
+        return VerifyResult(True, n, checkpoint=cp, unkeyed=unkeyed)
+
+    def _check_row(self, r: Any, alg: str, expected_seq: int, prev: str,
+                   keyed_seen: bool) -> tuple[int, str] | None:
+        if r["seq"] != expected_seq:
+            return expected_seq, f"entry {expected_seq} is missing"
+        if r["prev_hash"] != prev:
+            return r["seq"], "prev_hash does not match previous entry"
+        keyed = alg == HMAC_SHA256
+        if not keyed and keyed_seen:
+            return r["seq"], "entry is not keyed but earlier entries are: the chain was rewritten"
+        h = entry_hash(r["seq"], r["ts"], r["actor"], r["action"], r["subject"],
+                       r["payload"], r["prev_hash"], self.key if keyed else None)
+        if not hmac.compare_digest(h, r["hash"]):
+            why = " (or it was written with another audit key)" if keyed else ""
+            return r["seq"], "hash does not match contents" + why
+        return None
+
+
+def _alg(r: Any) -> str:
+    return r["alg"] if "alg" in r.keys() else SHA256  # a file not migrated (read-only)
 
 
 def _row(r: Any) -> AuditEntry:

@@ -20,6 +20,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from bot.errors import DatabaseUnwritable
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -32,25 +35,33 @@ CREATE TABLE IF NOT EXISTS schema_version (
 class Database:
     """A SQLite file shared by the bot's threads (one connection per thread)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
+        self.readonly = readonly  # opened read-only (``relbot audit verify``): never writes
+        if self.path != ":memory:" and not readonly:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self.writer = threading.RLock()
         self._migrate_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         conn = self.conn()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_BOOTSTRAP)
+        self.unwritable: str | None = None  # why the last write failed as read-only
+        if readonly:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # is it a database?
+            return
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_BOOTSTRAP)
+        except sqlite3.OperationalError as exc:
+            if _code(exc) in _UNWRITABLE:
+                raise DatabaseUnwritable(self.path, str(exc)) from None
+            raise
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (autocommit mode; use :meth:`tx` for transactions)."""
         c = getattr(self._local, "conn", None)
         if c is None:
-            c = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                check_same_thread=False, factory=_Connection)
-            c.writer = self.writer
+            c = self._connect()
             c.row_factory = sqlite3.Row
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA foreign_keys=ON")
@@ -59,19 +70,45 @@ class Database:
             self._all.append(c)
         return c
 
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            c = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                check_same_thread=False, factory=_Connection)
+            c.writer = self.writer
+            return c
+        uri = "file:" + quote(str(Path(self.path).resolve())) + "?mode=ro"
+        try:
+            c = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                                check_same_thread=False)
+            c.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return c
+        except sqlite3.OperationalError:
+            # A WAL file in a directory we may not write (no -shm to create): read the file
+            # as it is on disk. Fine for verifying; the bot's own writes are not awaited.
+            return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30,
+                                   isolation_level=None, check_same_thread=False)
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """An ``IMMEDIATE`` transaction: writers serialise, readers are not blocked."""
         c = self.conn()
-        with self.writer:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                yield c
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            else:
-                c.execute("COMMIT")
+        try:
+            with self.writer:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    yield c
+                except BaseException:
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    raise
+                else:
+                    c.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if _code(exc) in _UNWRITABLE:
+                self.unwritable = str(exc)
+                raise DatabaseUnwritable(self.path, str(exc)) from None
+            raise
+        self.unwritable = None
 
     def migrate(self, component: str, migrations: Sequence[str]) -> int:
         """Run the scripts of ``component`` not yet applied; returns the new version."""
@@ -121,6 +158,14 @@ class _Connection(sqlite3.Connection):
             return super().execute(sql, parameters)
         with self.writer:
             return super().execute(sql, parameters)
+
+
+# SQLITE_READONLY, SQLITE_CANTOPEN (a read-only directory: no -wal/-shm), SQLITE_PERM
+_UNWRITABLE = {8, 14, 3}
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
 def _split_sql(script: str) -> list[str]:

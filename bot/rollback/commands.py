@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -63,7 +64,7 @@ def expand(argv: tuple[str, ...] | list[str], values: dict[str, str]) -> list[st
 
 
 def run(name: str, argv: list[str], cwd: Path, timeout: float, now: Callable[[], str],
-        secrets: tuple[str, ...] = (),
+        secrets: Any = (),
         on_output: Callable[[str], None] | None = None) -> CommandResult:
     """Run ``argv`` in ``cwd``; ``on_output(line)`` is called for each line as it arrives.
 

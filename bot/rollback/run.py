@@ -169,7 +169,7 @@ def _invocations(row: RollbackRow, p: Any) -> list[tuple[str, list[str]]]:
 
 def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
          timeout: float) -> cmds.CommandResult:
-    secrets = tuple(svc.config.current.secrets)
+    secrets = svc.config.current.secrets
     stream = cmds.Streamer(lambda text: say(svc, row, text),
                            lambda ts, text: update_message(svc, row.channel, ts, text),
                            f"`{shlex.join(argv)}` ({name})")

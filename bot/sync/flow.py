@@ -11,6 +11,7 @@ import yaml
 
 from bot.errors import Refused, RelbotError
 from bot.messages import post_message, update_message
+from bot.redact import scrub
 from bot.render.sync import summary_text
 from bot.sync.config import SyncDef
 from bot.sync.execute import apply_target, stale_reason
@@ -305,7 +306,8 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
                     for t in plan.targets for c in t.changes],
     }
     if "another sync" not in error and "already being executed" not in error:
-        store(svc).add_log(record["id"], plan.sync, plan.id, result, started, record)
+        store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
+                           scrub(record, svc.config.current.secrets))  # evidence: no secrets
     svc.audit.append(executor, f"sync.{result}", plan.id,
                      {"digest": plan.digest, "error": error, "new_shas": new_shas,
                       "log": record["id"]})

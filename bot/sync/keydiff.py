@@ -1,4 +1,7 @@
-"""Key-level changes of YAML/JSON/TOML config files (``db.pool: 10 -> 20``)."""
+"""Key-level changes of YAML/JSON/TOML config files (``db.pool: 10 -> 20``).
+
+Values under secret-looking keys (``db.password``, ``api_key``, ... at any depth) are never
+shown: ``db.password: changed (value hidden)``."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import tomllib
 from typing import Any
 
 import yaml
+
+from bot.redact import HIDDEN, is_secret_key
 
 
 def _parse(path: str, data: bytes | None) -> Any:
@@ -44,10 +49,16 @@ def key_changes(path: str, old: bytes | None, new: bytes | None) -> list[str]:
     fa, fb = _flat(a), _flat(b)
     out: list[str] = []
     for k in sorted(set(fa) | set(fb)):
+        hidden = any(is_secret_key(part) for part in k.split("."))
+        old, new = (HIDDEN, HIDDEN) if hidden else (_show(fa.get(k)), _show(fb.get(k)))
         if k not in fa:
-            out.append(f"+ {k}: {json.dumps(fb[k], default=str)}")
+            out.append(f"+ {k}: {new}")
         elif k not in fb:
-            out.append(f"- {k} (was {json.dumps(fa[k], default=str)})")
+            out.append(f"- {k} (was {old})")
         elif fa[k] != fb[k]:
-            out.append(f"{k}: {json.dumps(fa[k], default=str)} -> {json.dumps(fb[k], default=str)}")
+            out.append(f"{k}: changed {HIDDEN}" if hidden else f"{k}: {old} -> {new}")
     return out
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, default=str)
