@@ -78,6 +78,15 @@ class CommandFailed(RelbotError):
         super().__init__(f"{' '.join(argv[:3])}: {rc}" + (f": {tail[0]}" if tail else ""))
 
 
+class NotVerified(RelbotError):
+    """A sync's push landed (the target is at ``sha``) but the target does not hold exactly
+    what the plan says."""
+
+    def __init__(self, sha: str, problem: str) -> None:
+        self.sha = sha
+        super().__init__(f"verify {sha[:12]}: {problem}")
+
+
 class StorageError(RelbotError):
     """The SQLite store refused an operation (e.g. tampering with the audit log)."""
 

@@ -68,6 +68,12 @@ def _apply(ctx: CommandContext) -> Reply:
     return Reply(f"{row.id}: {result}")
 
 
+def _retry(ctx: CommandContext) -> Reply:
+    row = _row(ctx)
+    result = flow.execute(ctx.svc, row.id, ctx.cmd.user, retry=True)
+    return Reply(f"{row.id}: {result}")
+
+
 def _cancel(ctx: CommandContext) -> Reply:
     row = _row(ctx)
     svc = ctx.svc
@@ -103,6 +109,8 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
                            ack_text="Planning sync..."),
     "status": SubcommandSpec(_status, "ID", "what blocks a plan, gate by gate", permission=None),
     "apply": SubcommandSpec(_apply, "ID", "execute an approved plan"),
+    "retry": SubcommandSpec(_retry, "ID", "retry only the failed targets of a partially "
+                            "applied or failed sync (same approved plan, freshness re-checked)"),
     "cancel": SubcommandSpec(_cancel, "ID", "cancel a plan (requester or approver)",
                              permission=None),
     "log": SubcommandSpec(_log, "[NAME|ID]", "recent sync runs", permission=None),

@@ -27,6 +27,10 @@ MIGRATIONS = [
     CREATE INDEX sync_log_plan ON sync_log(plan_id);
     CREATE INDEX sync_log_started ON sync_log(started);
     """,
+    # per-target outcomes of the last execution (retry runs only the failed ones)
+    """
+    ALTER TABLE sync_plans ADD COLUMN outcomes TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 
@@ -42,6 +46,7 @@ class PlanRow:
     status: str
     created: str
     note: str
+    outcomes: list[dict[str, Any]]
 
 
 class SyncStore:
@@ -71,16 +76,20 @@ class SyncStore:
             c.execute("UPDATE sync_plans SET channel=?, ts=? WHERE id=?", (channel, ts, pid))
 
     def set_status(self, pid: str, status: str, note: str = "",
-                   only_from: tuple[str, ...] = ()) -> bool:
-        """Set the status; with ``only_from`` only when the current one is in it (atomic)."""
+                   only_from: tuple[str, ...] = (), outcomes: list[dict] | None = None) -> bool:
+        """Set the status (and the per-target ``outcomes`` when given); with ``only_from``
+        only when the current one is in it (atomic)."""
+        sets, args = "status=?, note=?", [status, note]
+        if outcomes is not None:
+            sets += ", outcomes=?"
+            args.append(json.dumps(outcomes, sort_keys=True))
         with self.db.tx() as c:
             if only_from:
                 marks = ",".join("?" * len(only_from))
-                cur = c.execute(f"UPDATE sync_plans SET status=?, note=? WHERE id=? AND status IN"
-                                f" ({marks})", (status, note, pid, *only_from))
+                cur = c.execute(f"UPDATE sync_plans SET {sets} WHERE id=? AND status IN"
+                                f" ({marks})", (*args, pid, *only_from))
             else:
-                cur = c.execute("UPDATE sync_plans SET status=?, note=? WHERE id=?",
-                                (status, note, pid))
+                cur = c.execute(f"UPDATE sync_plans SET {sets} WHERE id=?", (*args, pid))
             return cur.rowcount > 0
 
     def with_status(self, status: str) -> list[PlanRow]:
@@ -115,4 +124,5 @@ class SyncStore:
 def _plan_row(row: Any) -> PlanRow:
     d = dict(row)
     d["plan"] = json.loads(d["plan"])
+    d["outcomes"] = json.loads(d.get("outcomes") or "[]")
     return PlanRow(**d)

@@ -1,25 +1,20 @@
-"""Execute exactly an approved plan: one commit per target, pushed; failures leave it as it was."""
+"""Execute exactly an approved plan: one commit per target, built without a checkout, pushed."""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
-from bot.errors import Refused, RelbotError
+from pydantic import BaseModel
+
+from bot.errors import NotVerified, RelbotError
 from bot.git import git, is_git_repo
-from bot.sync.plan import (
-    Plan,
-    TargetPlan,
-    _dir_tree,
-    _read_blobs,
-    _tree,
-    blob_oid,
-    dir_digest,
-)
+from bot.sync.gitobj import sizes, write_tree
+from bot.sync.plan import Plan, TargetPlan, _dir_tree, _prefix, _read_blobs, _tree, dir_digest
 
 
-def _remote_sha(url: str, ref: str | None) -> str | None:
+def remote_sha(url: str, ref: str | None) -> str | None:
+    """The commit ``ref`` (branch or tag) of ``url`` points at (None when missing)."""
     if ref is None:
         return None
     out = git("ls-remote", url, f"refs/heads/{ref}", f"refs/tags/{ref}",
@@ -35,7 +30,7 @@ def _remote_sha(url: str, ref: str | None) -> str | None:
 def stale_reason(plan: Plan, source_path: str | None = "") -> str | None:
     """Why the plan no longer matches source or target (None when both are where they were)."""
     if is_git_repo(plan.source_repo) or "://" in plan.source_repo:
-        now = _remote_sha(plan.source_repo, plan.source_ref)
+        now = remote_sha(plan.source_repo, plan.source_ref)
         if now is not None and len(plan.source_ref or "") != 40 and now != plan.source_sha:
             return f"stale plan: source moved {plan.source_sha[:7]} -> {now[:7]}"
     elif source_path is not None:
@@ -48,11 +43,26 @@ def stale_reason(plan: Plan, source_path: str | None = "") -> str | None:
             if now != t.sha:
                 return f"stale plan: target moved {(t.sha or 'none')[:7]} -> {now[:7]}"
         else:
-            now = _remote_sha(t.repo, t.branch)
+            now = remote_sha(t.repo, t.branch)
             if now != t.sha:
                 return (f"stale plan: target moved {(t.sha or 'none')[:7]} -> "
                         f"{(now or 'none')[:7]}")
     return None
+
+
+class Outcome(BaseModel):
+    """What one execution did to one target."""
+
+    repo: str
+    branch: str | None
+    status: str                 # moved | unchanged | failed
+    sha_before: str | None
+    sha_after: str | None       # where the target is now (== sha_before unless it moved)
+    error: str = ""             # git's full stderr (or the verify/refusal reason)
+
+    @property
+    def moved(self) -> bool:
+        return self.sha_after != self.sha_before
 
 
 def _write(root: Path, t: TargetPlan, blobs: dict[str, bytes]) -> None:
@@ -68,37 +78,52 @@ def _write(root: Path, t: TargetPlan, blobs: dict[str, bytes]) -> None:
             f.write_bytes(blobs[c.oid or ""])
 
 
+def _updates(cache: Path, t: TargetPlan) -> dict[str, tuple[str, str] | None]:
+    """path -> (mode, oid) to set or None to remove, relative to the target's path."""
+    have = _tree(cache, t.sha, t.path) if any(c.mode is None for c in t.changes) else {}
+    out: dict[str, tuple[str, str] | None] = {}
+    for c in t.changes:
+        if c.status == "R" and c.old_path:
+            out[c.old_path] = None
+        if c.status == "D":
+            out[c.path] = None
+        else:
+            out[c.path] = (c.mode or have.get(c.path, ("100644", ""))[0], c.oid or "")
+    return out
+
+
+def _have_target(cache: Path, t: TargetPlan) -> None:
+    """The target's planned commit is in the cache (it is unless the cache was cleared)."""
+    if t.sha and git("cat-file", "-t", t.sha, cwd=cache, check=False).strip() != "commit":
+        git("fetch", "-q", "--no-tags", t.repo, f"+refs/heads/{t.branch}:refs/relbot/exec",
+            cwd=cache)
+
+
 def apply_target(plan: Plan, t: TargetPlan, cache: Path, message: str) -> str:
-    """Apply ``t``'s changes; returns the new target SHA (or a content hash for a directory)."""
+    """Commit ``t``'s changes on top of the planned target commit without a checkout (a
+    temporary index in the dry-run's cache: read-tree, update the changed paths, write-tree,
+    commit-tree) and push it; returns the new SHA ("dir" for a plain directory)."""
     oids = {c.oid for c in t.changes if c.oid}
-    blobs = _read_blobs(cache if cache.exists() else None, oids, {})
-    if plan.source_repo and not is_git_repo(plan.source_repo):
-        src = Path(plan.source_repo)
-        for f in src.rglob("*"):
-            if f.is_file() and blob_oid(f.read_bytes()) in oids:
-                blobs[blob_oid(f.read_bytes())] = f.read_bytes()
-    missing = oids - set(blobs)
+    missing = oids - set(sizes(cache, oids)) if cache.exists() else oids
     if missing:
         raise RelbotError(f"sync {plan.sync}: source objects missing from cache: {len(missing)}")
     if t.branch is None:
-        return _apply_dir(Path(t.repo), t, blobs)
-    with tempfile.TemporaryDirectory(prefix="relbot-sync-") as tmp:
-        work = Path(tmp) / "w"
-        if t.sha:
-            git("clone", "-q", "--branch", t.branch, "--single-branch", t.repo, str(work))
-            if git("rev-parse", "HEAD", cwd=work).strip() != t.sha:
-                raise Refused(f"stale plan: target moved {t.sha[:7]} while executing")
-        else:
-            work.mkdir()
-            git("init", "-q", "-b", t.branch, cwd=work)
-        _write(work, t, blobs)
-        git("add", "-A", cwd=work)
-        git("-c", "user.name=relbot", "-c", "user.email=relbot@localhost", "commit", "-q",
-            "--allow-empty", "-m", message, cwd=work)
-        git("push", "-q", t.repo, f"HEAD:refs/heads/{t.branch}", cwd=work)
-        new = git("rev-parse", "HEAD", cwd=work).strip()
-        verify(work, new, t)
-        return new
+        return _apply_dir(Path(t.repo), t, _read_blobs(cache, oids, {}))
+    _have_target(cache, t)
+    tree = write_tree(cache, _updates(cache, t), base=t.sha, prefix=_prefix(t.path))
+    parents = ["-p", t.sha] if t.sha else []
+    new = git("-c", "user.name=relbot", "-c", "user.email=relbot@localhost", "commit-tree",
+              tree, *parents, cwd=cache, input=message + "\n").strip()
+    git("push", "-q", t.repo, f"{new}:refs/heads/{t.branch}", cwd=cache)
+    try:
+        verify(cache, new, t)
+    except RelbotError as exc:
+        raise NotVerified(new, str(exc)) from None
+    now = remote_sha(t.repo, t.branch)
+    if now != new:
+        raise NotVerified(new, f"{t.repo} {t.branch} is at {(now or 'nothing')[:12]} after "
+                               "the push")
+    return new
 
 
 def verify(repo: Path, sha: str, t: TargetPlan) -> None:
@@ -109,6 +134,8 @@ def verify(repo: Path, sha: str, t: TargetPlan) -> None:
             raise RelbotError(f"verify: {c.path} still present after sync")
         if c.status != "D" and tree.get(c.path, ("", ""))[1] != c.oid:
             raise RelbotError(f"verify: {c.path} does not match the plan")
+        if c.status == "R" and c.old_path in tree:
+            raise RelbotError(f"verify: {c.old_path} still present after the rename")
 
 
 def _apply_dir(root: Path, t: TargetPlan, blobs: dict[str, bytes]) -> str:

@@ -9,12 +9,12 @@ from typing import Any
 
 import yaml
 
-from bot.errors import Refused, RelbotError
+from bot.errors import CommandFailed, NotVerified, Refused, RelbotError
 from bot.messages import post_message, update_message
-from bot.redact import scrub
+from bot.redact import scrub, scrub_text
 from bot.render.sync import summary_text
 from bot.sync.config import SyncDef
-from bot.sync.execute import apply_target, stale_reason
+from bot.sync.execute import Outcome, apply_target, stale_reason
 from bot.sync.plan import Plan, build_plan
 from storage.sync import PlanRow, SyncStore
 
@@ -178,61 +178,139 @@ def _gate(svc: Any, row: PlanRow) -> None:
         raise Refused(f"{row.id}: {st.needs_text()}")
 
 
-def execute(svc: Any, plan_id: str, executor: str) -> str:
-    """Execute an approved plan (lock, stale check, apply, verify, log); returns the result."""
+RETRYABLE = ("partially-applied", "failed")
+
+
+def _retry_gate(row: PlanRow) -> list[int]:
+    """The targets a retry runs: those whose last execution failed without moving them."""
+    if row.status not in RETRYABLE:
+        raise Refused(f"{row.id} is {row.status}: only a partially-applied or failed sync can "
+                      "be retried")
+    todo = [i for i, o in enumerate(row.outcomes) if o["status"] == "failed"
+            and o["sha_after"] == o["sha_before"]]
+    if not todo:
+        raise Refused(f"{row.id}: no failed target left unchanged to retry (check the target, "
+                      f"then `/sync plan {row.sync}`)")
+    return todo
+
+
+def _git_error(exc: Exception) -> str:
+    """git's full stderr for a failed command; the message for anything else."""
+    if isinstance(exc, CommandFailed) and exc.output.strip():
+        rc = "timed out" if exc.returncode is None else f"exit {exc.returncode}"
+        return f"{' '.join(exc.argv[:3])}: {rc}\n{exc.output.strip()}"
+    return str(exc)
+
+
+def _run_targets(svc: Any, plan: Plan, sd: SyncDef, todo: list[int],
+                 outcomes: list[Outcome]) -> None:
+    """Apply each target in ``todo``, recording its outcome in place; one target's failure
+    does not stop the others (each is its own push)."""
+    msg = sd.options.commit_message.format(name=plan.sync, source_sha=plan.source_sha,
+                                           evidence_id=plan.id)
+    msg += f"\n\nrelbot-evidence: {plan.id}\nsource: {plan.source_sha}\ndigest: {plan.digest}"
+    cache = svc.data_dir / "sync-cache" / sd.name
+    for i in todo:
+        t = plan.targets[i]
+        if not t.changes:
+            outcomes[i] = Outcome(repo=t.repo, branch=t.branch, status="unchanged",
+                                  sha_before=t.sha, sha_after=t.sha)
+            continue
+        try:
+            new = apply_target(plan, t, cache, msg)
+            outcomes[i] = Outcome(repo=t.repo, branch=t.branch, status="moved",
+                                  sha_before=t.sha, sha_after=new)
+        except Exception as exc:  # noqa: BLE001 - recorded per target, reported in the thread
+            # a push that landed but does not verify moved the target all the same
+            now = exc.sha if isinstance(exc, NotVerified) else t.sha
+            outcomes[i] = Outcome(repo=t.repo, branch=t.branch, status="failed",
+                                  sha_before=t.sha, sha_after=now,
+                                  error=scrub_text(_git_error(exc), svc.config.current.secrets))
+
+
+def _verdict(plan: Plan, outcomes: list[Outcome]) -> tuple[str, str, str]:
+    """(plan status, result word, note) from the per-target outcomes."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    moved = sum(1 for o in outcomes if o.moved)
+    if not failed:
+        return "done", "success", "target now " + ", ".join(
+            (o.sha_after or "")[:12] for o in outcomes)
+    if moved:
+        return ("partially-applied", "partially-applied",
+                f"{moved} of {len(outcomes)} targets moved; `/sync retry {plan.id}` retries "
+                "the failed ones")
+    return "failed", "failed", failed[0].error.splitlines()[0] if failed[0].error else "failed"
+
+
+def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, taken: list[str],
+           retry: bool) -> None:
+    """Every gate before the pushes: freeze, one lease per target (appended to ``taken``),
+    freshness of the source and of the targets in ``todo``, then the move to ``running``."""
+    st = store(svc)
+    _freeze_check(svc, sd, plan.id, f" The approval stands: `/sync apply {plan.id}` runs "
+                                    "it once the lock is lifted.")
+    for k in [_target_key(plan.targets[i]) for i in todo]:
+        lease = svc.locks.acquire(k, holder, sd.lock_ttl, f"sync {plan.sync}")
+        if lease is not None:
+            raise Refused(f"another sync is running on {k.split(':', 1)[1]}: held by "
+                          f"{lease.holder} since {lease.acquired}")
+        taken.append(k)
+    stale = stale_reason(plan.model_copy(update={"targets": [plan.targets[i] for i in todo]}),
+                         sd.source.path)
+    if stale:
+        if not retry:
+            st.set_status(plan.id, "stale", stale)
+        raise Refused(f"{stale}. Approvals do not carry over: run `/sync plan {plan.sync}`"
+                      " for a new dry-run")
+    if not st.set_status(plan.id, "running", only_from=RETRYABLE if retry else ("planned",)):
+        raise Refused(f"{plan.id} is already being executed")
+
+
+def execute(svc: Any, plan_id: str, executor: str, retry: bool = False) -> str:
+    """Execute an approved plan (lock, stale check, apply each target, verify, log); with
+    ``retry`` only the targets a partial execution left failed. Returns the result."""
     st = store(svc)
     row = st.get(plan_id)
     if row is None:
         raise Refused(f"no sync plan {plan_id}")
-    _gate(svc, row)
     plan = Plan.model_validate(row.plan)
+    if retry:
+        todo = _retry_gate(row)
+        outcomes = [Outcome.model_validate(o) for o in row.outcomes]
+    else:
+        _gate(svc, row)
+        todo = list(range(len(plan.targets)))
+        outcomes = [Outcome(repo=t.repo, branch=t.branch, status="failed", sha_before=t.sha,
+                            sha_after=t.sha, error="not run") for t in plan.targets]
     sd = svc.config.current.sync(plan.sync)
     if sd is None:
         raise Refused(f"sync {plan.sync} is no longer defined")
     holder = f"{plan.id}:{executor}"
-    keys = [_target_key(t) for t in plan.targets]
     taken: list[str] = []
     started = svc.clock.now().isoformat()
-    result, error, new_shas = "failed", "", []
+    result, error, ran = "failed", "", False
     try:  # a refusal from here on is reported in the plan's thread
-        _freeze_check(svc, sd, plan.id, f" The approval stands: `/sync apply {plan.id}` runs "
-                                        "it once the lock is lifted.")
-        for k in keys:
-            lease = svc.locks.acquire(k, holder, sd.lock_ttl, f"sync {plan.sync}")
-            if lease is not None:
-                raise Refused(f"another sync is running on {k.split(':', 1)[1]}: held by "
-                              f"{lease.holder} since {lease.acquired}")
-            taken.append(k)
-        stale = stale_reason(plan, sd.source.path)
-        if stale:
-            st.set_status(plan.id, "stale", stale)
-            raise Refused(f"{stale}. Approvals do not carry over: run `/sync plan {plan.sync}`"
-                          " for a new dry-run")
-        if not st.set_status(plan.id, "running", only_from=("planned",)):
-            raise Refused(f"{plan.id} is already being executed")
-        msg = sd.options.commit_message.format(name=plan.sync, source_sha=plan.source_sha,
-                                               evidence_id=plan.id)
-        msg += f"\n\nrelbot-evidence: {plan.id}\nsource: {plan.source_sha}\ndigest: {plan.digest}"
-        cache = svc.data_dir / "sync-cache" / sd.name
-        for t in plan.targets:
-            new_shas.append(apply_target(plan, t, cache, msg))
-        result = "success"
-        st.set_status(plan.id, "done", "target now " + ", ".join(s[:12] for s in new_shas))
+        _start(svc, plan, sd, todo, holder, taken, retry)
+        ran = True
+        _run_targets(svc, plan, sd, todo, outcomes)
+        status, result, error = _verdict(plan, outcomes)
+        st.set_status(plan.id, status, error, outcomes=[o.model_dump() for o in outcomes])
+        error = "" if result == "success" else error
     except Refused as exc:
         error = str(exc)
         result = "refused"
-        if "already being executed" not in error and "another sync" not in error:
-            if st.get(plan.id).status == "running":  # type: ignore[union-attr]
-                st.set_status(plan.id, "failed", error)
         raise
     except Exception as exc:  # noqa: BLE001 - any failure: report, leave target as it was
         error = str(exc)
-        st.set_status(plan.id, "failed", error)
+        st.set_status(plan.id, "failed", error, outcomes=[o.model_dump() for o in outcomes])
         raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}") from exc
     finally:
         for k in taken:
             svc.locks.release(k, holder)
-        _post_sync(svc, row, plan, executor, started, result, error, new_shas)
+        _post_sync(svc, row, plan, executor, started, result, error,
+                   outcomes if ran else [], retry)
+    if result == "failed":
+        raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}")
     return result
 
 
@@ -287,7 +365,7 @@ def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> Non
 
 
 def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
-               error: str, new_shas: list[str]) -> None:
+               error: str, outcomes: list[Outcome], retry: bool = False) -> None:
     req = svc.approvals.for_subject("sync", plan.id)
     votes = svc.approvals.state(req).approved_by if req else ()
     record = {
@@ -295,12 +373,14 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
         "sync_name": plan.sync, "type": plan.type, "evidence_id": plan.id,
         "source": {"repo": plan.source_repo, "ref": plan.source_ref, "sha": plan.source_sha},
         "targets": [{"repo": t.repo, "branch": t.branch, "sha_before": t.sha,
-                     "sha_after": new_shas[i] if i < len(new_shas) else None}
+                     "sha_after": outcomes[i].sha_after if outcomes else None,
+                     **({"status": outcomes[i].status, "error": outcomes[i].error}
+                        if outcomes else {})}
                     for i, t in enumerate(plan.targets)],
         "dry_run_digest": plan.digest,
         "approvers": [v.record() for v in votes],
         "executor": executor, "started": started, "ended": svc.clock.now().isoformat(),
-        "result": result, "error": error,
+        "result": result, "error": error, "retry": retry,
         "changes": [{"status": c.status, "path": c.path, "old_path": c.old_path,
                      "added": c.added, "removed": c.removed, "binary": c.binary}
                     for t in plan.targets for c in t.changes],
@@ -308,18 +388,50 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
     if "another sync" not in error and "already being executed" not in error:
         store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
                            scrub(record, svc.config.current.secrets))  # evidence: no secrets
+    new_shas = [o.sha_after for o in outcomes if o.moved]
     svc.audit.append(executor, f"sync.{result}", plan.id,
                      {"digest": plan.digest, "error": error, "new_shas": new_shas,
-                      "log": record["id"]})
-    if result == "success":
-        text = f"Sync {plan.id} done: target now at " + ", ".join(s[:12] for s in new_shas)
-    else:
-        text = f"Sync {plan.id} {result}, target unchanged: {error}"
-    post_message(svc, text, None, row.channel, row.ts)
+                      "log": record["id"], "retry": retry,
+                      "targets": [o.model_dump() for o in outcomes]})
+    post_message(svc, outcome_text(plan, result, error, outcomes, retry), None, row.channel,
+                 row.ts)
     fresh = store(svc).get(plan.id)
     if fresh is not None:
         update_message(svc, row.channel, row.ts, message_text(svc, fresh))
     notify_finished(svc, plan.id, result, error)
+
+
+def outcome_text(plan: Plan, result: str, error: str, outcomes: list[Outcome],
+                 retry: bool = False) -> str:
+    """The thread message after an execution: one line per target when any failed (a failed
+    target shows git's full stderr)."""
+    if result == "success":
+        return f"Sync {plan.id} done: target now at " + ", ".join(
+            (o.sha_after or "")[:12] for o in outcomes)
+    if not outcomes:  # refused before any push: this attempt changed nothing
+        if retry:
+            return f"Retry of sync {plan.id} {result}, no target changed by it: {error}"
+        return f"Sync {plan.id} {result}, target unchanged: {error}"
+    if result == "partially-applied":
+        head = f"Sync {plan.id} partially applied: {error}"
+    else:
+        noun = "targets" if len(outcomes) > 1 else "target"
+        head = (f"Sync {plan.id} failed, {noun} unchanged: "
+                f"{error}\n`/sync retry {plan.id}` retries it against this approved plan")
+    lines = [head]
+    for o in outcomes:
+        where = f"{o.repo} {o.branch or ''}".strip()
+        if o.status == "failed":
+            lines.append(f"• {where}: failed, " + (
+                f"now at {(o.sha_after or '')[:12]}" if o.moved
+                else f"unchanged at {(o.sha_before or '(new branch)')[:12]}")
+                + f"\n```{o.error}```")
+        elif o.status == "moved":
+            lines.append(f"• {where}: now at {(o.sha_after or '')[:12]} "
+                         f"(was {(o.sha_before or '(new branch)')[:12]})")
+        else:
+            lines.append(f"• {where}: unchanged (nothing to change)")
+    return "\n".join(lines)
 
 
 def record_yaml(record: dict) -> str:

@@ -31,6 +31,7 @@ class Change(BaseModel):
     large: bool = False             # over gitobj.HUGE_BYTES: flagged, never diffed
     keys: list[str] = []
     oid: str | None = None          # the source blob (None for D)
+    mode: str | None = None         # the source blob's mode (None for D)
 
 
 class TargetPlan(BaseModel):
@@ -238,11 +239,11 @@ def _diff(sd: SyncDef, src: dict[str, tuple[str, str]], dst: dict[str, tuple[str
             if olds:
                 old = olds.pop(0)
                 del deleted[old]
-                out.append(Change(status="R", path=p, old_path=old, oid=oid))
+                out.append(Change(status="R", path=p, old_path=old, oid=oid, mode=mode))
             else:
-                out.append(Change(status="A", path=p, oid=oid))
+                out.append(Change(status="A", path=p, oid=oid, mode=mode))
         elif dst[p] != (mode, oid):
-            out.append(Change(status="M", path=p, oid=oid))
+            out.append(Change(status="M", path=p, oid=oid, mode=mode))
     out += [Change(status="D", path=p) for p in sorted(deleted)]
     out.sort(key=lambda c: c.path)
     return out
