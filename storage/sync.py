@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from storage.db import Database
@@ -31,15 +32,22 @@ MIGRATIONS = [
     """
     ALTER TABLE sync_plans ADD COLUMN outcomes TEXT NOT NULL DEFAULT '[]';
     """,
+    # the channel message's change list, rendered once at planning (a vote re-renders only
+    # the status lines under it)
+    """
+    ALTER TABLE sync_plans ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
 @dataclass(frozen=True)
 class PlanRow:
+    """A stored plan; its JSON is parsed only when :attr:`plan` is read."""
+
     id: str
     sync: str
     digest: str
-    plan: dict[str, Any]
+    plan_json: str
     requester: str
     channel: str
     ts: str
@@ -47,6 +55,12 @@ class PlanRow:
     created: str
     note: str
     outcomes: list[dict[str, Any]]
+    summary: str
+
+    @cached_property
+    def plan(self) -> dict[str, Any]:
+        """The full plan (DR-05)."""
+        return json.loads(self.plan_json)
 
 
 class SyncStore:
@@ -57,19 +71,25 @@ class SyncStore:
         db.migrate("sync", MIGRATIONS)
 
     def insert_plan(self, pid: str, sync: str, digest: str, plan: dict, requester: str,
-                    created: str, status: str = "planned") -> str:
-        """Insert a plan; returns the id stored. An id already taken (two dry-runs of one
-        sync at the same instant, e.g. under a fixed clock) gets a ``-2``, ``-3``... suffix."""
+                    created: str, status: str = "planned", summary: str = "") -> str:
+        """Insert a plan with its rendered change list ``summary``; returns the id stored. An
+        id already taken (two dry-runs of one sync at the same instant, e.g. under a fixed
+        clock) gets a ``-2``, ``-3``... suffix."""
         with self.db.tx() as c:
             base, n = pid, 1
             while c.execute("SELECT 1 FROM sync_plans WHERE id = ?", (pid,)).fetchone():
                 n += 1
                 pid = f"{base}-{n}"
-            c.execute("INSERT INTO sync_plans(id, sync, digest, plan, requester, status, created)"
-                      " VALUES (?,?,?,?,?,?,?)",
+            c.execute("INSERT INTO sync_plans(id, sync, digest, plan, requester, status, created,"
+                      " summary) VALUES (?,?,?,?,?,?,?,?)",
                       (pid, sync, digest, json.dumps({**plan, "id": pid}, sort_keys=True),
-                       requester, status, created))
+                       requester, status, created, summary))
         return pid
+
+    def set_summary(self, pid: str, summary: str) -> None:
+        """Replace the rendered change list (the id changed on insert)."""
+        with self.db.tx() as c:
+            c.execute("UPDATE sync_plans SET summary=? WHERE id=?", (summary, pid))
 
     def set_message(self, pid: str, channel: str, ts: str) -> None:
         with self.db.tx() as c:
@@ -123,6 +143,6 @@ class SyncStore:
 
 def _plan_row(row: Any) -> PlanRow:
     d = dict(row)
-    d["plan"] = json.loads(d["plan"])
+    d["plan_json"] = d.pop("plan")
     d["outcomes"] = json.loads(d.get("outcomes") or "[]")
     return PlanRow(**d)

@@ -78,8 +78,7 @@ def _status_text(svc: Any, row: PlanRow) -> str:
 
 def message_text(svc: Any, row: PlanRow) -> str:
     """The channel message for a plan (first part; the rest is threaded)."""
-    plan = Plan.model_validate(row.plan)
-    main, _ = summary_text(plan, LIMIT)
+    main = row.summary or summary_text(Plan.model_validate(row.plan), LIMIT)[0]
     return f"{main}\n{_status_text(svc, row)}"
 
 
@@ -90,15 +89,18 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
     ``on_behalf_of`` names what asked for it (a rollback) for :func:`exempt_from_freeze`."""
     plan = plan_only(svc, sync_def, source_ref, on_behalf_of)
     st = store(svc)
+    main, chunks = summary_text(plan, LIMIT)  # rendered once: votes re-render only the status
     pid = st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
-                         plan.created)
-    plan = plan.model_copy(update={"id": pid})
+                         plan.created, summary=main)
+    if pid != plan.id:
+        plan = plan.model_copy(update={"id": pid})
+        main, chunks = summary_text(plan, LIMIT)
+        st.set_summary(pid, main)
     svc.audit.append(requester, "sync.planned", plan.id, {
         "sync": sync_def.name, "digest": plan.digest, "source_sha": plan.source_sha,
         "targets": [{"repo": t.repo, "branch": t.branch, "sha": t.sha} for t in plan.targets],
         "counts": plan.counts(), "reason": reason or ""})
     channel = channel or svc.config.current.channel
-    main, chunks = summary_text(plan, LIMIT)
     ts = post_message(svc, main, None, channel)
     st.set_message(plan.id, channel, ts)
     for chunk in chunks:
