@@ -74,6 +74,28 @@ def _retry(ctx: CommandContext) -> Reply:
     return Reply(f"{row.id}: {result}")
 
 
+WAITING_PAGE = 50
+
+
+def _waiting(ctx: CommandContext) -> Reply:
+    arg = ctx.cmd.arg(0) or "1"
+    if not arg.isdigit() or int(arg) < 1:
+        raise UsageError(f"page: {arg!r} is not a page number (1, 2, ...)")
+    waiting = [r for r in ctx.svc.approvals.store.open_requests() if r.kind == "sync"]
+    if not waiting:
+        return Reply("No sync plan is waiting for approval.")
+    pages = -(-len(waiting) // WAITING_PAGE)
+    page = min(int(arg), pages)
+    rows = waiting[(page - 1) * WAITING_PAGE:page * WAITING_PAGE]
+    lines = [f"{len(waiting):,} sync plans waiting for approval (oldest first), page {page} "
+             f"of {pages}:"]
+    lines += [f"• {r.subject} requested by <@{r.requester}> at {r.created}, expires "
+              f"{r.expires}" for r in rows]
+    if page < pages:
+        lines.append(f"`/sync waiting {page + 1}` for the next page")
+    return Reply("\n".join(lines))
+
+
 def _cancel(ctx: CommandContext) -> Reply:
     row = _row(ctx)
     svc = ctx.svc
@@ -113,6 +135,8 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
                             "applied or failed sync (same approved plan, freshness re-checked)"),
     "cancel": SubcommandSpec(_cancel, "ID", "cancel a plan (requester or approver)",
                              permission=None),
+    "waiting": SubcommandSpec(_waiting, "[PAGE]", "every plan waiting for approval, "
+                              f"{WAITING_PAGE} a page", permission=None),
     "log": SubcommandSpec(_log, "[NAME|ID]", "recent sync runs", permission=None),
 }
 

@@ -68,3 +68,21 @@ def test_home_without_calendar(chat) -> None:  # type: ignore[no-untyped-def]
     text = _open(chat)
     assert "No release calendar configured." in text
     assert "*Active releases*\nnone" in text or "Active releases" in text
+
+
+def test_home_never_cuts_waiting_plans_silently(chat) -> None:  # type: ignore[no-untyped-def]
+    for i in range(61):
+        ts = chat.svc.client.chat_postMessage(channel="C0RELEASES", text=f"plan {i}")["ts"]
+        chat.svc.approvals.open(kind="sync", subject=f"DR-{i:03}", evidence_id=f"DR-{i:03}",
+                                digest="d", channel="C0RELEASES", ts=ts, requester="U0ALICE",
+                                policy=ApprovalPolicy(), approvers=("U0BOB",))
+    text = _open(chat)
+    assert text.count("• sync DR-") == 20
+    assert "20 of 61 shown — `/sync waiting` lists every waiting sync plan" in text
+    first = chat.command("U0BOB", "/sync waiting").text
+    assert "61 sync plans waiting for approval (oldest first), page 1 of 2" in first
+    assert "`/sync waiting 2` for the next page" in first
+    second = chat.command("U0BOB", "/sync waiting 2").text
+    listed = first + second
+    assert all(f"• DR-{i:03} requested by <@U0ALICE>" in listed for i in range(61))
+    assert "not a page number" in chat.command("U0BOB", "/sync waiting x").text

@@ -30,10 +30,23 @@ def home_view(cal: CalendarConfig | None, now: datetime, releases: list[dict],
     rel = "\n".join(f"• {r.get('product', '?')} {r.get('version', '?')}: step "
                     f"{r.get('step', '?')}" for r in releases) or "none"
     blocks.append(section(f"*Active releases*\n{rel}"))
-    appr = "\n".join(f"• {a.kind} {a.subject} (requested by <@{a.requester}>)"
-                     for a in approvals) or "none"
-    blocks.append(section(f"*Waiting for approval*\n{appr}"))
+    blocks.append(section(f"*Waiting for approval*\n{waiting_text(approvals)}"))
     if rollbacks:
         blocks.append(section("*Rollbacks and locked products*\n"
                               + "\n".join(f"• {r}" for r in rollbacks)))
     return {"type": "home", "blocks": blocks}
+
+
+HOME_WAITING = 20  # a section holds 3,000 characters: more would be cut by Slack, silently
+
+
+def waiting_text(approvals: list[Any], limit: int = HOME_WAITING) -> str:
+    """Waiting approvals, rollbacks first; past ``limit`` it says how many are not shown and
+    where to see them all."""
+    ordered = sorted(approvals, key=lambda a: a.kind != "rollback")
+    lines = [f"• {a.kind} {a.subject} (requested by <@{a.requester}>)"
+             for a in ordered[:limit]]
+    if len(ordered) > limit:
+        lines.append(f"{limit} of {len(ordered):,} shown — `/sync waiting` lists every "
+                     "waiting sync plan")
+    return "\n".join(lines) or "none"
