@@ -5,26 +5,52 @@ Reactions on that message are votes: only configured approval reactions count, o
 distinct authorised approvers, never from the requester unless self-approval is allowed,
 never after expiry. Every counted, refused or revoked vote is audited with the evidence id
 and digest. Features register an ``on_change`` hook per kind to re-render and execute.
+
+Votes match what Slack shows: per (message, user, reaction) the event with the latest
+``event_time`` wins (an older event delivered late is ignored, and audited); before a quorum
+is acted on, and when a request opens or relbot starts, the message's reactions are read back
+from Slack (:class:`ReactionReader`) and reconciled: reactions no longer there stop counting,
+reactions whose events never arrived count (audited with ``via: reconciled``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.clock import Clock, iso
 from bot.configbase import ApprovalPolicy
 from bot.groups import GroupResolver, describe
-from storage.approvals import ApprovalStore, RequestRow
+from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[Any, "ApprovalState"], None]
+NO_REQUEST = "no approval is open on this message"
+
+
+class ReactionReader(Protocol):
+    """What Slack shows on a message now (``reactions.get``)."""
+
+    def reactions(self, channel: str, ts: str) -> Mapping[str, Sequence[str]] | None:
+        """Reaction name -> users who have it; None when Slack could not be asked."""
+        ...
+
+
+def event_order(event_time: float | int | str | None, event_ts: str | None) -> str:
+    """A sortable key for a reaction event: Slack's ``event_time`` (seconds), then the
+    event's own ``event_ts`` (microseconds) to order events within one second."""
+    try:
+        sec = int(float(event_time or 0))
+    except ValueError:
+        sec = 0
+    whole, _, frac = (event_ts or "").partition(".")
+    return f"{sec:012d}|{int(whole) if whole.isdigit() else 0:012d}.{frac[:6]:0<6}"
 
 
 @dataclass(frozen=True)
@@ -82,8 +108,13 @@ class Approvals:
     """Open approval requests and count reaction votes on them."""
 
     def __init__(self, store: ApprovalStore, audit: AuditLog, groups: GroupResolver,
-                 clock: Clock) -> None:
+                 clock: Clock, reader: ReactionReader | None = None,
+                 vote_reactions: Callable[[], frozenset[str]] = frozenset) -> None:
         self.store, self.audit, self.groups, self.clock = store, audit, groups, clock
+        self.reader = reader
+        self.vote_reactions = vote_reactions
+        """Reactions that are votes somewhere (a vote on a message with no request is
+        audited only for these)."""
         self._hooks: dict[str, OnChange] = {}
         self.services: Any = None  # set by the app; passed to hooks
 
@@ -157,31 +188,132 @@ class Approvals:
             return f"not an approver (approvers: {describe(approvers or ())})"
         return None
 
-    def react(self, *, channel: str, ts: str, user: str, reaction: str,
-              added: bool) -> ApprovalState | None:
-        """Handle one reaction event; returns the new state, or None if not a vote."""
+    def react(self, *, channel: str, ts: str, user: str, reaction: str, added: bool,
+              order: str = "", on_bot_message: bool = True) -> ApprovalState | None:
+        """Handle one reaction event (``order``: :func:`event_order` of it); returns the new
+        state, or None if it is not a vote on a request."""
         req = self.store.by_message(channel, ts)
-        if req is None or reaction not in req.policy.get("reactions", ()):
+        if req is None:
+            if added and on_bot_message and reaction in self.vote_reactions():
+                self.audit.append(user, "approval.refused", f"message:{channel}/{ts}", {
+                    "reaction": reaction, "reason": NO_REQUEST,
+                    "message": {"channel": channel, "ts": ts}})
             return None
-        evidence = {"request": req.id, "kind": req.kind, "evidence_id": req.evidence_id,
-                    "digest": req.digest, "reaction": reaction}
+        if reaction not in req.policy.get("reactions", ()):
+            return None
+        evidence = self._evidence(req, reaction)
+        prev = self.store.reaction(req.id, user, reaction)
+        if order and prev is not None and prev.event_order >= order:
+            self.audit.append(user, "approval.ignored", req.subject, {
+                **evidence, "event": "reaction_added" if added else "reaction_removed",
+                "reason": f"a later event for this reaction was already applied "
+                          f"(it left the vote {prev.state})"})
+            return self.state(req)
         now = iso(self.clock.now())
-        if added:
-            reason = self._refusal(req, user)
-            if reason:
-                self.audit.append(user, "approval.refused", req.subject, {**evidence,
-                                                                         "reason": reason})
-                return replace(self.state(req), refusal=reason)
-            if not self.store.add_vote(req.id, user, reaction, now):
-                return self.state(req)  # the same vote again (e.g. a Slack retry)
-            self.audit.append(user, "approval.counted", req.subject, evidence)
-        else:
-            if not self.store.remove_vote(req.id, user, reaction):
+        if not added:
+            if not self.store.put_reaction(req.id, VoteRow(user, reaction, now, "removed", order),
+                                           prev=prev) or prev is None or prev.state != "counted":
                 return self.state(req)
             self.audit.append(user, "approval.revoked", req.subject, evidence)
+            return self._changed(req)
+        reason = self._refusal(req, user)
+        if reason:
+            self.store.put_reaction(req.id, VoteRow(user, reaction, now, "refused", order),
+                                    prev=prev)
+            self.audit.append(user, "approval.refused", req.subject, {**evidence,
+                                                                     "reason": reason})
+            return replace(self.state(req), refusal=reason)
+        counted = prev is not None and prev.state == "counted"
+        at = prev.at if counted and prev else now
+        if not self.store.put_reaction(req.id, VoteRow(user, reaction, at, "counted", order),
+                                       prev=prev) or counted:
+            return self.state(req)  # the same vote again, or a concurrent event won
+        self.audit.append(user, "approval.counted", req.subject, evidence)
+        return self._changed(req)
+
+    @staticmethod
+    def _evidence(req: RequestRow, reaction: str) -> dict[str, Any]:
+        return {"request": req.id, "kind": req.kind, "evidence_id": req.evidence_id,
+                "digest": req.digest, "reaction": reaction}
+
+    def _changed(self, req: RequestRow) -> ApprovalState:
+        """After a counted or revoked vote: confirm a quorum against Slack, tell the kind."""
         req = self.store.get(req.id) or req
         state = self.state(req)
-        hook = self._hooks.get(req.kind)
+        if state.reached and req.status == "open":
+            state = self.confirm(req)
+        self._notify(state)
+        return state
+
+    def _notify(self, state: ApprovalState) -> None:
+        hook = self._hooks.get(state.request.kind)
         if hook is not None:
             hook(self.services, state)
+
+    def confirm(self, req: RequestRow) -> ApprovalState:
+        """The request's state once its votes are reconciled with the reactions Slack shows
+        on its message now (only those still there count); unchanged if Slack can't say."""
+        self.reconcile(req)
+        return self.state(self.store.get(req.id) or req)
+
+    def opened(self, req: RequestRow) -> ApprovalState | None:
+        """Call once a feature has finished opening ``req`` (message posted, jobs set):
+        reactions made before the request existed are counted, and the kind is told."""
+        if not self.reconcile(req):
+            return None
+        state = self.state(self.store.get(req.id) or req)
+        self._notify(state)
         return state
+
+    def reconcile_open(self) -> int:
+        """At start-up: reconcile every open request still in its window with its message
+        (votes cast while relbot was down); returns how many changed."""
+        changed = 0
+        for req in self.store.open_requests():
+            try:
+                if iso(self.clock.now()) < req.expires and self.opened(req) is not None:
+                    changed += 1
+            except Exception:  # one request's fault must not stop the others
+                log.exception("could not reconcile approval %s", req.id)
+        return changed
+
+    def reconcile(self, req: RequestRow) -> bool:
+        """Make the stored votes of ``req`` what its message shows; True if any changed.
+        Each change is audited (``approval.counted`` / ``approval.revoked`` /
+        ``approval.refused`` with ``via: reconciled``)."""
+        shown = self.reader.reactions(req.channel, req.ts) if self.reader else None
+        if shown is None:
+            return False
+        names = tuple(req.policy.get("reactions", ()))
+        rows = {(r.user, r.reaction): r for r in self.store.reactions(req.id)}
+        now, changed = iso(self.clock.now()), False
+        for name in names:
+            for user in shown.get(name, ()):
+                prev = rows.get((user, name))
+                if prev is not None and prev.state == "counted":
+                    continue
+                changed |= self._reconcile_add(req, user, name, prev, now)
+        for (user, name), r in rows.items():
+            if r.state == "counted" and user not in shown.get(name, ()):
+                if self.store.put_reaction(req.id, replace(r, state="removed"), prev=r):
+                    self.audit.append(user, "approval.revoked", req.subject, {
+                        **self._evidence(req, name), "via": "reconciled"})
+                    changed = True
+        return changed
+
+    def _reconcile_add(self, req: RequestRow, user: str, name: str, prev: VoteRow | None,
+                       now: str) -> bool:
+        order = prev.event_order if prev else ""
+        reason = self._refusal(req, user)
+        if reason:  # said once; a refusal seen before stays silent
+            if prev is None and self.store.put_reaction(
+                    req.id, VoteRow(user, name, now, "refused", order), prev=None):
+                self.audit.append(user, "approval.refused", req.subject, {
+                    **self._evidence(req, name), "reason": reason, "via": "reconciled"})
+            return False
+        if not self.store.put_reaction(req.id, VoteRow(user, name, now, "counted", order),
+                                       prev=prev):
+            return False
+        self.audit.append(user, "approval.counted", req.subject, {
+            **self._evidence(req, name), "via": "reconciled"})
+        return True

@@ -11,6 +11,7 @@ from bot.approvals import Approvals
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
 from bot.groups import GroupResolver
+from bot.reactions import SlackReactions
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
@@ -71,6 +72,16 @@ def _slack_group_lookups(client: Any) -> tuple[Any, Any]:
     return list_groups, list_members
 
 
+def _vote_reactions(config: ConfigHolder) -> frozenset[str]:
+    """Every reaction that counts as a vote under the config (root and per-sync policies)."""
+    cfg = config.current
+    names = set(cfg.approval.reactions)
+    for sd in cfg.syncs:
+        if sd.approval is not None and sd.approval.reactions:
+            names.update(sd.approval.reactions)
+    return frozenset(names)
+
+
 def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = None,
                    clock: Clock | None = None, real_time: bool = True) -> Services:
     """Open the database, run migrations and wire the shared services."""
@@ -79,7 +90,8 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
     audit = open_audit(db, clock, config)
     groups = GroupResolver(*_slack_group_lookups(client), clock,
                            ttl=config.current.usergroup_cache_ttl)
-    approvals = Approvals(ApprovalStore(db), audit, groups, clock)
+    approvals = Approvals(ApprovalStore(db), audit, groups, clock, SlackReactions(client),
+                          vote_reactions=lambda: _vote_reactions(config))
     svc = Services(config=config, db=db, audit=audit, locks=Locks(db, clock), clock=clock,
                    groups=groups, approvals=approvals, events=SeenEvents(db),
                    work=WorkTracker(), client=client)

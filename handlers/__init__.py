@@ -42,3 +42,5 @@ def setup_all(svc: Any) -> None:
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(svc)
+    # votes cast while relbot was down are on the messages: count them once every kind is in
+    svc.work.submit(svc.approvals.reconcile_open)

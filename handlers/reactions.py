@@ -5,17 +5,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.approvals import event_order
+
 log = logging.getLogger(__name__)
 
 
-def _on_reaction(event: dict, context: Any, added: bool) -> None:
+def _on_reaction(body: dict, event: dict, context: Any, added: bool) -> None:
     item = event.get("item") or {}
     if not isinstance(item, dict) or item.get("type") != "message":
         return
     svc = context["svc"]
     user, channel = event.get("user", ""), item.get("channel", "")
-    state = svc.approvals.react(channel=channel, ts=item.get("ts", ""), user=user,
-                                reaction=event.get("reaction", ""), added=added)
+    bot = context.get("bot_user_id")
+    state = svc.approvals.react(
+        channel=channel, ts=item.get("ts", ""), user=user, reaction=event.get("reaction", ""),
+        added=added, order=event_order(body.get("event_time"), event.get("event_ts")),
+        on_bot_message=not bot or event.get("item_user") in (None, bot))
     if state is not None and state.refusal:
         # Ignored as a vote, but the person deserves to know why their reaction doesn't count.
         try:
@@ -31,11 +36,11 @@ def register(app: Any) -> None:
     """Listen to ``reaction_added`` / ``reaction_removed``."""
 
     @app.event("reaction_added")
-    def reaction_added(ack: Any, event: dict, context: Any) -> None:
+    def reaction_added(ack: Any, body: dict, event: dict, context: Any) -> None:
         ack()
-        _on_reaction(event, context, True)
+        _on_reaction(body, event, context, True)
 
     @app.event("reaction_removed")
-    def reaction_removed(ack: Any, event: dict, context: Any) -> None:
+    def reaction_removed(ack: Any, body: dict, event: dict, context: Any) -> None:
         ack()
-        _on_reaction(event, context, False)
+        _on_reaction(body, event, context, False)

@@ -39,6 +39,12 @@ MIGRATIONS = [
     CREATE INDEX approval_requests_subject ON approval_requests(kind, subject);
     CREATE INDEX approval_requests_status ON approval_requests(status);
     """,
+    # Each (request, user, reaction) keeps its latest state so an older event delivered late
+    # (a Slack retry) cannot undo a newer one: counted | removed | refused.
+    """
+    ALTER TABLE approval_votes ADD COLUMN state TEXT NOT NULL DEFAULT 'counted';
+    ALTER TABLE approval_votes ADD COLUMN event_order TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
@@ -63,6 +69,8 @@ class VoteRow:
     user: str
     reaction: str
     at: str
+    state: str = "counted"
+    event_order: str = ""
 
 
 def _req(r: sqlite3.Row) -> RequestRow:
@@ -122,20 +130,41 @@ class ApprovalStore:
             (to_status, request_id, from_status))
         return cur.rowcount == 1
 
-    def add_vote(self, request_id: str, user: str, reaction: str, at: str) -> bool:
-        cur = self.db.conn().execute(
-            "INSERT OR IGNORE INTO approval_votes(request_id, user, reaction, at)"
-            " VALUES (?,?,?,?)", (request_id, user, reaction, at))
-        return cur.rowcount == 1
+    def reactions(self, request_id: str) -> list[VoteRow]:
+        """Every (user, reaction) seen on the request, whatever its state."""
+        rows = self.db.conn().execute(
+            "SELECT user, reaction, at, state, event_order FROM approval_votes"
+            " WHERE request_id = ? ORDER BY at, user", (request_id,)).fetchall()
+        return [VoteRow(**dict(r)) for r in rows]
 
-    def remove_vote(self, request_id: str, user: str, reaction: str) -> bool:
-        cur = self.db.conn().execute(
-            "DELETE FROM approval_votes WHERE request_id = ? AND user = ? AND reaction = ?",
-            (request_id, user, reaction))
+    def reaction(self, request_id: str, user: str, reaction: str) -> VoteRow | None:
+        r = self.db.conn().execute(
+            "SELECT user, reaction, at, state, event_order FROM approval_votes"
+            " WHERE request_id = ? AND user = ? AND reaction = ?",
+            (request_id, user, reaction)).fetchone()
+        return VoteRow(**dict(r)) if r else None
+
+    def put_reaction(self, request_id: str, row: VoteRow, *, prev: VoteRow | None) -> bool:
+        """Record ``row`` as the latest state of its (user, reaction) if nothing changed it
+        since ``prev`` was read (compare-and-set); True if it was written."""
+        c = self.db.conn()
+        if prev is None:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO approval_votes(request_id, user, reaction, at, state,"
+                " event_order) VALUES (?,?,?,?,?,?)",
+                (request_id, row.user, row.reaction, row.at, row.state, row.event_order))
+        else:
+            cur = c.execute(
+                "UPDATE approval_votes SET at = ?, state = ?, event_order = ? WHERE"
+                " request_id = ? AND user = ? AND reaction = ? AND state = ? AND"
+                " event_order = ?", (row.at, row.state, row.event_order, request_id, row.user,
+                                     row.reaction, prev.state, prev.event_order))
         return cur.rowcount == 1
 
     def votes(self, request_id: str) -> list[VoteRow]:
+        """The votes that count now (state ``counted``), oldest first."""
         rows = self.db.conn().execute(
-            "SELECT user, reaction, at FROM approval_votes WHERE request_id = ? ORDER BY at, user",
+            "SELECT user, reaction, at, state, event_order FROM approval_votes"
+            " WHERE request_id = ? AND state = 'counted' ORDER BY at, user",
             (request_id,)).fetchall()
         return [VoteRow(**dict(r)) for r in rows]

@@ -63,6 +63,7 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
     if d["window"]:
         svc.scheduler.add_once(f"rollback-window:{row.id}", datetime.fromisoformat(
             d["window"]), "rollback.window", num=row.num)
+    svc.approvals.opened(req)  # reactions made before the request existed count too
 
 
 def escalate_job(svc: Any, num: int) -> None:

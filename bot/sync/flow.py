@@ -103,26 +103,35 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
     channel = channel or svc.config.current.channel
     ts = post_message(svc, main, None, channel)
     st.set_message(plan.id, channel, ts)
-    for chunk in chunks:
-        post_message(svc, chunk, None, channel, ts)
+    req = None
     if not plan.changed:
         st.set_status(plan.id, "no-changes")
-    else:
-        cfg = svc.config.current
-        policy = _policy(cfg.approval, sync_def.approval)
-        approvers = tuple((sync_def.approval.approvers if sync_def.approval else None)
-                          or sync_def.approvers or cfg.approvers)
-        req = svc.approvals.open(kind="sync", subject=plan.id, evidence_id=plan.id,
-                                 digest=plan.digest, channel=channel, ts=ts,
-                                 requester=requester, policy=policy, approvers=approvers)
-        sched = getattr(svc, "scheduler", None)
-        if sched is not None and hasattr(sched, "add_once"):
-            sched.add_once(f"sync-expire:{plan.id}", datetime.fromisoformat(req.expires),
-                           "sync.expire", plan_id=plan.id)
+    else:  # open before the continuation messages: votes cast while they post count
+        req = _open_approval(svc, sync_def, plan, requester, channel, ts)
+    for chunk in chunks:
+        post_message(svc, chunk, None, channel, ts)
     row = st.get(plan.id)
     assert row is not None
     update_message(svc, channel, ts, message_text(svc, row))
+    if req is not None:
+        svc.approvals.opened(req)  # reactions made before the request existed count too
     return plan.id
+
+
+def _open_approval(svc: Any, sync_def: SyncDef, plan: Plan, requester: str, channel: str,
+                   ts: str) -> Any:
+    cfg = svc.config.current
+    policy = _policy(cfg.approval, sync_def.approval)
+    approvers = tuple((sync_def.approval.approvers if sync_def.approval else None)
+                      or sync_def.approvers or cfg.approvers)
+    req = svc.approvals.open(kind="sync", subject=plan.id, evidence_id=plan.id,
+                             digest=plan.digest, channel=channel, ts=ts,
+                             requester=requester, policy=policy, approvers=approvers)
+    sched = getattr(svc, "scheduler", None)
+    if sched is not None and hasattr(sched, "add_once"):
+        sched.add_once(f"sync-expire:{plan.id}", datetime.fromisoformat(req.expires),
+                       "sync.expire", plan_id=plan.id)
+    return req
 
 
 def _policy(base: Any, override: Any) -> Any:
