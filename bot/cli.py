@@ -11,7 +11,6 @@ import importlib
 import json
 import os
 import shutil
-import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from bot.errors import ConfigError, RelbotError
 from storage.audit import AuditLog
 from storage.checkpoints import CheckpointFile
 from storage.db import Database
+from storage.dialect import DatabaseError, redact_url
 
 FEATURE_CLIS = ("bot.sync.cli", "bot.release.cli", "bot.cadence.cli", "bot.rollback.cli",
                 "bot.demo.cli")
@@ -43,8 +43,28 @@ def default_config() -> str:
     return os.environ.get("RELBOT_CONFIG", "./relbot.yml")
 
 
-def default_db() -> str:
-    return os.environ.get("RELBOT_DB", "./relbot.db")
+def default_db(config_path: str | None = None) -> str:
+    """The database when ``--db`` is not given: ``RELBOT_DATABASE_URL``, ``RELBOT_DB``,
+    the config's ``database:``, else ``./relbot.db``."""
+    env = os.environ.get("RELBOT_DATABASE_URL") or os.environ.get("RELBOT_DB")
+    if env:
+        return env
+    if config_path and Path(config_path).is_file():
+        try:
+            target = load_config(config_path).database_target()
+        except ConfigError:  # the command itself reports the config's errors
+            target = None
+        if target:
+            return target
+    return "./relbot.db"
+
+
+def db_missing(target: str) -> bool:
+    """True for a SQLite file that does not exist (a PostgreSQL URL is never "missing")."""
+    from storage.dialect import SQLITE, parse_target
+
+    kind, path = parse_target(target)
+    return kind == SQLITE and path != ":memory:" and not Path(path).exists()
 
 
 # --- commands --------------------------------------------------------------------------
@@ -87,7 +107,7 @@ def _command_warnings(cfg: Any) -> list[str]:
 
 
 def _open_audit(db_path: str) -> AuditLog:
-    if db_path != ":memory:" and not Path(db_path).exists():
+    if db_missing(db_path):
         raise CLIError(f"relbot: database {db_path} does not exist", 2)
     return AuditLog(Database(db_path))
 
@@ -117,7 +137,7 @@ def cmd_audit_verify(db_path: str, config_path: str | None = None,
         key, sink = _audit_settings(config_path, checkpoints)
     except RelbotError as exc:
         return f"relbot: cannot verify: {exc}", 2
-    if db_path != ":memory:" and not Path(db_path).is_file():
+    if db_missing(db_path):
         return f"relbot: database {db_path} does not exist", 2
     cp = sink.latest() if sink else None
     try:
@@ -126,8 +146,8 @@ def cmd_audit_verify(db_path: str, config_path: str | None = None,
             result = AuditLog(db, key=key, migrate=False).verify(checkpoint=cp)
         finally:
             db.close()
-    except sqlite3.Error as exc:
-        return f"relbot: cannot read the audit log in {db_path}: {exc}", 2
+    except DatabaseError as exc:
+        return f"relbot: cannot read the audit log in {redact_url(db_path)}: {exc}", 2
     if result.needs_key:
         return (f"relbot: cannot verify entry {result.bad_seq}: it is keyed; set the audit key "
                 "(audit.key in --config, or RELBOT_AUDIT_KEY)"), 2
@@ -166,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=None, help="config file (env RELBOT_CONFIG, "
                         "default ./relbot.yml)")
-    common.add_argument("--db", default=None, help="SQLite file (env RELBOT_DB, default "
-                        "./relbot.db)")
+    common.add_argument("--db", default=None, help="database: SQLite file, sqlite:///PATH or "
+                        "postgresql://... (env RELBOT_DATABASE_URL or RELBOT_DB, config "
+                        "database:, default ./relbot.db)")
     p = argparse.ArgumentParser(prog="relbot", parents=[common],
                                 description="Slack ChatOps bot for release and sync automation")
     p.add_argument("--version", action="version", version=f"relbot {__version__}")
@@ -220,7 +241,7 @@ def _accept_common(parser: argparse.ArgumentParser) -> None:
                 sp.add_argument("--config", default=argparse.SUPPRESS,
                                 help="config file (as before the subcommand)")
                 sp.add_argument("--db", default=argparse.SUPPRESS,
-                                help="SQLite file (as before the subcommand)")
+                                help="database file or URL (as before the subcommand)")
             _accept_common(sp)
 
 
@@ -228,11 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``relbot`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    explicit_db = getattr(args, "db", None) or os.environ.get("RELBOT_DB")
+    explicit_db = (getattr(args, "db", None) or os.environ.get("RELBOT_DATABASE_URL")
+                   or os.environ.get("RELBOT_DB"))
     if getattr(args, "config", None) is None:
         args.config = default_config()
     if getattr(args, "db", None) is None:
-        args.db = default_db()
+        args.db = default_db(args.config)
     args.db_given = explicit_db is not None   # e.g. `sync plan` records only into a named db
     try:
         if args.command is None:

@@ -21,7 +21,9 @@ Result = str | tuple[str, int]
 def offline_services(args: argparse.Namespace) -> Any:
     """Config, database and audit log for a CLI command (no Slack, no scheduler)."""
     cfg = load_config(args.config)
-    if args.db != ":memory:" and not Path(args.db).exists():
+    from bot.cli import db_missing
+
+    if db_missing(args.db):
         raise RelbotError(f"database {args.db} does not exist (give the bot's file with --db "
                           "or RELBOT_DB)")
     db = Database(args.db)

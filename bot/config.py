@@ -56,8 +56,18 @@ class Config(Strict):
     releases: ReleasesConfig | None = None
     calendar: CalendarConfig | None = None
     rollback: RollbackConfig | None = None
+    database: str | None = None
+    """``sqlite:///relbot.db`` (relative to this file) or ``postgresql://user@host/db``."""
 
     _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError(f"{v!r} is not a database URL: use sqlite:///relbot.db or "
+                             "postgresql://user@host:5432/dbname")
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -107,6 +117,13 @@ class Config(Strict):
         """Resolve a path from the config relative to the config file."""
         path = Path(p).expanduser()
         return path if path.is_absolute() else (self.base_dir / path)
+
+    def database_target(self) -> str | None:
+        """``database:`` with a relative SQLite path resolved against the config file."""
+        if self.database and self.database.startswith("sqlite:///"):
+            path = self.database[len("sqlite:///"):]
+            return f"sqlite:///{self.resolve_path(path)}" if path else self.database
+        return self.database
 
     def sync(self, name: str) -> SyncDef | None:
         return next((s for s in self.syncs if s.name == name), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,13 @@ class Services:
 
     @property
     def data_dir(self) -> Path:
-        """Directory beside the database for caches (fetched repos, generated files)."""
-        p = Path(self.db.path).resolve().parent if self.db.path != ":memory:" else Path.cwd()
-        return p / "relbot-data"
+        """Directory for caches (fetched repos, generated files): ``RELBOT_DATA_DIR``, else
+        beside the SQLite file, else (PostgreSQL) beside the config file."""
+        if os.environ.get("RELBOT_DATA_DIR"):
+            return Path(os.environ["RELBOT_DATA_DIR"])
+        f = self.db.file
+        return (f.resolve().parent if f is not None else self.config.current.base_dir) \
+            / "relbot-data"
 
     def close(self) -> None:
         if self.scheduler is not None:

@@ -28,10 +28,10 @@ MIGRATIONS = [
     );
     CREATE TABLE approval_votes (
         request_id  TEXT NOT NULL REFERENCES approval_requests(id),
-        user        TEXT NOT NULL,
+        "user"      TEXT NOT NULL,
         reaction    TEXT NOT NULL,
         at          TEXT NOT NULL,
-        PRIMARY KEY (request_id, user, reaction)
+        PRIMARY KEY (request_id, "user", reaction)
     );
     """,
     # lookups by key use an index (issue 14)
@@ -133,14 +133,14 @@ class ApprovalStore:
     def reactions(self, request_id: str) -> list[VoteRow]:
         """Every (user, reaction) seen on the request, whatever its state."""
         rows = self.db.conn().execute(
-            "SELECT user, reaction, at, state, event_order FROM approval_votes"
-            " WHERE request_id = ? ORDER BY at, user", (request_id,)).fetchall()
+            'SELECT "user", reaction, at, state, event_order FROM approval_votes'
+            ' WHERE request_id = ? ORDER BY at, "user"', (request_id,)).fetchall()
         return [VoteRow(**dict(r)) for r in rows]
 
     def reaction(self, request_id: str, user: str, reaction: str) -> VoteRow | None:
         r = self.db.conn().execute(
-            "SELECT user, reaction, at, state, event_order FROM approval_votes"
-            " WHERE request_id = ? AND user = ? AND reaction = ?",
+            'SELECT "user", reaction, at, state, event_order FROM approval_votes'
+            ' WHERE request_id = ? AND "user" = ? AND reaction = ?',
             (request_id, user, reaction)).fetchone()
         return VoteRow(**dict(r)) if r else None
 
@@ -150,13 +150,13 @@ class ApprovalStore:
         c = self.db.conn()
         if prev is None:
             cur = c.execute(
-                "INSERT OR IGNORE INTO approval_votes(request_id, user, reaction, at, state,"
+                'INSERT OR IGNORE INTO approval_votes(request_id, "user", reaction, at, state,'
                 " event_order) VALUES (?,?,?,?,?,?)",
                 (request_id, row.user, row.reaction, row.at, row.state, row.event_order))
         else:
             cur = c.execute(
                 "UPDATE approval_votes SET at = ?, state = ?, event_order = ? WHERE"
-                " request_id = ? AND user = ? AND reaction = ? AND state = ? AND"
+                ' request_id = ? AND "user" = ? AND reaction = ? AND state = ? AND'
                 " event_order = ?", (row.at, row.state, row.event_order, request_id, row.user,
                                      row.reaction, prev.state, prev.event_order))
         return cur.rowcount == 1
@@ -164,7 +164,7 @@ class ApprovalStore:
     def votes(self, request_id: str) -> list[VoteRow]:
         """The votes that count now (state ``counted``), oldest first."""
         rows = self.db.conn().execute(
-            "SELECT user, reaction, at, state, event_order FROM approval_votes"
-            " WHERE request_id = ? AND state = 'counted' ORDER BY at, user",
+            'SELECT "user", reaction, at, state, event_order FROM approval_votes'
+            ' WHERE request_id = ? AND state = \'counted\' ORDER BY at, "user"',
             (request_id,)).fetchall()
         return [VoteRow(**dict(r)) for r in rows]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from storage.db import Database
+from storage.dialect import DatabaseError, IntegrityError
 
 MIGRATIONS = ["""
 CREATE TABLE cadence_occurrence (
@@ -29,7 +28,7 @@ class CadenceStore:
                 conn.execute("INSERT INTO cadence_occurrence (key, status, at) VALUES (?, ?, ?)",
                              (key, status, at))
             return True
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             return False
 
     def status(self, key: str) -> str | None:
@@ -45,7 +44,7 @@ def active_releases(db: Database) -> list[dict]:
         with db.tx() as conn:
             rows = conn.execute("SELECT * FROM releases WHERE status = 'active' "
                                 "ORDER BY id DESC").fetchall()
-    except sqlite3.Error:
+    except DatabaseError:
         return []
     return [dict(r) for r in rows]
 
@@ -56,7 +55,7 @@ def failing_checks(db: Database, release_id: int) -> list[str]:
         with db.tx() as conn:
             rows = conn.execute("SELECT * FROM release_checks WHERE release_id = ?",
                                 (release_id,)).fetchall()
-    except sqlite3.Error:
+    except DatabaseError:
         return []
     out = []
     for r in rows:

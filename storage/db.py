@@ -1,4 +1,9 @@
-"""SQLite access: one file, WAL mode, per-thread connections, one writer, per-component migrations.
+"""Database access: SQLite (below) or PostgreSQL (``storage/pg.py``: a psycopg pool), and
+per-component migrations shared by both. ``Database(target)`` takes a SQLite path,
+``sqlite:///path`` or ``postgresql://...`` and returns the matching backend; the differences
+between the two are in ``storage/dialect.py``.
+
+SQLite: SQLite access: one file, WAL mode, per-thread connections, one writer, per-component migrations.
 
 Readers use their thread's connection freely (WAL: they never block on a writer). Writers in
 one process take turns on a lock (``Database.writer``) instead of each spinning in SQLite's busy
@@ -23,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.errors import DatabaseUnwritable
+from storage.dialect import SQLITE, PerDialect, is_postgres, parse_target
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -32,11 +38,27 @@ CREATE TABLE IF NOT EXISTS schema_version (
 """
 
 
+Migration = str | PerDialect
+
+
 class Database:
-    """A SQLite file shared by the bot's threads (one connection per thread)."""
+    """A SQLite file shared by the bot's threads (one connection per thread).
+
+    ``Database("postgresql://...")`` gives a :class:`storage.pg.PostgresDatabase` instead,
+    with the same methods."""
+
+    dialect = SQLITE
+
+    def __new__(cls, target: str | Path = ":memory:", **kw: Any) -> Database:
+        if cls is Database and is_postgres(target):
+            from storage.pg import PostgresDatabase
+
+            return super().__new__(PostgresDatabase)
+        return super().__new__(cls)
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        self.path = str(path)
+        self.path = parse_target(str(path))[1]
+        self.url = f"sqlite:///{self.path}"
         self.readonly = readonly  # opened read-only (``relbot audit verify``): never writes
         if self.path != ":memory:" and not readonly:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +132,17 @@ class Database:
             raise
         self.unwritable = None
 
-    def migrate(self, component: str, migrations: Sequence[str]) -> int:
+    @property
+    def file(self) -> Path | None:
+        """The SQLite file (None in memory or on PostgreSQL)."""
+        return None if self.path == ":memory:" else Path(self.path)
+
+    def statements(self, script: Migration) -> list[str]:
+        """A migration script as the statements this backend runs."""
+        text = script.on(self.dialect) if isinstance(script, PerDialect) else script
+        return _split_sql(text)
+
+    def migrate(self, component: str, migrations: Sequence[Migration]) -> int:
         """Run the scripts of ``component`` not yet applied; returns the new version."""
         with self._migrate_lock, self.tx() as c:
             row = c.execute(
@@ -118,7 +150,7 @@ class Database:
             ).fetchone()
             current = row["version"] if row else 0
             for script in migrations[current:]:
-                for stmt in _split_sql(script):
+                for stmt in self.statements(script):
                     c.execute(stmt)
             if len(migrations) != current:
                 c.execute(

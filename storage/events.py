@@ -32,7 +32,8 @@ class SeenEvents:
         """Record ``event_id``; True only the first time it is seen (within the window)."""
         self._maybe_prune(now)
         cur = self.db.conn().execute(
-            "INSERT OR IGNORE INTO seen_events(event_id, seen_at) VALUES (?, ?)", (event_id, now))
+            "INSERT INTO seen_events(event_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (event_id, now))
         return cur.rowcount == 1
 
     def _maybe_prune(self, now: str) -> None:

@@ -1,9 +1,8 @@
-"""APScheduler 3 job store on the bot's own SQLite file (stdlib sqlite3, no SQLAlchemy)."""
+"""APScheduler 3 job store in the bot's own database (SQLite or PostgreSQL, no SQLAlchemy)."""
 
 from __future__ import annotations
 
 import pickle
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLook
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
 from storage.db import Database
+from storage.dialect import IntegrityError
 
 MIGRATIONS = [
     """
@@ -80,7 +80,7 @@ class SQLiteJobStore(BaseJobStore):
                 "INSERT INTO scheduler_jobs(id, next_run_time, job_state) VALUES (?, ?, ?)",
                 (job.id, datetime_to_utc_timestamp(job.next_run_time),
                  pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL)))
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise ConflictingIdError(job.id) from exc
 
     def update_job(self, job: Job) -> None:

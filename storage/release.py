@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Database
+from storage.dialect import IntegrityError
 
 MIGRATIONS = [
     """
@@ -112,14 +112,15 @@ class ReleaseStore:
                 raise Conflict(f"{product} {other['version']} is already {other['status']}")
             try:
                 cur = c.execute(
-                    "INSERT INTO releases(product, version, bump, step, status, starter, "
+                    "INSERT INTO releases(id, product, version, bump, step, status, starter, "
                     "commit_sha, start_commit, steps, start_reason) "
-                    "VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                    "VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM releases),"
+                    " ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id",
                     (product, version, bump, step, starter, commit, commit,
                      json.dumps({step: at}), reason))
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 raise Conflict(f"{product} {version} is already being released") from None
-            rid = cur.lastrowid
+            rid = cur.fetchone()[0]
             for cid, result in checks.items():
                 c.execute("INSERT INTO release_checks(release_id, check_id, result) "
                           "VALUES (?, ?, ?)", (rid, cid, result))

@@ -8,12 +8,12 @@ exactly one is created.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Database
+from storage.dialect import IntegrityError
 
 MIGRATIONS = [
     """
@@ -86,12 +86,15 @@ class RollbackStore:
         try:
             with self.db.tx() as c:
                 cur = c.execute(
-                    "INSERT INTO rollbacks(product, status, active, procedure, kind, requester,"
-                    " declared, data) VALUES (?,?,1,?,?,?,?,?)",
+                    # MAX+1 under the writer lock: numbers stay gapless on PostgreSQL too,
+                    # where a refused insert would otherwise use up a sequence value.
+                    "INSERT INTO rollbacks(id, product, status, active, procedure, kind,"
+                    " requester, declared, data) VALUES ((SELECT COALESCE(MAX(id), 0) + 1"
+                    " FROM rollbacks),?,?,1,?,?,?,?,?) RETURNING id",
                     (product, status, procedure, kind, requester, declared,
                      json.dumps(self._scrub(data), sort_keys=True)))
-                num = int(cur.lastrowid or 0)
-        except sqlite3.IntegrityError:
+                num = int(cur.fetchone()[0])
+        except IntegrityError:
             raise Conflict(product) from None
         row = self.get(num)
         assert row is not None

@@ -125,8 +125,10 @@ class SyncStore:
     def add_log(self, lid: str, sync: str, plan_id: str, result: str, started: str,
                 record: dict) -> None:
         with self.db.tx() as c:
-            c.execute("INSERT OR REPLACE INTO sync_log(id, sync, plan_id, result, started, record)"
-                      " VALUES (?,?,?,?,?,?)",
+            c.execute("INSERT INTO sync_log(id, sync, plan_id, result, started, record)"
+                      " VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET sync=excluded.sync,"
+                      " plan_id=excluded.plan_id, result=excluded.result,"
+                      " started=excluded.started, record=excluded.record",
                       (lid, sync, plan_id, result, started, json.dumps(record, sort_keys=True)))
 
     def logs(self, sync: str | None = None, limit: int = 10) -> list[dict]:

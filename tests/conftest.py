@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import pgserver
 from tests.harness import BASE_CONFIG, Chat
 
 os.environ.setdefault("GIT_AUTHOR_NAME", "relbot tests")
@@ -17,8 +18,14 @@ os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@relbot.invalid")
 
 
 @pytest.fixture
-def make_chat(tmp_path: Path) -> Iterator:
-    """``make_chat(config_yaml, **kw) -> Chat``; every chat is closed after the test."""
+def make_chat(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
+    """``make_chat(config_yaml, **kw) -> Chat``; every chat is closed after the test.
+
+    With ``RELBOT_TEST_BACKEND=postgresql`` every chat runs on a fresh PostgreSQL schema
+    instead of a SQLite file (the whole chat-driven suite on the other backend)."""
+    if os.environ.get("RELBOT_TEST_BACKEND") == "postgresql":
+        yield request.getfixturevalue("pg_make_chat")
+        return
     chats: list[Chat] = []
 
     def make(config: str = BASE_CONFIG, **kw: object) -> Chat:
@@ -36,3 +43,63 @@ def make_chat(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def chat(make_chat: object) -> Chat:
     return make_chat()  # type: ignore[operator]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pgserver.Schemas | str]:
+    """The tests' PostgreSQL server (see tests/pgserver.py), or the reason there is none."""
+    url, why, throwaway = pgserver.server_url()
+    if url is None:
+        yield why
+        return
+    try:
+        yield pgserver.Schemas(url)
+    finally:
+        if throwaway is not None:
+            throwaway.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: pgserver.Schemas | str) -> Iterator[str]:
+    """A URL to a fresh, empty schema on the tests' PostgreSQL server (dropped after)."""
+    if isinstance(pg_server, str):
+        pgserver.unavailable(pg_server)
+        raise AssertionError("unreachable")
+    name, url = pg_server.create()
+    try:
+        yield url
+    finally:
+        pg_server.drop(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each backend in turn: a SQLite file URL, then a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'relbot.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def pg_make_chat(pg_server: pgserver.Schemas | str, tmp_path: Path) -> Iterator:
+    """Like ``make_chat``, but each chat's database is a fresh PostgreSQL schema."""
+    if isinstance(pg_server, str):
+        pgserver.unavailable(pg_server)
+    assert isinstance(pg_server, pgserver.Schemas)
+    chats: list[Chat] = []
+    schemas: list[str] = []
+
+    def make(config: str = BASE_CONFIG, **kw: object) -> Chat:
+        sub = tmp_path / f"pgchat{len(chats)}"
+        sub.mkdir()
+        name, url = pg_server.create()
+        schemas.append(name)
+        chat = Chat(sub, config, database=url, **kw)  # type: ignore[arg-type]
+        chats.append(chat)
+        return chat
+
+    yield make
+    for c in chats:
+        c.close()
+    for name in schemas:
+        pg_server.drop(name)

@@ -64,11 +64,12 @@ class Chat:
                  clock: FakeClock | None = None, users: tuple[str, ...] = (
                      "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"),
                  groups: dict[str, list[str]] | None = None, real_time: bool = False,
-                 api: FakeSlackAPI | None = None) -> None:
+                 api: FakeSlackAPI | None = None, database: str | None = None) -> None:
         self.tmp = Path(tmp_path)
         self.config_path = self.tmp / "relbot.yml"
         self.config_path.write_text(textwrap.dedent(config))
-        self.db_path = self.tmp / "relbot.db"
+        self.database = database  # a postgresql:// URL, or None for relbot.db in tmp
+        self.db_path: Path | str = database or self.tmp / "relbot.db"
         self.clock = clock or FakeClock("2026-11-24T09:00:00+00:00")
         self.holder = ConfigHolder(load_config(self.config_path), self.config_path)
         self._config, self._real_time = config, real_time
@@ -142,7 +143,7 @@ class Chat:
         """Stop this bot and start a new one on the same database, config and Slack."""
         self.local.close(keep_api=True)
         return Chat(self.tmp, self._config, clock=self.clock, real_time=self._real_time,
-                    api=self.api)
+                    api=self.api, database=self.database)
 
     def close(self) -> None:
         self.local.close()

@@ -1,0 +1,225 @@
+"""One storage contract, run on both backends (``db_url``: SQLite file, then PostgreSQL).
+
+Each test states what a store promises its callers; the same assertions hold on SQLite and
+on PostgreSQL, so a dialect difference shows up here first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError
+
+from bot.clock import FakeClock
+from storage.approvals import ApprovalStore, RequestRow
+from storage.audit import AuditLog
+from storage.cadence import CadenceStore
+from storage.db import Database
+from storage.dialect import DatabaseError
+from storage.events import SeenEvents
+from storage.jobstore import SQLiteJobStore
+from storage.locks import Locks
+from storage.release import Conflict as ReleaseConflict
+from storage.release import ReleaseStore
+from storage.rollback import Conflict, RollbackStore
+from storage.sync import SyncStore
+
+NOW = "2026-11-24T09:00:00Z"
+
+
+@pytest.fixture
+def db(db_url: str):
+    d = Database(db_url)
+    yield d
+    d.close()
+
+
+def test_backend_matches_url(db: Database, db_url: str) -> None:
+    assert db.dialect == ("postgresql" if db_url.startswith("postgresql") else "sqlite")
+
+
+def test_migrations_are_idempotent_and_versioned(db_url: str) -> None:
+    first = Database(db_url)
+    AuditLog(first)
+    SyncStore(first)
+    first.close()
+    again = Database(db_url)  # a second start (or a second replica) runs nothing twice
+    AuditLog(again)
+    SyncStore(again)
+    assert again.version("audit") == 1 and again.version("sync") == 1
+    assert again.version("nothing") == 0
+    again.close()
+
+
+def test_audit_chain_and_append_only(db: Database) -> None:
+    log = AuditLog(db, FakeClock(NOW))
+    for i in range(3):
+        log.append("U0ALICE", "sync.vote", "SYNC-1", {"i": i, "note": "100% _done_"})
+    assert log.verify().ok and log.count() == 3
+    assert [e.seq for e in log.entries(action_prefix="sync.")] == [1, 2, 3]
+    assert list(log.entries(action_prefix="sync_")) == []  # LIKE wildcards are escaped
+    assert log.get(2).payload == {"i": 1, "note": "100% _done_"}
+    for sql in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log WHERE seq = 2"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.conn().execute(sql)
+    assert log.verify().ok and log.count() == 3
+
+
+def test_audit_truncate_refused_on_postgres(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    AuditLog(db).append("system", "x")
+    with pytest.raises(DatabaseError, match="append-only"):
+        db.conn().execute("TRUNCATE audit_log")
+
+
+def test_audit_chain_linear_under_concurrent_threads(db: Database) -> None:
+    log = AuditLog(db)
+    threads = [threading.Thread(target=lambda n=n: [log.append(f"T{n}", "x") for _ in range(10)])
+               for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    res = log.verify()
+    assert res.ok and res.count == 40
+
+
+def _append_many(url: str, n: int) -> None:
+    d = Database(url)
+    log = AuditLog(d)
+    for _ in range(n):
+        log.append("replica", "x")
+    d.close()
+
+
+def test_audit_chain_linear_under_concurrent_processes(db: Database, db_url: str) -> None:
+    AuditLog(db)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(db_url, 15)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    res = AuditLog(db).verify()
+    assert res.ok and res.count == 45
+
+
+def test_seen_events_dedupe_and_prune(db: Database) -> None:
+    ev = SeenEvents(db)
+    assert ev.first_time("Ev1", "2026-11-24T09:00:00Z")
+    assert not ev.first_time("Ev1", "2026-11-24T09:00:01Z")
+    assert ev.first_time("Ev2", "2026-11-25T09:00:00Z")
+    assert ev.prune("2026-11-25T00:00:00Z") == 1
+    assert ev.first_time("Ev1", "2026-11-26T09:00:00Z")  # pruned: forgotten
+
+
+def test_leases_expire_and_belong_to_their_holder(db: Database) -> None:
+    clock = FakeClock(NOW)
+    locks = Locks(db, clock)
+    assert locks.acquire("sync:docs", "A", timedelta(minutes=5), "sync") is None
+    held = locks.acquire("sync:docs", "B", timedelta(minutes=5))
+    assert held is not None and held.holder == "A"
+    assert not locks.release("sync:docs", "B")
+    clock.advance(timedelta(minutes=6))
+    assert locks.holder("sync:docs") is None
+    assert locks.acquire("sync:docs", "B", timedelta(minutes=5)) is None
+    assert locks.holder("sync:docs").holder == "B"
+    assert locks.release("sync:docs", "B") and locks.holder("sync:docs") is None
+
+
+def test_freezes(db: Database) -> None:
+    locks = Locks(db, FakeClock(NOW))
+    locks.freeze("api", "RB-0001", "bad deploy", "U0ALICE")
+    locks.freeze("api", "RB-0002", "again", "U0BOB")
+    assert [f.ref for f in locks.all_frozen()] == ["RB-0002"]
+    assert locks.unfreeze("api").ref == "RB-0002" and locks.frozen("api") is None
+
+
+def _request(rid: str = "A1", ts: str = "1.0") -> RequestRow:
+    return RequestRow(rid, "sync", "docs", "EV-1", "d" * 64, "C1", ts, "U0ALICE",
+                      {"quorum": 2}, NOW, "2026-11-25T09:00:00Z", "open")
+
+
+def test_approvals_votes_once_and_compare_and_set(db: Database) -> None:
+    st = ApprovalStore(db)
+    st.insert(_request())
+    with pytest.raises(DatabaseError):
+        st.insert(_request("A2"))  # one request per message (channel, ts)
+    assert st.add_vote("A1", "U0BOB", "white_check_mark", NOW)
+    assert not st.add_vote("A1", "U0BOB", "white_check_mark", NOW)
+    assert st.add_vote("A1", "U0CAROL", "+1", NOW)
+    assert [(v.user, v.reaction) for v in st.votes("A1")] == [
+        ("U0BOB", "white_check_mark"), ("U0CAROL", "+1")]
+    assert st.remove_vote("A1", "U0CAROL", "+1") and not st.remove_vote("A1", "U0CAROL", "+1")
+    assert st.transition("A1", "open", "approved")
+    assert not st.transition("A1", "open", "approved")  # exactly one caller wins
+    assert st.by_message("C1", "1.0").policy == {"quorum": 2}
+
+
+def test_rollbacks_one_active_per_product(db: Database) -> None:
+    st = RollbackStore(db)
+    first = st.create("api", "executing", "immediate", "full", "U0ALICE", NOW, {"a": 1})
+    assert first.id == "RB-0001"
+    with pytest.raises(Conflict):
+        st.create("api", "executing", "immediate", "full", "U0BOB", NOW, {})
+    assert st.set_status(first.num, "done", only_from=("executing",))
+    assert not st.set_status(first.num, "done", only_from=("executing",))
+    second = st.create("api", "scheduled", "planned", "full", "U0BOB", NOW, {})
+    assert second.num == 2 and st.active_for("api").num == 2
+    assert st.update_data(2, {"step": "x"}) == {"step": "x"}
+
+
+def test_releases_unique_version(db: Database) -> None:
+    st = ReleaseStore(db)
+    r = st.create("api", "1.2.0", "minor", "freeze", "U0ALICE", "abc", NOW, {"RL-01": "pending"})
+    assert r.checks["RL-01"].result == "pending"
+    with pytest.raises(ReleaseConflict):
+        st.create("api", "1.3.0", "minor", "freeze", "U0ALICE", "abc", NOW, {})
+    assert st.move(r.id, "freeze", "rc", NOW) and not st.move(r.id, "freeze", "rc", NOW)
+
+
+def test_sync_log_upsert(db: Database) -> None:
+    st = SyncStore(db)
+    st.insert_plan("P1", "docs", "d", {"files": []}, "U0ALICE", NOW)
+    assert st.set_status("P1", "executing", only_from=("planned",))
+    assert not st.set_status("P1", "executing", only_from=("planned",))
+    st.add_log("L1", "docs", "P1", "running", NOW, {"result": "running"})
+    st.add_log("L1", "docs", "P1", "done", NOW, {"result": "done"})
+    assert st.logs("docs") == [{"result": "done"}]
+
+
+def test_cadence_occurrence_claimed_once(db: Database) -> None:
+    st = CadenceStore(db)
+    assert st.claim("reminder:freeze:2026-11-24", "posted", NOW)
+    assert not st.claim("reminder:freeze:2026-11-24", "posted", NOW)
+    assert st.status("reminder:freeze:2026-11-24") == "posted"
+
+
+def _job(job_id: str, when: datetime) -> Job:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.date import DateTrigger
+
+    sched = BackgroundScheduler(timezone=UTC)
+    job = Job(sched, id=job_id, func="bot.scheduler:_unbound", args=("x", job_id), kwargs={},
+              trigger=DateTrigger(when), executor="default", name="x",
+              misfire_grace_time=None, coalesce=True, max_instances=1, next_run_time=when)
+    return job
+
+
+def test_jobstore_persists_and_claims_once(db: Database) -> None:
+    st = SQLiteJobStore(db, lambda job: None)
+    when = datetime(2026, 11, 24, 9, 30, 0, 123456, tzinfo=UTC)
+    st.add_job(_job("j1", when))
+    with pytest.raises(ConflictingIdError):
+        st.add_job(_job("j1", when))
+    st.add_job(_job("j2", when + timedelta(hours=1)))
+    assert st.get_next_run_time() == when  # microseconds survive (double precision)
+    assert [j.id for j in st.get_due_jobs(when)] == ["j1"]
+    assert st.claim("j1") and not st.claim("j1")
+    assert [j.id for j in st.get_all_jobs()] == ["j2"]
