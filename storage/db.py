@@ -3,7 +3,7 @@ per-component migrations shared by both. ``Database(target)`` takes a SQLite pat
 ``sqlite:///path`` or ``postgresql://...`` and returns the matching backend; the differences
 between the two are in ``storage/dialect.py``.
 
-SQLite: SQLite access: one file, WAL mode, per-thread connections, one writer, per-component migrations.
+SQLite: one file, WAL mode, per-thread connections, one writer.
 
 Readers use their thread's connection freely (WAL: they never block on a writer). Writers in
 one process take turns on a lock (``Database.writer``) instead of each spinning in SQLite's busy

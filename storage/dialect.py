@@ -8,7 +8,8 @@ PostgreSQL :func:`pg_sql` and :func:`pg_ddl` translate the few differences:
 * ``INSERT OR IGNORE`` -> ``INSERT ... ON CONFLICT DO NOTHING``;
 * DDL types: ``INTEGER PRIMARY KEY AUTOINCREMENT`` -> an identity column, ``INTEGER`` ->
   ``BIGINT``, ``REAL`` -> ``DOUBLE PRECISION``, ``BLOB`` -> ``BYTEA``, ``TEXT`` -> ``TEXT
-  COLLATE "C"`` (byte order, as SQLite compares);
+  COLLATE "C"`` (byte order, as SQLite compares), ``COLLATE NOCASE`` (an index for SQLite's
+  case-blind ``LIKE``) -> ``COLLATE "C"`` (PostgreSQL's ``LIKE 'prefix%'`` uses that);
 * SQLite's append-only triggers (``CREATE TRIGGER t BEFORE UPDATE ON x BEGIN SELECT
   RAISE(ABORT, 'msg'); END;``) -> a PL/pgSQL function raising the same message and a trigger.
 
@@ -133,6 +134,7 @@ _TYPES = [
     (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
     (re.compile(r"\bTEXT\b(?!\s+COLLATE)", re.I), 'TEXT COLLATE "C"'),
+    (re.compile(r"\bCOLLATE\s+NOCASE\b", re.I), 'COLLATE "C"'),  # LIKE prefixes use it
 ]
 
 

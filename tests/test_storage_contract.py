@@ -15,6 +15,7 @@ from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError
 
 from bot.clock import FakeClock
+from storage import audit, sync
 from storage.approvals import ApprovalStore, RequestRow
 from storage.audit import AuditLog
 from storage.cadence import CadenceStore
@@ -50,7 +51,8 @@ def test_migrations_are_idempotent_and_versioned(db_url: str) -> None:
     again = Database(db_url)  # a second start (or a second replica) runs nothing twice
     AuditLog(again)
     SyncStore(again)
-    assert again.version("audit") == 1 and again.version("sync") == 1
+    assert again.version("audit") == len(audit.MIGRATIONS)
+    assert again.version("sync") == len(sync.MIGRATIONS)
     assert again.version("nothing") == 0
     again.close()
 
@@ -114,9 +116,10 @@ def test_seen_events_dedupe_and_prune(db: Database) -> None:
     ev = SeenEvents(db)
     assert ev.first_time("Ev1", "2026-11-24T09:00:00Z")
     assert not ev.first_time("Ev1", "2026-11-24T09:00:01Z")
-    assert ev.first_time("Ev2", "2026-11-25T09:00:00Z")
-    assert ev.prune("2026-11-25T00:00:00Z") == 1
-    assert ev.first_time("Ev1", "2026-11-26T09:00:00Z")  # pruned: forgotten
+    assert ev.first_time("Ev2", "2026-11-24T09:30:00Z")
+    assert ev.prune("2026-11-24T09:10:00Z") == 1
+    assert ev.first_time("Ev1", "2026-11-24T09:31:00Z")  # pruned: forgotten
+    assert not ev.first_time("Ev2", "2026-11-24T09:32:00Z")
 
 
 def test_leases_expire_and_belong_to_their_holder(db: Database) -> None:
