@@ -16,7 +16,7 @@ from apscheduler.jobstores.base import ConflictingIdError
 
 from bot.clock import FakeClock
 from storage import audit, sync
-from storage.approvals import ApprovalStore, RequestRow
+from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 from storage.cadence import CadenceStore
 from storage.db import Database
@@ -154,12 +154,18 @@ def test_approvals_votes_once_and_compare_and_set(db: Database) -> None:
     st.insert(_request())
     with pytest.raises(DatabaseError):
         st.insert(_request("A2"))  # one request per message (channel, ts)
-    assert st.add_vote("A1", "U0BOB", "white_check_mark", NOW)
-    assert not st.add_vote("A1", "U0BOB", "white_check_mark", NOW)
-    assert st.add_vote("A1", "U0CAROL", "+1", NOW)
+    bob = VoteRow("U0BOB", "white_check_mark", NOW, "counted", "1")
+    assert st.put_reaction("A1", bob, prev=None)
+    assert not st.put_reaction("A1", bob, prev=None)  # first insert wins
+    carol = VoteRow("U0CAROL", "+1", NOW, "counted", "2")
+    assert st.put_reaction("A1", carol, prev=None)
     assert [(v.user, v.reaction) for v in st.votes("A1")] == [
         ("U0BOB", "white_check_mark"), ("U0CAROL", "+1")]
-    assert st.remove_vote("A1", "U0CAROL", "+1") and not st.remove_vote("A1", "U0CAROL", "+1")
+    removed = VoteRow("U0CAROL", "+1", NOW, "removed", "3")
+    assert st.put_reaction("A1", removed, prev=carol)
+    assert not st.put_reaction("A1", removed, prev=carol)  # compare-and-set: state moved
+    assert [v.user for v in st.votes("A1")] == ["U0BOB"]
+    assert st.reaction("A1", "U0CAROL", "+1").state == "removed"
     assert st.transition("A1", "open", "approved")
     assert not st.transition("A1", "open", "approved")  # exactly one caller wins
     assert st.by_message("C1", "1.0").policy == {"quorum": 2}
