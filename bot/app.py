@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
 
 from bot.clock import iso
 from bot.services import Services
@@ -17,10 +20,34 @@ log = logging.getLogger(__name__)
 SLACK_API_URL = "https://slack.com/api/"
 
 
+class RelbotWebClient(WebClient):
+    """A WebClient that reports each failed call (``ok: false`` or a transport error) by
+    method to ``on_error`` (the metrics), then raises as usual."""
+
+    on_error: Callable[[str, str], None] | None = None
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            self._report(api_method, str(exc.response.get("error") or exc.response.status_code))
+            raise
+        except Exception as exc:
+            self._report(api_method, type(exc).__name__)
+            raise
+
+    def _report(self, method: str, error: str) -> None:
+        if self.on_error is not None:
+            try:
+                self.on_error(method, error)
+            except Exception:  # counting must never hide the Slack error itself
+                log.exception("Slack error hook failed")
+
+
 def make_client(token: str, base_url: str | None = None) -> WebClient:
     """A WebClient that also retries on 429 (slack-sdk only retries connection errors)."""
     url = base_url or SLACK_API_URL
-    client = WebClient(token=token, base_url=url if url.endswith("/") else url + "/")
+    client = RelbotWebClient(token=token, base_url=url if url.endswith("/") else url + "/")
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
     return client
 

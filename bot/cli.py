@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "is set")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=3000)
+    run.add_argument("--log-format", choices=["text", "json"],
+                     default=os.environ.get("RELBOT_LOG_FORMAT", "text"),
+                     help="stderr log lines: text, or one JSON object per line "
+                     "(env RELBOT_LOG_FORMAT)")
 
     cc = sub.add_parser("check-config", help="validate the config")
     cc.add_argument("path", nargs="?", default=None)

@@ -1,4 +1,4 @@
-"""The HTTP endpoint: ``POST /slack/events`` into Bolt, ``GET /healthz``.
+"""The HTTP endpoint: ``POST /slack/events`` into Bolt, ``GET /healthz``, ``GET /metrics``.
 
 Requests are checked before Bolt sees them: bad signatures get 401, and signed but
 malformed payloads (invalid UTF-8 or JSON, an ``event`` that is not an object, ``actions``
@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -79,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         if path == "/healthz":
             self._reply(200, "ok")
+        elif path == "/metrics" and self.server.metrics is not None:
+            body, content_type = self.server.metrics()
+            self._reply(200, body.decode(), {"Content-Type": content_type})
         else:
             self._reply(404, "not found")
 
@@ -136,9 +140,11 @@ class SlackHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, app: App, signing_secret: str, host: str = "127.0.0.1",
-                 port: int = 3000) -> None:
+                 port: int = 3000, metrics: Callable[[], tuple[bytes, str]] | None = None
+                 ) -> None:
         super().__init__((host, port), _Handler)
         self.app = app
+        self.metrics = metrics
         self.verifier = SignatureVerifier(signing_secret)
         self.signing_secret = signing_secret
         self._thread: threading.Thread | None = None

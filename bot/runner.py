@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.app import build_app, make_client
@@ -32,11 +34,32 @@ class ScrubbingFormatter(logging.Formatter):
         return scrub_text(super().format(record), self.secrets())
 
 
-def setup_logging(level: str = "INFO") -> ScrubbingFormatter:
+class JsonFormatter(ScrubbingFormatter):
+    """One JSON object per line (``--log-format json``): ``ts`` (UTC), ``level``,
+    ``logger``, ``message`` and, for exceptions, ``exc``; every value scrubbed."""
+
+    def __init__(self) -> None:
+        super().__init__("%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        secrets = tuple(self.secrets())
+        out: dict[str, str] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname, "logger": record.name,
+            "message": scrub_text(record.getMessage(), secrets)}
+        if record.exc_info:
+            out["exc"] = scrub_text(self.formatException(record.exc_info), secrets)
+        return json.dumps(out, ensure_ascii=False)
+
+
+
+def setup_logging(level: str = "INFO", log_format: str = "text") -> ScrubbingFormatter:
     """Log to stderr through a scrubbing formatter (returned, so the config's secrets can be
     plugged in once it is loaded); ``RELBOT_LOG_LEVEL`` overrides ``level``."""
     handler = logging.StreamHandler(sys.stderr)
-    fmt = ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = JsonFormatter() if log_format == "json" else \
+        ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler.setFormatter(fmt)
     logging.basicConfig(level=os.environ.get("RELBOT_LOG_LEVEL", level), handlers=[handler])
     return fmt
@@ -73,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     app_token = os.environ.get("SLACK_APP_TOKEN", "").strip()
     socket_mode = bool(app_token) and not args.http
     secret = "" if socket_mode else _need("SLACK_SIGNING_SECRET", "the app's signing secret")
-    fmt = setup_logging()
+    fmt = setup_logging(log_format=args.log_format)
     holder = ConfigHolder(load_config(args.config), args.config)
     fmt.secrets = lambda: holder.current.secrets  # follows SIGHUP reloads
     client = make_client(token, os.environ.get("SLACK_API_URL"))
@@ -122,9 +145,13 @@ def _run(args: argparse.Namespace) -> int:
         else:
             from bot.http import SlackHTTPServer
 
-            server = SlackHTTPServer(app, secret, args.host, args.port)
-            print(f"relbot listening on http://{args.host}:{server.server_address[1]}"
-                  "/slack/events", file=sys.stderr, flush=True)
+            server = SlackHTTPServer(app, secret, args.host, args.port,
+                                     metrics=svc.metrics.render if svc.metrics else None)
+            where = f"http://{args.host}:{server.server_address[1]}/slack/events"
+            if args.log_format == "json":  # every stderr line stays one JSON object
+                log.info("relbot listening on %s", where)
+            else:
+                print(f"relbot listening on {where}", file=sys.stderr, flush=True)
             server.serve_forever()
             server.server_close()
     finally:

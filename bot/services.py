@@ -13,6 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
 from bot.groups import GroupResolver
 from bot.reactions import SlackReactions
+from bot.metrics import Metrics
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
@@ -40,6 +41,7 @@ class Services:
     work: WorkTracker
     client: Any = None          # slack_sdk.WebClient (None when no Slack is involved)
     scheduler: Any = None       # bot.scheduler.Scheduler
+    metrics: Metrics | None = None
     features: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,6 +109,7 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
     if cp is not None and cp.channel:
         audit.on_checkpoint.append(
             lambda c: svc.work.submit(_post_checkpoint, svc, cp.channel, c))
+    svc.metrics = _metrics(svc)
     return svc
 
 
@@ -130,3 +133,14 @@ def _post_checkpoint(svc: Services, channel: str, cp: Checkpoint) -> None:
         post_message(svc, text, None, channel)
     except Exception:  # the file holds the checkpoint; Slack is a second copy
         log.warning("could not post audit checkpoint %s to %s", cp.seq, channel)
+
+
+def _metrics(svc: Services) -> Metrics:
+    """Metrics fed by the audit log, the Slack client's failures and the job store."""
+    m = Metrics(svc.clock)
+    svc.audit.observers.append(m.observe)
+    if hasattr(svc.client, "on_error"):
+        svc.client.on_error = m.slack_error
+    sched = svc.scheduler
+    m.jobs = lambda: [when for _, _, when in sched.jobs()] if sched is not None else []
+    return m

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ MIGRATIONS = [
 ]
 SHA256, HMAC_SHA256 = "sha256", "hmac-sha256"
 _MAX_DEPTH = 64  # deeper payload values are stored as a marker (requests are bounded anyway)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class AuditLog:
         self.checkpoints = checkpoints
         self.on_checkpoint: list[Callable[[Checkpoint], None]] = []  # e.g. a Slack message
         self._last_cp: Checkpoint | None = checkpoints.sink.latest() if checkpoints else None
+        self.observers: list[Callable[[AuditEntry], None]] = []
+        """Called with each entry after it is committed (metrics); never fails an append."""
         if migrate:
             db.migrate("audit", MIGRATIONS)
 
@@ -179,6 +184,11 @@ class AuditLog:
                 (seq, ts, actor, action, subject, data, prev, h, alg),
             )
         entry = AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
+        for observe in self.observers:
+            try:
+                observe(entry)
+            except Exception:  # an observer (metrics) must never undo an audited action
+                log.exception("audit observer failed")
         self._maybe_checkpoint(entry)
         return entry
 

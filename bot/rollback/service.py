@@ -151,7 +151,7 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
             "reason": "another rollback is active", "active": other.id if other else None})
         raise Refused(f"{req.product} already has an active rollback {pointer}") from None
     svc.audit.append(requester, "rollback.declared", row.id, {
-        "product": req.product, "severity": req.severity, "impact": req.impact,
+        "product": req.product, "kind": kind, "severity": req.severity, "impact": req.impact,
         "reason": req.reason, "from": from_v, "to": to_v, "components": list(req.components),
         "window": data["window"], "config_ref": data["config_ref"],
         "procedure": procedure, "digest": data["digest"]})
