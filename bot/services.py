@@ -12,8 +12,8 @@ from bot.approvals import Approvals
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
 from bot.groups import GroupResolver
-from bot.reactions import SlackReactions
 from bot.metrics import Metrics
+from bot.reactions import SlackReactions
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
