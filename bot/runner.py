@@ -16,7 +16,7 @@ from typing import Any
 from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
 from bot.errors import ConfigError, RelbotError
-from bot.redact import scrub_text
+from bot.redact import redactor_for, scrub_text
 from bot.services import build_services
 
 log = logging.getLogger("relbot")
@@ -42,7 +42,7 @@ class JsonFormatter(ScrubbingFormatter):
         super().__init__("%(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        secrets = tuple(self.secrets())
+        secrets = redactor_for(self.secrets())
         out: dict[str, str] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
