@@ -28,6 +28,7 @@ from pydantic import (
 from bot.cadence.config import CalendarConfig
 from bot.configbase import ApprovalPolicy, Duration, Principal, Strict, check_timezone
 from bot.errors import ConfigError, ConfigIssue
+from bot.integrations.config import token_refs
 from bot.release.config import ReleasesConfig
 from bot.rollback.config import RollbackConfig
 from bot.securityconfig import AuditConfig, SecretsConfig
@@ -68,6 +69,22 @@ class Config(Strict):
             raise ValueError(f"{v!r} is not a database URL: use sqlite:///relbot.db or "
                              "postgresql://user@host:5432/dbname")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integration_secrets(cls, data: Any) -> Any:
+        """Tokens and routing keys (``env:NAME``) are scrubbed like ``secrets``."""
+        refs = token_refs(data)
+        if not refs or not isinstance(data, dict):
+            return data
+        sec = data.get("secrets") or ()
+        if isinstance(sec, list | tuple):
+            return {**data, "secrets": [*sec, *(r for r in refs if r not in sec)]}
+        vals = sec.get("values") or () if isinstance(sec, dict) else None
+        if isinstance(vals, list | tuple):
+            more = [*vals, *(r for r in refs if r not in vals)]
+            return {**data, "secrets": {**sec, "values": more}}
+        return data  # an invalid secrets: is reported by its own validation
 
     @field_validator("timezone")
     @classmethod

@@ -8,9 +8,10 @@ from typing import Any
 import yaml
 
 from bot.errors import NotFound, Refused, RelbotError, UsageError
+from bot.release import checks as ck
 from bot.release import evidence as ev
+from bot.release import publish, steps
 from bot.release import service as rs
-from bot.release import steps
 from bot.release import version as vs
 from bot.render.release import release_blocks, summary
 from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
@@ -97,7 +98,41 @@ def advance(ctx: CommandContext) -> str:
         text = steps.tagged_text(new)
         post_message(ctx.svc, text, None, new.channel, thread_ts=new.ts)
         post_message(ctx.svc, text, None, new.channel)
+    published = publish.publish(ctx.svc, new, ctx.cmd.user) \
+        if new.step == "Post-Release" else None  # left Execution: the code host's release
+    if published:
+        refresh(ctx.svc, new, published)
+        return f"{new.product} {new.version} is now at {new.step}{note}\n{published}"
     return f"{new.product} {new.version} is now at {new.step}{note}"
+
+
+def publish_cmd(ctx: CommandContext) -> str:
+    row = _target(ctx)
+    if row.step != "Post-Release" and row.status != "released":
+        raise Refused(f"{row.product} {row.version} is at {row.step}; its release is "
+                      "published when it leaves Execution")
+    if not publish.enabled(rs.product(ctx.svc, row.product)):
+        raise Refused(f"{row.product} has no publish_release: true under github: or gitlab:")
+    note = publish.publish(ctx.svc, row, ctx.cmd.user) or ""
+    refresh(ctx.svc, row, note)
+    return note
+
+
+def recheck_job(svc: Any, release_id: int) -> None:
+    """Scheduler job: re-run a release's waiting checks (checks still running on the code
+    host, a rate limit); say in the thread what got decided."""
+    row = rs.store(svc).get(release_id)
+    if row is None or row.status != "active":
+        return
+    waiting = [cid for cid, c in row.checks.items() if c.result == ck.WAITING]
+    if not waiting:
+        return
+    new, moved = rs.recheck(svc, row)
+    decided = [f"{cid} {ck.NAMES[cid]}: {new.checks[cid].result} — {new.checks[cid].evidence}"
+               for cid in waiting if new.checks[cid].result != ck.WAITING]
+    if moved:
+        decided.insert(0, f"Checks re-run: {moved}")
+    refresh(svc, new, "\n".join(decided) or None)
 
 
 def abort(ctx: CommandContext) -> str:
@@ -152,6 +187,8 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "waive": SubcommandSpec(waive, "RL-0N reason", "waive a check with a reason"),
     "check": SubcommandSpec(check, "[VERSION]", "re-run the automatic checks"),
     "notes": SubcommandSpec(notes, "[VERSION]", "draft release notes (Markdown + YAML)"),
+    "publish": SubcommandSpec(publish_cmd, "[VERSION]",
+                              "publish (again) the GitHub/GitLab release of a tagged version"),
     "evidence": SubcommandSpec(evidence, "[VERSION]", "the YAML evidence record",
                                permission=None),
 }
@@ -179,5 +216,7 @@ def register(app: Any) -> None:
 
 
 def setup(svc: Any) -> None:
-    """Create the release tables at start-up."""
+    """Create the release tables at start-up; the job re-running waiting checks."""
     rs.store(svc)
+    if svc.scheduler is not None:
+        svc.scheduler.register("release.recheck", recheck_job)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +12,50 @@ import pytest
 
 from tests import pgserver
 from tests.harness import BASE_CONFIG, Chat
+from tests.integration_fixtures import github, gitlab, pagerduty  # noqa: F401 - fixtures
 
 os.environ.setdefault("GIT_AUTHOR_NAME", "relbot tests")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@relbot.invalid")
 os.environ.setdefault("GIT_COMMITTER_NAME", "relbot tests")
 os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@relbot.invalid")
+
+
+class NetworkBlocked(OSError):
+    """A test tried to reach beyond loopback: every fake service runs on 127.0.0.1."""
+
+
+def _loopback(host: object) -> bool:
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard(real):  # type: ignore[no-untyped-def]
+    def connect(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) \
+                and not _loopback(address[0]):
+            raise NetworkBlocked(f"tests may not connect to {address[0]}:{address[1]} "
+                                 "(only loopback)")
+        return real(self, address)
+    return connect
+
+
+def _getaddrinfo(real):  # type: ignore[no-untyped-def]
+    def getaddrinfo(host: object, *args: object, **kw: object) -> object:
+        if not _loopback(host):
+            raise NetworkBlocked(f"tests may not resolve {host!r} (only loopback)")
+        return real(host, *args, **kw)
+    return getaddrinfo
+
+
+# Real network access is refused for the whole test run (GitHub, GitLab, PagerDuty and Slack
+# are loopback fakes); tests/test_integrations_network.py shows the guard holds.
+socket.socket.connect = _guard(socket.socket.connect)  # type: ignore[method-assign]
+socket.socket.connect_ex = _guard(socket.socket.connect_ex)  # type: ignore[method-assign]
+socket.getaddrinfo = _getaddrinfo(socket.getaddrinfo)  # type: ignore[assignment]
 
 
 @pytest.fixture

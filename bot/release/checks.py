@@ -12,11 +12,16 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from bot.clock import Clock, SystemClock
 from bot.errors import CommandFailed
 from bot.git import git
+from bot.integrations import codehost
+from bot.integrations.http import Timing
 from bot.release.config import Product
 
 STEPS = ("Feature Freeze", "RC", "Validation", "Execution", "Post-Release")
@@ -40,6 +45,9 @@ GATES = {
 }
 BUILTIN = ("RL-03", "RL-04", "RL-08")
 DONE = ("pass", "waived", "n/a")
+WAITING = "waiting"
+"""A code host's check that is not decided yet (checks still running, a rate limit): not
+done; re-run by ``/release check`` and on a schedule until decided."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +62,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Outcome:
-    """An automatic decision: ``pass``/``fail``/``pending``, why, and the commit it ran on."""
+    """An automatic decision: ``pass``/``fail``/``pending``/``waiting``, why, the commit it
+    ran on; a code host adds structured ``details`` (pull requests with merge SHAs, checks
+    with conclusions and URLs) and, while waiting, when to ask again."""
 
     result: str
     evidence: str
     commit: str
+    details: dict[str, Any] = field(default_factory=dict)
+    recheck_at: datetime | None = None
 
 
 def initial(bump: str) -> dict[str, str]:
@@ -77,10 +89,13 @@ def all_gating() -> tuple[str, ...]:
 
 
 def mode(product: Product, cid: str) -> str:
-    """``command`` (configured argv), ``builtin`` (bot decides) or ``manual`` (buttons)."""
+    """``command`` (configured argv), ``builtin`` (bot decides), ``provider`` (the product's
+    GitHub/GitLab decides RL-01/RL-02) or ``manual`` (buttons)."""
     if cid in product.checks:
         return "command"
-    return "builtin" if cid in BUILTIN else "manual"
+    if cid in BUILTIN:
+        return "builtin"
+    return "provider" if codehost.decides(product, cid) else "manual"
 
 
 def automatic(product: Product, cid: str) -> bool:
@@ -145,13 +160,19 @@ def run_command(argv: tuple[str, ...], cwd: Path, timeout: float) -> tuple[bool,
     return p.returncode == 0, f"exit {p.returncode}: {out}" if out else f"exit {p.returncode}"
 
 
-def decide(product: Product, cid: str, cand: Candidate) -> Outcome | None:
+def decide(product: Product, cid: str, cand: Candidate,
+           clock: Clock | None = None) -> Outcome | None:
     """Decide ``cid`` on ``cand.commit``; None for a check a person decides.
 
     This is the seam for check providers: a command check runs in a clean worktree of the
     candidate commit, builtin checks read the commit's files."""
     m = mode(product, cid)
     sha = cand.commit
+    if m == "provider":  # GitHub/GitLab, asked about exactly this commit
+        clock = clock or SystemClock()
+        d = codehost.CodeHostProvider(product, Timing(clock.now, clock.sleep)).decide(
+            cid, cand.version, sha)
+        return Outcome(d.result, d.evidence, sha, d.details, d.recheck_at)
     if m == "command":
         try:
             with worktree(product.repo, sha) as wt:

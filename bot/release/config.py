@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from bot.configbase import Strict
+from bot.integrations.config import GitHubConfig, GitLabConfig
 
 CHECK_IDS = tuple(f"RL-0{i}" for i in range(1, 9))
 
@@ -22,6 +23,10 @@ class Product(Strict):
     notes_dir: str = "release-notes"
     check_timeout: float = Field(default=300, gt=0)
     ref: str = "HEAD"
+    github: GitHubConfig | None = None
+    """RL-01/RL-02 from GitHub (pull requests, checks) and a GitHub release at Execution."""
+    gitlab: GitLabConfig | None = None
+    """The same from GitLab (merge requests, pipelines, a GitLab release)."""
 
     @field_validator("checks")
     @classmethod
@@ -32,6 +37,12 @@ class Product(Strict):
             if not argv:
                 raise ValueError(f"checks.{key}: command must be a non-empty argv list")
         return v
+
+    @model_validator(mode="after")
+    def _one_code_host(self) -> Product:
+        if self.github is not None and self.gitlab is not None:
+            raise ValueError("gitlab: github is set too; a product has one code host")
+        return self
 
 
 class ReleasesConfig(Strict):

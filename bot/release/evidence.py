@@ -23,14 +23,26 @@ def evidence(svc: Any, row: ReleaseRow) -> dict[str, Any]:
         "start_reason": row.start_reason or None,
         "checks": [{"id": c.check_id, "name": ck.NAMES[c.check_id], "result": c.result,
                     "actor": c.actor, "time": c.at, "commit": c.commit or None,
-                    "evidence": c.evidence, "audit_seq": c.audit_seq}
+                    "evidence": c.evidence, "audit_seq": c.audit_seq,
+                    **_details(svc, c.audit_seq)}
                    for c in row.checks.values()],
+        "published": [e.payload for e in svc.audit.entries(subject=rs.subject(row),
+                                                            action_prefix="release.publish")
+                      if e.action == "release.publish"],
         "approvals": [{"check": c.check_id, "by": c.actor, "at": c.at, "result": c.result}
                       for c in row.checks.values() if c.actor and c.actor != "relbot"],
         "steps": dict(row.steps),
         "notes_digest": row.notes_digest or None,
         "audit": svc.audit.range_of(rs.subject(row)),
     }
+
+
+def _details(svc: Any, seq: int | None) -> dict[str, Any]:
+    """A code host check's structured evidence (pull requests with merge SHAs, checks with
+    conclusions, URLs and commit), from the audit entry that recorded the result."""
+    e = svc.audit.get(seq) if seq else None
+    details = e.payload.get("details") if e else None
+    return {"details": details} if details else {}
 
 
 def verify_evidence(audit: Any, record: dict[str, Any], repo: str | None = None) -> list[str]:
@@ -48,6 +60,9 @@ def verify_evidence(audit: Any, record: dict[str, Any], repo: str | None = None)
             elif "commit" in p and p["commit"] != c.get("commit"):
                 problems.append(f"check {c['id']}: ran on {p['commit']} per audit entry "
                                 f"{c['audit_seq']}, the record says {c.get('commit')}")
+            elif "details" in c and p.get("details") != c["details"]:
+                problems.append(f"check {c['id']}: details differ from audit entry "
+                                f"{c['audit_seq']}")
     problems += _verify_commit(audit, record)
     if repo and record.get("tag"):
         problems += _verify_repo(repo, record["tag"])

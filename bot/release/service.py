@@ -10,6 +10,7 @@ from bot.clock import iso
 from bot.errors import CommandFailed, NotFound, Refused, UsageError
 from bot.git import git
 from bot.groups import describe
+from bot.integrations import codehost
 from bot.redact import scrub_text
 from bot.release import checks as ck
 from bot.release import notes as nt
@@ -105,11 +106,14 @@ def find(svc: Any, version: str | None, product_name: str | None = None) -> Rele
 
 
 def _record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
-            commit: str | None = None) -> None:
+            commit: str | None = None, details: dict[str, Any] | None = None) -> None:
     evidence = scrub_text(evidence, svc.config.current.secrets)
     sha = row.commit if commit is None else commit
-    e = svc.audit.append(actor, "release.check", subject(row),
-                         {"check": cid, "result": result, "evidence": evidence, "commit": sha})
+    payload: dict[str, Any] = {"check": cid, "result": result, "evidence": evidence,
+                               "commit": sha}
+    if details:
+        payload["details"] = details  # a code host's structured evidence, hash-chained
+    e = svc.audit.append(actor, "release.check", subject(row), payload)
     store(svc).set_check(row.id, cid, result, actor, e.ts, evidence, e.seq, sha)
 
 
@@ -154,14 +158,20 @@ def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRo
     row, old = follow_ref(svc, row, actor)
     p = product(svc, row.product)
     cand = candidate(row)
+    again = []
     for cid, c in row.checks.items():
         if c.result in ("waived", "n/a") or (c.result == "pass" and c.actor != "relbot"):
             continue
-        out = ck.decide(p, cid, cand)
+        out = ck.decide(p, cid, cand, svc.clock)
         if out is None:
             continue
         if (c.result, c.evidence, c.commit) != (out.result, out.evidence, out.commit):
-            _record(svc, row, cid, out.result, "relbot", out.evidence, out.commit)
+            _record(svc, row, cid, out.result, "relbot", out.evidence, out.commit, out.details)
+        if out.result == ck.WAITING:
+            again.append(out.recheck_at or svc.clock.now() + codehost.config_of(p).recheck_every)
+    if again and svc.scheduler is not None:  # re-run waiting checks until decided
+        svc.scheduler.add_once(f"release-recheck:{row.id}", min(again), "release.recheck",
+                               release_id=row.id)
     row = store(svc).get(row.id)  # type: ignore[assignment]
     return row, moved_note(old, row.commit) if old else None
 
@@ -194,6 +204,12 @@ def who_can_clear(svc: Any, row: ReleaseRow, cid: str) -> str:
         return f"the bot (`{' '.join(p.checks[cid])}` must exit 0; `/release check`)"
     if cid == "RL-08":
         return "anyone running `/release notes`"
+    if m == "provider":
+        host = codehost.config_of(p)
+        what = ("its pull requests merged" if cid == "RL-01"
+                else f"checks green on `{row.commit[:10]}`")
+        where = getattr(host, "repo", None) or getattr(host, "project", "")
+        return f"the code host ({where}: {what}; `/release check`) or a waiver"
     if m == "builtin":
         return {"RL-03": f"update {p.changelog}", "RL-04": f"bump {p.version_file}"}[cid] + \
             " then `/release check`"

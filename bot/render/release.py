@@ -9,6 +9,7 @@ from bot.release import checks as ck
 from bot.render.common import actions, button, context, header, section, user
 
 _ICON = {"pass": ":white_check_mark:", "fail": ":x:", "pending": ":hourglass:",
+         "waiting": ":hourglass_flowing_sand:",
          "waived": ":fast_forward:", "n/a": ":heavy_minus_sign:"}
 _REASON = 140
 
