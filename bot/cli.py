@@ -27,7 +27,8 @@ from storage.checkpoints import CheckpointFile
 from storage.db import Database
 from storage.dialect import DatabaseError, redact_url
 
-FEATURE_CLIS = ("bot.sync.cli", "bot.release.cli", "bot.cadence.cli", "bot.rollback.cli",
+FEATURE_CLIS = ("bot.dbcli", "bot.sync.cli", "bot.release.cli", "bot.cadence.cli",
+                "bot.rollback.cli",
                 "bot.demo.cli")
 
 

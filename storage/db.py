@@ -160,6 +160,18 @@ class Database:
                 )
             return max(current, len(migrations))
 
+    def tables(self) -> list[str]:
+        """Every table, referenced tables before those whose foreign keys point at them."""
+        names = [r[0] for r in self.conn().execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name")]
+        refs = {n: {r[2] for r in self.conn().execute(f'PRAGMA foreign_key_list("{n}")')}
+                for n in names}
+        return _dependency_order(names, refs)
+
+    def after_copy(self, table: str) -> None:
+        """Hook run after rows were copied in with their ids (PostgreSQL moves sequences)."""
+
     def version(self, component: str) -> int:
         row = self.conn().execute(
             "SELECT version FROM schema_version WHERE component = ?", (component,)
@@ -198,6 +210,22 @@ _UNWRITABLE = {8, 14, 3}
 
 def _code(exc: sqlite3.Error) -> int:
     return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def _dependency_order(names: list[str], refs: dict[str, set[str]]) -> list[str]:
+    out: list[str] = []
+
+    def visit(n: str, seen: frozenset[str] = frozenset()) -> None:
+        if n in out or n in seen:
+            return
+        for r in sorted(refs.get(n, set()) - {n}):
+            if r in refs:
+                visit(r, seen | {n})
+        out.append(n)
+
+    for n in names:
+        visit(n)
+    return out
 
 
 def _split_sql(script: str) -> list[str]:

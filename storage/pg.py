@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from storage.db import _BOOTSTRAP, Database, Migration
+from storage.db import _BOOTSTRAP, Database, Migration, _dependency_order
 from storage.dialect import PG_WRITER_LOCK, POSTGRESQL, PerDialect, pg_ddl, pg_sql, redact_url
 
 Params = Sequence[Any] | None
@@ -160,6 +160,29 @@ class PostgresDatabase(Database):
     def statements(self, script: Migration) -> list[str]:
         text = script.on(self.dialect) if isinstance(script, PerDialect) else script
         return [_Script(pg_ddl(text))]
+
+    def tables(self) -> list[str]:
+        names = [r[0] for r in self.conn().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema ="
+            " current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")]
+        refs: dict[str, set[str]] = {n: set() for n in names}
+        for r in self.conn().execute(
+                "SELECT cl.relname, ref.relname FROM pg_constraint c"
+                " JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class ref ON ref.oid ="
+                " c.confrelid WHERE c.contype = 'f' AND cl.relnamespace ="
+                " current_schema()::regnamespace"):
+            refs.setdefault(r[0], set()).add(r[1])
+        return _dependency_order(names, refs)
+
+    def after_copy(self, table: str) -> None:
+        """Move identity sequences past the copied ids."""
+        for r in self.conn().execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+                " current_schema() AND table_name = ? AND is_identity = 'YES'", (table,)):
+            col = r[0]
+            self.conn().execute(
+                f'SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX("{col}"), 0) + 1,'
+                f' false) FROM "{table}"', (table, col))
 
     def writable(self) -> bool:
         """True when a write transaction can be taken (readiness probe)."""
