@@ -1,7 +1,7 @@
 """The ``relbot`` command line: ``cmd_*`` functions return text, ``main(argv)`` an exit code.
 
 Feature packages add their own subcommands through ``bot/<feature>/cli.py:register``;
-they are listed once, in :data:`FEATURE_CLIS`.
+they are listed once, in :data:`FEATURE_CLIS`, and imported only when their command runs.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from storage.checkpoints import CheckpointFile
 from storage.db import Database
 from storage.dialect import DatabaseError, redact_url
 
-FEATURE_CLIS = ("bot.dbcli", "bot.sync.cli", "bot.release.cli", "bot.cadence.cli",
-                "bot.rollback.cli",
-                "bot.demo.cli")
+# command word -> the feature module that registers it (imported only when that command runs,
+# or for the full help)
+FEATURE_CLIS = {"db": "bot.dbcli", "sync": "bot.sync.cli", "release": "bot.release.cli",
+                "calendar": "bot.cadence.cli", "rollback": "bot.rollback.cli",
+                "demo": "bot.demo.cli"}
 
 
 class CLIError(Exception):
@@ -183,7 +185,19 @@ def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None)
 
 # --- parser ----------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (skipping ``--config P`` / ``--db P`` before it)."""
+    it = iter(argv)
+    for word in it:
+        if word in ("--config", "--db"):
+            next(it, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` only the feature CLI its command needs is imported."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=None, help="config file (env RELBOT_CONFIG, "
                         "default ./relbot.yml)")
@@ -222,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="local console: the bot against a built-in Slack stand-in")
     con.add_argument("--clock", default=None, help="start a fake clock at this ISO time")
 
-    for name in FEATURE_CLIS:
+    word = _command_word(argv) if argv is not None else None
+    wanted = ([] if word in sub.choices else [FEATURE_CLIS[word]] if word in FEATURE_CLIS
+              else list(FEATURE_CLIS.values()))
+    for name in wanted:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -252,7 +269,8 @@ def _accept_common(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``relbot`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     explicit_db = (getattr(args, "db", None) or os.environ.get("RELBOT_DATABASE_URL")
                    or os.environ.get("RELBOT_DB"))

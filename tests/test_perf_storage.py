@@ -51,3 +51,37 @@ def test_lookups_by_key_use_an_index(tmp_path: Path, make_chat) -> None:
     for sql, args in queries.items():
         plan = " ".join(r["detail"] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
         assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (sql, plan)
+
+
+def test_calendar_file_is_reread_only_when_it_changes(tmp_path: Path) -> None:
+    import os
+
+    from bot.cadence.loader import effective
+    from bot.config import load_config
+    cal = tmp_path / "calendar.yml"
+    cal.write_text("calendar:\n  cycle_start: 2026-01-05\n")
+    cfg_file = tmp_path / "relbot.yml"
+    cfg_file.write_text("channel: C0RELEASES\ncalendar: {file: calendar.yml}\n")
+    cfg = load_config(cfg_file)
+    first = effective(cfg)
+    assert effective(cfg) is first                       # same file: the parsed model again
+    cal.write_text("calendar:\n  cycle_start: 2026-01-12\n")
+    st = cal.stat()
+    os.utime(cal, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = effective(cfg)
+    assert again is not None and str(again.cycle_start) == "2026-01-12"
+
+
+def test_cli_imports_only_the_feature_it_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    code = ("import sys, bot.cli as c; c.build_parser(['calendar']); "
+            "print(sorted(m for m in sys.modules if m.endswith('.cli') and m != 'bot.cli'))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, check=True).stdout
+    assert out.strip() == "['bot.cadence.cli']"
+    code = code.replace("['calendar']", "['audit', 'verify']")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, check=True).stdout
+    assert out.strip() == "[]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,18 +18,35 @@ def effective(config: Any) -> CalendarConfig | None:
     if cal is None:
         return None
     if cal.file:
-        path = config.resolve_path(cal.file)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError([ConfigIssue(str(path), None, "calendar.file",
-                                           f"cannot read: {exc}")]) from None
-        cal = load_calendar_text(text, str(path))
+        cal = _load_file(config.resolve_path(cal.file), getattr(config, "timezone", "UTC"))
     if cal.timezone is None:
         cal = cal.model_copy(update={"timezone": getattr(config, "timezone", "UTC")})
     if cal.cycle_start is None:
         raise ConfigError([ConfigIssue(str(config.source or "config"), None, "calendar.cycle_start",
                                        "required (a Monday, e.g. 2026-01-05)")])
+    return cal
+
+
+_CACHE: dict[str, tuple[tuple[int, int, str], CalendarConfig]] = {}
+
+
+def _load_file(path: Path, tz: str) -> CalendarConfig:
+    """``calendar.file`` parsed and validated once per version of the file (mtime and size;
+    ``tz`` is the default timezone); an edit is picked up at the next use."""
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size, tz)
+        hit = _CACHE.get(str(path))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(str(path), None, "calendar.file",
+                                       f"cannot read: {exc}")]) from None
+    cal = load_calendar_text(text, str(path))
+    if cal.timezone is None:
+        cal = cal.model_copy(update={"timezone": tz})
+    _CACHE[str(path)] = (stamp, cal)
     return cal
 
 
