@@ -12,8 +12,9 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,13 @@ def cmd_audit_verify(db_path: str, config_path: str | None = None,
     return f"audit log intact: {result.count} entries{extra}", 0
 
 
-def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None) -> str:
-    """The audit log as JSON lines or YAML."""
+EXPORT_BATCH = 1000  # entries per YAML dump call: constant memory, little per-call overhead
+
+
+def iter_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None
+                      ) -> Iterator[str]:
+    """The audit log as JSON lines or YAML, in chunks of text read and written as the
+    entries stream from SQLite (memory stays constant however long the log is)."""
     if since:
         try:
             when = datetime.fromisoformat(since)
@@ -177,10 +183,24 @@ def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None)
             raise CLIError(f"relbot: --since {since!r} is not an ISO date or datetime") from None
         if when.tzinfo:
             since = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    entries = [e.as_dict() for e in _open_audit(db_path).entries(since=since)]
-    if fmt == "yaml":
-        return yaml.safe_dump(entries, sort_keys=False, allow_unicode=True).rstrip()
-    return "\n".join(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in entries)
+    entries = (e.as_dict() for e in _open_audit(db_path).entries(since=since))
+    if fmt != "yaml":
+        for e in entries:
+            yield json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n"
+        return
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's C emitter when present
+    empty = True
+    while batch := list(islice(entries, EXPORT_BATCH)):
+        empty = False
+        yield yaml.dump(batch, Dumper=dumper, sort_keys=False, allow_unicode=True)
+    if empty:
+        yield "[]\n"
+
+
+def cmd_audit_export(db_path: str, fmt: str = "jsonl", since: str | None = None) -> str:
+    """The audit log as JSON lines or YAML (all of it as one text; ``relbot audit export``
+    streams :func:`iter_audit_export` instead)."""
+    return "".join(iter_audit_export(db_path, fmt, since)).rstrip("\n")
 
 
 # --- parser ----------------------------------------------------------------------------
@@ -292,7 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text, code = cmd_audit_verify(args.db, args.config, args.checkpoints)
                 print(text, file=sys.stdout if code < 2 else sys.stderr)
                 return code
-            print(cmd_audit_export(args.db, args.format, args.since))
+            for chunk in iter_audit_export(args.db, args.format, args.since):
+                sys.stdout.write(chunk)
             return 0
         if args.command == "run":
             from bot.runner import run_bot
