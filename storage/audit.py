@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock, iso
 from bot.redact import scrub
-from storage.checkpoints import Checkpoint, CheckpointFile, make
+from storage.checkpoints import Checkpoint, CheckpointFile, make, valid
 from storage.db import Database
 
 GENESIS = "0" * 64
@@ -274,9 +274,9 @@ class AuditLog:
     def check_range(self, rng: dict[str, Any]) -> list[str]:
         """Problems with a cited range (:meth:`range_of`): broken chain, hashes that differ."""
         problems = []
-        res = self.verify()
-        if not res.ok:
-            problems.append(f"audit chain broken at seq {res.bad_seq}: {res.reason}")
+        bad = self.verify_span(rng.get("first_seq") or 1, rng.get("last_seq") or 0)
+        if bad:
+            problems.append(f"audit chain broken at seq {bad[0]}: {bad[1]}")
         for key in ("first", "last"):
             seq = rng.get(f"{key}_seq")
             e = self.get(seq) if seq else None
@@ -284,6 +284,40 @@ class AuditLog:
                     rng.get("subject") and e.subject != rng["subject"]):
                 problems.append(f"audit.{key}_seq {seq}: hash does not match the audit log")
         return problems
+
+    def verify_span(self, first: int, last: int) -> tuple[int, str] | None:
+        """Check the chain from entry ``first`` (linked to the one before it) through ``last``
+        and on to the newest checkpoint when it lies beyond (whose head must match), or to the
+        log's head without one: a cited range is checked without re-verifying from genesis.
+        Returns (seq, reason) of the first problem, or None."""
+        cp = self._last_cp
+        if cp is not None and cp.seq >= last and not valid(self.key, cp):
+            return cp.seq, "the checkpoint's signature does not verify"
+        upto = cp.seq if cp is not None and cp.seq >= last else None
+        before = self.db.conn().execute(
+            "SELECT * FROM audit_log WHERE seq = ?", (first - 1,)).fetchone()
+        if first > 1 and before is None:
+            return first - 1, f"entry {first - 1} is missing"
+        prev = before["hash"] if before is not None else GENESIS
+        keyed_seen = before is not None and _alg(before) == HMAC_SHA256
+        sql, args = "SELECT * FROM audit_log WHERE seq >= ?", [first]
+        if upto is not None:
+            sql, args = sql + " AND seq <= ?", [first, upto]
+        expected = first
+        for r in self.db.conn().execute(sql + " ORDER BY seq", args):
+            alg = _alg(r)
+            if alg == HMAC_SHA256 and not self.key:
+                return r["seq"], "entry is keyed (HMAC-SHA256): give the audit key to verify it"
+            bad = self._check_row(r, alg, expected, prev, keyed_seen)
+            if bad:
+                return bad
+            keyed_seen = keyed_seen or alg == HMAC_SHA256
+            prev, expected = r["hash"], expected + 1
+        if expected <= last:
+            return expected, f"entry {expected} is missing"
+        if upto is not None and (expected <= upto or prev != cp.head):  # type: ignore[union-attr]
+            return upto, "hash does not match the checkpoint: the chain was rewritten"
+        return None
 
     def count(self) -> int:
         return self.db.conn().execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]

@@ -85,3 +85,43 @@ def test_cli_imports_only_the_feature_it_runs(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=root, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _tamper(db_path: Path, seq: int) -> None:
+    import sqlite3
+    raw = sqlite3.connect(db_path)
+    raw.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+    raw.execute("UPDATE audit_log SET actor = 'U0MALLORY' WHERE seq = ?", (seq,))
+    raw.commit()
+    raw.close()
+
+
+def test_evidence_range_is_checked_from_its_first_entry_not_from_genesis(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    log = AuditLog(Database(path))
+    for i in range(10):
+        log.append("U0ALICE", "test.old", f"OLD-{i}", {})
+    for i in range(3):
+        log.append("U0BOB", "test.step", "RB-0001", {"i": i})
+    log.append("U0BOB", "test.after", "OTHER", {})
+    rng = log.range_of("RB-0001")
+    assert log.check_range(rng) == []
+    _tamper(path, 3)                     # before the record's range: not its concern
+    fresh = AuditLog(Database(path))
+    assert fresh.check_range(rng) == []
+    assert not fresh.verify().ok         # `relbot audit verify` still sees it
+    _tamper(path, 12)                    # inside the range
+    assert fresh.check_range(rng) == ["audit chain broken at seq 12: hash does not match "
+                                      "contents"]
+
+
+def test_evidence_range_is_checked_on_to_the_head(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    log = AuditLog(Database(path))
+    for i in range(3):
+        log.append("U0BOB", "test.step", "RB-0001", {"i": i})
+    log.append("U0BOB", "test.after", "OTHER", {})
+    rng = log.range_of("RB-0001")
+    _tamper(path, 4)                     # after the range, before any checkpoint: the link
+    assert AuditLog(Database(path)).check_range(rng) == [
+        "audit chain broken at seq 4: hash does not match contents"]
