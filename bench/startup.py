@@ -1,0 +1,117 @@
+"""Start-up to the first ``GET /healthz`` 200: ``relbot run --http`` vs a bare Bolt app.
+
+    python bench/startup.py [-r 5]
+
+Both start as fresh subprocesses on loopback (port 0, printed on stderr), the client polls
+``/healthz`` every 5 ms from the moment the process is spawned; medians of ``-r`` runs,
+interleaved. relbot opens a fresh SQLite file, runs its migrations, loads the config and
+talks to the built-in stand-in Web API (``SLACK_API_URL``) like production would to Slack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-signing-secret-0123456789abcdef"
+BARE = """
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from slack_bolt import App
+from slack_sdk import WebClient
+url = os.environ["SLACK_API_URL"]
+app = App(client=WebClient(token="xoxb-bare", base_url=url if url.endswith("/") else url + "/"),
+          signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+
+@app.command("/release")
+def ack_only(ack):
+    ack()
+
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(f"listening on http://127.0.0.1:{srv.server_address[1]}/slack/events", file=sys.stderr,
+      flush=True)
+srv.serve_forever()
+"""
+
+
+def first_health(cmd: list[str], env: dict[str, str], cwd: str) -> float:
+    """Seconds from spawning ``cmd`` to its first /healthz 200."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        base = ""
+        while not base:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                raise SystemExit(f"{cmd} exited {proc.returncode}")
+            m = re.search(r"listening on (http://[^/\s]+)", line)
+            base = m.group(1) if m else ""
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - t0
+            except OSError:
+                time.sleep(0.005)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-r", type=int, default=5, help="runs of each")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bot.standin.webapi import FakeSlackAPI
+
+    api = FakeSlackAPI().start()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench-0000",
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url,
+           "RELBOT_LOG_LEVEL": "INFO"}
+    env.pop("SLACK_APP_TOKEN", None)
+    times: dict[str, list[float]] = {"bare": [], "relbot": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="relbot-bench-") as tmp:
+            cfg = Path(tmp) / "relbot.yml"
+            cfg.write_text("channel: C0RELEASES\napprovers: [U0ALICE, U0BOB]\n")
+            for i in range(args.r):
+                times["bare"].append(first_health([sys.executable, "-c", BARE], env, tmp))
+                times["relbot"].append(first_health(
+                    [sys.executable, "-m", "bot", "run", "--http", "--port", "0", "--config",
+                     str(cfg), "--db", str(Path(tmp) / f"r{i}.db")], env, tmp))
+    finally:
+        api.stop()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"runs={args.r} (cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
+    for k in ("bare", "relbot"):
+        print(f"{k:8} median {med[k] * 1000:7.0f} ms   runs "
+              + " ".join(f"{x * 1000:.0f}" for x in times[k]))
+    ratio = med["relbot"] / med["bare"]
+    print(f"ratio {ratio:.2f}x   target <= 1.5x: {'MET' if ratio <= 1.5 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
