@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -42,12 +43,13 @@ MIGRATIONS = [
 
 @dataclass(frozen=True)
 class PlanRow:
-    """A stored plan; its JSON is parsed only when :attr:`plan` is read."""
+    """A stored plan; its JSON is read and parsed only when :attr:`plan` is used (a vote
+    needs the row's status and rendered summary, never the whole plan)."""
 
     id: str
     sync: str
     digest: str
-    plan_json: str
+    load_plan: Callable[[], str] = field(repr=False, compare=False)
     requester: str
     channel: str
     ts: str
@@ -60,7 +62,7 @@ class PlanRow:
     @cached_property
     def plan(self) -> dict[str, Any]:
         """The full plan (DR-05)."""
-        return json.loads(self.plan_json)
+        return json.loads(self.load_plan())
 
 
 class SyncStore:
@@ -115,12 +117,26 @@ class SyncStore:
     def with_status(self, status: str) -> list[PlanRow]:
         """Plans in ``status``, oldest first."""
         rows = self.db.conn().execute(
-            "SELECT * FROM sync_plans WHERE status=? ORDER BY created", (status,)).fetchall()
-        return [_plan_row(r) for r in rows]
+            f"SELECT {_COLUMNS} FROM sync_plans WHERE status=? ORDER BY created",
+            (status,)).fetchall()
+        return [self._row(r) for r in rows]
 
     def get(self, pid: str) -> PlanRow | None:
-        row = self.db.conn().execute("SELECT * FROM sync_plans WHERE id=?", (pid,)).fetchone()
-        return _plan_row(row) if row is not None else None
+        """The plan ``pid`` (its JSON is read on first use of ``.plan``)."""
+        row = self.db.conn().execute(f"SELECT {_COLUMNS} FROM sync_plans WHERE id=?",
+                                     (pid,)).fetchone()
+        return self._row(row) if row is not None else None
+
+    def plan_json(self, pid: str) -> str:
+        """The stored plan's JSON."""
+        row = self.db.conn().execute("SELECT plan FROM sync_plans WHERE id=?", (pid,)).fetchone()
+        return row["plan"] if row is not None else "{}"
+
+    def _row(self, row: Any) -> PlanRow:
+        d = dict(row)
+        d["outcomes"] = json.loads(d.get("outcomes") or "[]")
+        pid = d["id"]
+        return PlanRow(load_plan=lambda: self.plan_json(pid), **d)
 
     def add_log(self, lid: str, sync: str, plan_id: str, result: str, started: str,
                 record: dict) -> None:
@@ -143,8 +159,5 @@ class SyncStore:
         return [json.loads(r["record"]) for r in rows]
 
 
-def _plan_row(row: Any) -> PlanRow:
-    d = dict(row)
-    d["plan_json"] = d.pop("plan")
-    d["outcomes"] = json.loads(d.get("outcomes") or "[]")
-    return PlanRow(**d)
+_COLUMNS = ("id, sync, digest, requester, channel, ts, status, created, note, outcomes, "
+            "summary")
