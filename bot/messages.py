@@ -24,3 +24,14 @@ def update_message(svc: Any, channel: str, ts: str, text: str,
     secrets = svc.config.current.secrets
     svc.client.chat_update(channel=channel, ts=ts, text=scrub_text(text, secrets),
                            blocks=scrub(blocks, secrets) if blocks is not None else [])
+
+
+def upload_file(svc: Any, channel: str, thread_ts: str | None, filename: str, content: str,
+                comment: str) -> None:
+    """One text file into the channel (or a thread) through Slack's files v2 upload
+    (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``), with
+    secrets scrubbed from the content and the comment."""
+    secrets = svc.config.current.secrets
+    svc.client.files_upload_v2(channel=channel, thread_ts=thread_ts, filename=filename,
+                               title=filename, content=scrub_text(content, secrets),
+                               initial_comment=scrub_text(comment, secrets))

@@ -131,3 +131,37 @@ def test_commit_built_in_a_temporary_index_keeps_modes_and_untouched_files(
     assert sh("show", "main:content/a.md", cwd=dst) == "a\n"
     assert sh("rev-parse", "main^", cwd=dst).strip() == before  # one commit on the planned head
     assert "relbot-evidence: DR-" in sh("log", "-1", "--format=%B", "main", cwd=dst)
+
+
+def test_large_change_list_is_one_uploaded_file_hashed_into_the_evidence(
+        tmp_path: Path, make_chat) -> None:
+    import hashlib
+
+    from tests.test_sync_flow import config, plan_msg
+    src = make_remote(tmp_path, "product", {f"docs/f{i:03}.md": f"{i}\n" for i in range(300)})
+    dst = make_remote(tmp_path, "website", {"content/keep.txt": "k\n"})
+    chat = make_chat(config(src, dst, "    approval: {quorum: 1}\n")
+                     .replace("{delete: true}", "{delete: false}"))
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    pid = msg.rendered.split()[1]
+    assert f"... 260 more: every change is in the file {pid}-changes.txt in the thread" \
+        in msg.rendered
+    assert "A f039.md" in msg.rendered and "A f040.md" not in msg.rendered  # first 40 inline
+    [upload] = chat.api.calls("files.getUploadURLExternal")
+    assert upload.params["filename"] == f"{pid}-changes.txt"
+    [done] = chat.api.calls("files.completeUploadExternal")
+    assert done.params["thread_ts"] == msg.ts
+    [file_msg] = [m for m in chat.thread(msg) if m.kind == "file"]
+    content = file_msg.attachments[0]["content"]
+    assert all(f"A f{i:03}.md (+1 -0)" in content for i in range(300))   # DR-03: all of them
+    assert len(chat.api.calls("chat.postMessage")) == 1                  # no per-40 messages
+    [planned] = chat.audit("sync.planned")
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    assert planned.payload["change_list"] == {"file": f"{pid}-changes.txt", "sha256": digest,
+                                              "changes": 300}
+    assert digest in file_msg.rendered
+    chat.react("U0BOB", msg)
+    from bot.sync import flow
+    [log] = flow.store(chat.svc).logs(pid)
+    assert log["change_list"]["sha256"] == digest and log["result"] == "success"

@@ -48,11 +48,30 @@ def summary_lines(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def summary_text(plan: Plan, limit: int | None = None) -> tuple[str, list[str]]:
-    """Main text plus follow-up chunks: every change is listed, none dropped silently."""
+    """Main text plus follow-up chunks: every change is listed, none dropped silently (a
+    list too long for a few thread messages goes up as one file, :func:`change_list_file`)."""
     head, body = summary_lines(plan)
     if limit is None or len(body) <= limit:
         return "\n".join(head + body), []
     rest = body[limit:]
+    if as_file(plan, limit):  # one uploaded file instead of hundreds of thread messages
+        name = change_list_file(plan)[0]
+        return "\n".join(head + body[:limit] + [
+            f"... {len(rest)} more: every change is in the file {name} in the thread"]), []
     main = "\n".join(head + body[:limit] + [f"... {len(rest)} more in the thread"])
     chunks = ["\n".join(rest[i:i + limit]) for i in range(0, len(rest), limit)]
     return main, chunks
+
+
+THREAD_CHUNKS = 5  # more change lines than this many thread messages go up as one file
+
+
+def change_list_file(plan: Plan) -> tuple[str, str]:
+    """(file name, text) of the complete change list: header lines and every change."""
+    head, body = summary_lines(plan)
+    return f"{plan.id}-changes.txt", "\n".join(head + body) + "\n"
+
+
+def as_file(plan: Plan, limit: int) -> bool:
+    """Whether the change list is too long for thread messages (it is uploaded instead)."""
+    return sum(len(t.changes) for t in plan.targets) > limit * (THREAD_CHUNKS + 1)

@@ -199,17 +199,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = urlparse(self.path).path
-        params = self._params()
         st = self.server.state
-        if path.startswith("/response/"):
-            self._send(200, "ok" if self.server.api.on_response(path, params) else "no_text")
-            return
-        if path.startswith("/upload/"):
+        if path.startswith("/upload/"):  # the file's bytes, whatever the Content-Type says
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with st.lock:
                 for f in st.files:
                     if f["id"] == path.rsplit("/", 1)[-1]:
-                        f["content"] = params.get("_raw", b"").decode(errors="replace")
+                        f["content"] = raw.decode(errors="replace")
             self._send(200, "OK")
+            return
+        params = self._params()
+        if path.startswith("/response/"):
+            self._send(200, "ok" if self.server.api.on_response(path, params) else "no_text")
             return
         method = path.removeprefix("/api/")
         params = _coerce(params)

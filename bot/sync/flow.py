@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 
 from bot.errors import CommandFailed, NotVerified, Refused, RelbotError
-from bot.messages import post_message, update_message
+from bot.messages import post_message, update_message, upload_file
 from bot.redact import scrub, scrub_text
-from bot.render.sync import summary_text
+from bot.render.sync import as_file, change_list_file, summary_text
 from bot.sync.config import SyncDef
 from bot.sync.execute import Outcome, apply_target, stale_reason
 from bot.sync.plan import Plan, build_plan
@@ -96,10 +96,12 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
         plan = plan.model_copy(update={"id": pid})
         main, chunks = summary_text(plan, LIMIT)
         st.set_summary(pid, main)
+    listing = change_list_evidence(svc, plan)
     svc.audit.append(requester, "sync.planned", plan.id, {
         "sync": sync_def.name, "digest": plan.digest, "source_sha": plan.source_sha,
         "targets": [{"repo": t.repo, "branch": t.branch, "sha": t.sha} for t in plan.targets],
-        "counts": plan.counts(), "reason": reason or ""})
+        "counts": plan.counts(), "reason": reason or "",
+        **({"change_list": listing} if listing else {})})
     channel = channel or svc.config.current.channel
     ts = post_message(svc, main, None, channel)
     st.set_message(plan.id, channel, ts)
@@ -110,6 +112,11 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
         req = _open_approval(svc, sync_def, plan, requester, channel, ts)
     for chunk in chunks:
         post_message(svc, chunk, None, channel, ts)
+    if listing:
+        name, content = change_list_file(plan)
+        upload_file(svc, channel, ts, name, content,
+                    f"All {listing['changes']} changes of {plan.id} (sha256 {listing['sha256']}, "
+                    "recorded in the evidence)")
     row = st.get(plan.id)
     assert row is not None
     update_message(svc, channel, ts, message_text(svc, row))
@@ -132,6 +139,18 @@ def _open_approval(svc: Any, sync_def: SyncDef, plan: Plan, requester: str, chan
         sched.add_once(f"sync-expire:{plan.id}", datetime.fromisoformat(req.expires),
                        "sync.expire", plan_id=plan.id)
     return req
+
+
+def change_list_evidence(svc: Any, plan: Plan) -> dict[str, Any] | None:
+    """For a plan whose change list is uploaded as a file: its name, the SHA-256 of exactly
+    what is uploaded (secrets scrubbed) and its size (the audit entry and the sync log record
+    carry it, DR-03); None otherwise."""
+    if not as_file(plan, LIMIT):
+        return None
+    name, content = change_list_file(plan)
+    content = scrub_text(content, svc.config.current.secrets)
+    return {"file": name, "sha256": hashlib.sha256(content.encode()).hexdigest(),
+            "changes": sum(len(t.changes) for t in plan.targets)}
 
 
 def _policy(base: Any, override: Any) -> Any:
@@ -392,6 +411,7 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
         "approvers": [v.record() for v in votes],
         "executor": executor, "started": started, "ended": svc.clock.now().isoformat(),
         "result": result, "error": error, "retry": retry,
+        **({"change_list": listing} if (listing := change_list_evidence(svc, plan)) else {}),
         "changes": [{"status": c.status, "path": c.path, "old_path": c.old_path,
                      "added": c.added, "removed": c.removed, "binary": c.binary}
                     for t in plan.targets for c in t.changes],
