@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from bot.errors import NotFound, Refused, RelbotError, UsageError
+from bot.release import begin, freeze
 from bot.release import checks as ck
 from bot.release import evidence as ev
 from bot.release import publish, steps
@@ -21,9 +22,10 @@ _VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
 
 def blocks_for(svc: Any, row: Any) -> list[dict[str, Any]]:
     """The release message's blocks for ``row`` as it is now."""
+    feats = freeze.note(svc, row)
     return release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
                           vs.CADENCE.get(row.bump, ""), rs.lock_note(svc, row),
-                          rs.manual(svc, row))
+                          rs.manual(svc, row), [feats] if feats else [])
 
 
 def refresh(svc: Any, row: Any, thread_note: str | None = None) -> None:
@@ -53,10 +55,12 @@ def start(ctx: CommandContext) -> str:
                   or _VERSION.match(a[0])):
         name = a.pop(0)
     how = a.pop(0) if a else None
-    row, why = rs.start(ctx.svc, ctx.cmd.user, name, how)
+    row, why = begin.start(ctx.svc, ctx.cmd.user, name, how, ctx.cmd.opts.get("reason"))
     row = rs.run_auto(ctx.svc, row)
-    refresh(ctx.svc, row, f"Started {row.product} {row.version}: {why}")
-    return f"Started {row.product} {row.version} ({row.bump}): {why}"
+    stage = vs.stage(vs.parse(row.version))
+    level = f"; {stage}: {vs.STABILITY[stage]}" if stage != "final" else ""
+    refresh(ctx.svc, row, f"Started {row.product} {row.version}: {why}{level}")
+    return f"Started {row.product} {row.version} ({row.bump}): {why}{level}"
 
 
 def _status_target(ctx: CommandContext) -> Any:
@@ -83,6 +87,9 @@ def status(ctx: CommandContext) -> Reply:
     lock = rs.lock_note(ctx.svc, row)
     if lock:
         text += f"\n:lock: {lock}"
+    feats = freeze.note(ctx.svc, row)
+    if feats:
+        text += f"\n:warning: {feats}"
     return Reply(text, blocks_for(ctx.svc, row))
 
 
@@ -178,7 +185,8 @@ def evidence(ctx: CommandContext) -> str:
 
 
 SUBCOMMANDS: dict[str, SubcommandSpec] = {
-    "start": SubcommandSpec(start, "[PRODUCT] [major|minor|patch|alpha|beta|rc|final|X.Y.Z]",
+    "start": SubcommandSpec(start, "[PRODUCT] [major|minor|patch|alpha|beta|rc|final|X.Y.Z] "
+                            "[reason=\"...\"]",
                             "start a release (no bump: proposed from commits)"),
     "status": SubcommandSpec(status, "[VERSION]", "step, checks and what blocks the next step",
                              permission=None),

@@ -179,12 +179,17 @@ class ReleaseStore:
         r = self.db.conn().execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return self._load(r) if r else None
 
-    def versions(self, product: str, status: str) -> list[str]:
-        """Versions of ``product`` with ``status`` (e.g. aborted), oldest first."""
+    def all_versions(self, product: str) -> list[str]:
+        """Every version of ``product`` on record, any status, oldest first."""
         rows = self.db.conn().execute(
-            "SELECT version FROM releases WHERE product = ? AND status = ? ORDER BY id",
-            (product, status))
+            "SELECT version FROM releases WHERE product = ? ORDER BY id", (product,))
         return [r["version"] for r in rows]
+
+    def releases_of(self, product: str) -> list[ReleaseRow]:
+        """Every release of ``product``, oldest first."""
+        rows = self.db.conn().execute(
+            "SELECT * FROM releases WHERE product = ? ORDER BY id", (product,)).fetchall()
+        return [self._load(r) for r in rows]
 
     def set_message(self, rid: int, channel: str, ts: str) -> None:
         with self.db.tx() as c:

@@ -76,6 +76,9 @@ def run_pending(svc: Any, now: datetime | None = None) -> list[str]:
         if not store.claim(occ.key, "posted", iso(now)):
             continue
         text = fill(occ.text, occ, cal, release_facts(svc))
+        if calmod.is_stabilization(cal, occ.when.astimezone(calmod.tz(cal)).date()):
+            from bot.release.freeze import active_notes  # only fixes: name the feat: commits
+            text = "\n".join([text, *active_notes(svc)])
         channel = occ.channel or cal.channel or svc.config.current.channel
         post_message(svc, text, None, channel)
         svc.audit.append("relbot", "cadence.reminder", occ.key,

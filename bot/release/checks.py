@@ -179,12 +179,15 @@ def decide(product: Product, cid: str, cand: Candidate,
                 ok, ev = run_command(product.checks[cid], wt, product.check_timeout)
         except CommandFailed as exc:
             ok, ev = False, f"cannot check out {sha[:7]}: {exc}"
-    elif cid == "RL-03":
-        ok, ev = changelog_has(show(product.repo, sha, product.changelog), product.changelog,
-                               cand.version)
-    elif cid == "RL-04":
-        ok, ev = version_file_has(show(product.repo, sha, product.version_file),
-                                  product.version_file, cand.version)
+    elif cid in ("RL-03", "RL-04"):
+        name = product.changelog if cid == "RL-03" else product.version_file
+        fn = changelog_has if cid == "RL-03" else version_file_has
+        text = show(product.repo, sha, name)
+        ok, ev = fn(text, name, cand.version)
+        final = cand.version.split("-")[0].split("+")[0]
+        if not ok and final != cand.version:    # a pre-release of X.Y.Z may name X.Y.Z
+            ok2, ev2 = fn(text, name, final)
+            ok, ev = (True, ev2) if ok2 else (ok, ev)
     elif cid == "RL-08":
         ok = bool(cand.notes_digest) and cand.notes_commit == sha
         if ok:

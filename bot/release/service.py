@@ -16,7 +16,7 @@ from bot.release import checks as ck
 from bot.release import notes as nt
 from bot.release import version as vs
 from bot.release.config import Product
-from storage.release import Conflict, ReleaseRow, ReleaseStore
+from storage.release import ReleaseRow, ReleaseStore
 
 
 def store(svc: Any) -> ReleaseStore:
@@ -50,46 +50,9 @@ def propose(p: Product, released: list[str] = ()) -> tuple[vs.semver.Version | N
                                                              list[str]]:
     """Last release, proposed bump and the commits that call for it."""
     last = vs.last_release(repo(p), list(released))
-    since = vs.last_tag(repo(p))
+    since = vs.last_tag(repo(p), final_only=True)
     bump, why = vs.propose_bump(vs.commits(repo(p), since, p.ref))
     return last, bump, why
-
-
-def start(svc: Any, actor: str, name: str | None, how: str | None) -> tuple[ReleaseRow, str]:
-    """Create a release at Feature Freeze; returns the row and a why-text."""
-    p = product(svc, name)
-    fr = svc.locks.frozen(p.name)
-    if fr:
-        raise Refused(f"{fr.describe()}. Releases of {p.name} are refused until then.")
-    st = store(svc)
-    last, bump, why = propose(p, st.released(p.name))
-    if how is None:
-        if bump is None:
-            raise Refused(f"no releasable commits (feat/fix/perf/docs) in {p.name} since "
-                          f"{'v' + str(last) if last else 'the first commit'}")
-        how = bump
-        reason = f"proposed {bump} from: " + "; ".join(why)
-    else:
-        reason = f"requested {how}"
-    new = vs.next_version(last, vs.bump_kind_or_usage(how))
-    vs.check_greater(new, last, p.name)
-    kind = vs.cadence(new, last)
-    sha = resolve(p)
-    try:
-        row = st.create(p.name, str(new), kind, ck.STEPS[0], actor, sha, iso(svc.clock.now()),
-                        ck.initial(kind))
-    except Conflict as exc:
-        svc.audit.append(actor, "release.start.refused", f"{p.name}@{new}", {"reason": str(exc)})
-        if str(exc) == f"{p.name} {new} is already aborted":  # version numbers are not reused
-            raise Refused(f"cannot start {p.name} {new}: it was aborted and a version is not "
-                          f"reused; start the next one: `/release start {p.name} "
-                          f"{vs.next_version(new, 'patch')}`") from None
-        raise Refused(f"cannot start {p.name} {new}: {exc} (one active release per product)")\
-            from None
-    svc.audit.append(actor, "release.start", subject(row), {
-        "version": row.version, "bump": kind, "cadence": vs.CADENCE[kind], "commit": sha,
-        "last": str(last) if last else None, "why": reason})
-    return row, reason
 
 
 def subject(row: ReleaseRow) -> str:
@@ -105,7 +68,7 @@ def find(svc: Any, version: str | None, product_name: str | None = None) -> Rele
     return row
 
 
-def _record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
+def record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
             commit: str | None = None, details: dict[str, Any] | None = None) -> None:
     evidence = scrub_text(evidence, svc.config.current.secrets)
     sha = row.commit if commit is None else commit
@@ -166,7 +129,7 @@ def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRo
         if out is None:
             continue
         if (c.result, c.evidence, c.commit) != (out.result, out.evidence, out.commit):
-            _record(svc, row, cid, out.result, "relbot", out.evidence, out.commit, out.details)
+            record(svc, row, cid, out.result, "relbot", out.evidence, out.commit, out.details)
         if out.result == ck.WAITING:
             again.append(out.recheck_at or svc.clock.now() + codehost.config_of(p).recheck_every)
     if again and svc.scheduler is not None:  # re-run waiting checks until decided
@@ -233,11 +196,11 @@ def confirm(svc: Any, row: ReleaseRow, cid: str, user: str, waive_reason: str = 
                                                                         "reason": why})
         raise Refused(why)
     if waive_reason:
-        _record(svc, row, cid, "waived", user, f"waived: {waive_reason}")
+        record(svc, row, cid, "waived", user, f"waived: {waive_reason}")
     else:
         if ck.mode(product(svc, row.product), cid) != "manual":
             raise Refused(f"{cid} is decided by the bot; waive it with a reason instead")
-        _record(svc, row, cid, "pass", user, "confirmed in Slack")
+        record(svc, row, cid, "pass", user, "confirmed in Slack")
 
 
 def blockers(svc: Any, row: ReleaseRow) -> list[tuple[str, str, str]]:
@@ -276,7 +239,8 @@ def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]
     """Write the notes files, record the digest, re-run RL-08; returns the Markdown."""
     row, _ = follow_ref(svc, row, actor)
     p = product(svc, row.product)
-    since = vs.last_tag(repo(p), vs.parse(row.version))
+    ver = vs.parse(row.version)
+    since = vs.last_tag(repo(p), ver, final_only=not ver.prerelease)
     cs = vs.commits(repo(p), since, row.commit)
     groups = nt.group(cs)
     md = nt.markdown(p.name, row.version, groups)

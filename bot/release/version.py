@@ -14,6 +14,10 @@ from bot.git import git
 BUMPS = ("major", "minor", "patch")
 STAGES = ("alpha", "beta", "rc")
 CADENCE = {"major": "quarterly", "minor": "bi-weekly", "patch": "as needed"}
+STABILITY = {"alpha": "unstable, internal only; features may still change",
+             "beta": "feature-complete; for wider testing, bugs expected",
+             "rc": "release candidate; only fixes from here on",
+             "final": "stable"}
 _CC = re.compile(r"^(?P<type>[a-z]+)(?:\([^)]*\))?(?P<bang>!)?:\s*(?P<subject>.+)$")
 SEP = "\x1f"
 
@@ -42,6 +46,12 @@ class Commit:
         m = _CC.match(self.subject)
         return bool((m and m.group("bang")) or "BREAKING CHANGE:" in self.body
                     or "BREAKING-CHANGE:" in self.body)
+
+    @property
+    def type(self) -> str:
+        """The Conventional Commits type (``feat`` also for ``feat!:``), or ``other``."""
+        m = _CC.match(self.subject)
+        return m.group("type") if m else "other"
 
     @property
     def title(self) -> str:
@@ -74,10 +84,52 @@ def last_release(repo: str | Path, recorded: list[str] = ()) -> semver.Version |
     return max(vs) if vs else None
 
 
-def last_tag(repo: str | Path, before: semver.Version | None = None) -> str | None:
-    """The greatest ``v*`` tag (lower than ``before`` when given)."""
-    vs = [v for v in tags(repo) if before is None or v < before]
+def last_tag(repo: str | Path, before: semver.Version | None = None,
+             final_only: bool = False) -> str | None:
+    """The greatest ``v*`` tag (lower than ``before`` when given; finals only if asked)."""
+    vs = [v for v in tags(repo) if (before is None or v < before)
+          and not (final_only and v.prerelease)]
     return f"v{max(vs)}" if vs else None
+
+
+def stage(v: semver.Version) -> str:
+    """``alpha``/``beta``/``rc`` of a pre-release, ``final`` otherwise."""
+    return v.prerelease.split(".")[0] if v.prerelease else "final"
+
+
+def _number(v: semver.Version) -> int:
+    parts = (v.prerelease or "").split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def target_of(last: semver.Version | None, taken: list[semver.Version],
+              bump: str) -> semver.Version:
+    """The final version being prepared: the one a pre-release in progress leads to (one
+    greater than the last final release), else ``bump`` applied to the last final release."""
+    finals = [v for v in taken if not v.prerelease]
+    last_final = max(finals) if finals else None
+    floor = last_final or semver.Version(0, 0, 0)
+    line = [v for v in taken if v.prerelease and v.finalize_version() > floor]
+    if line:
+        return max(line).finalize_version()
+    base = last_final or (last.finalize_version() if last else None)
+    return next_version(base, bump) if base else next_version(None, bump)
+
+
+def prerelease(how: str, target: semver.Version, taken: list[semver.Version]) -> semver.Version:
+    """The next ``target-how.N``: N after every taken (tagged, released, aborted)
+    ``target-how.*``; going back a stage (beta after rc) is refused."""
+    if how not in STAGES:
+        raise UsageError(f"{how!r} is not alpha|beta|rc")
+    if target in taken:
+        raise VersionError(f"{target} is already released; a pre-release of it would be older")
+    same = [v for v in taken if v.prerelease and v.finalize_version() == target
+            and stage(v) in STAGES]
+    later = [v for v in same if STAGES.index(stage(v)) > STAGES.index(how)]
+    if later:
+        raise VersionError(f"cannot go back from {stage(max(later))} to {how} ({max(later)})")
+    n = max((_number(v) for v in same if stage(v) == how), default=0) + 1
+    return target.replace(prerelease=f"{how}.{n}", build=None)
 
 
 def commits(repo: str | Path, since: str | None, ref: str = "HEAD") -> list[Commit]:

@@ -47,10 +47,12 @@ def _head(row: Any, cadence: str) -> str:
 
 def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
                    lock: str | None = None,
-                   manual: Collection[str] | None = None) -> list[dict[str, Any]]:
+                   manual: Collection[str] | None = None,
+                   warnings: Collection[str] = ()) -> list[dict[str, Any]]:
     """The release message: step, every check with who decided it, its reason and the commit
     it ran on, what blocks (checks, a rollback lock), Confirm buttons for the checks a person
-    decides (``manual``; default: all but the builtin ones)."""
+    decides (``manual``; default: all but the builtin ones), ``warnings`` (e.g. feat: commits
+    since the freeze)."""
     manual = set(manual) if manual is not None else set(ck.NAMES) - set(ck.BUILTIN)
     blocks = [header(f"Release {row.product} {row.version}"), section(_head(row, cadence)),
               section("\n".join(check_line(c) for c in row.checks.values()))]
@@ -62,6 +64,7 @@ def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
             blocks.append(context(f"Ready to leave {row.step}: `/release advance {row.version}`"))
         if lock:
             blocks.append(context(f":lock: {lock}"))
+        blocks += [context(f":warning: {w}") for w in warnings]
         btns = [button(f"Confirm {c.check_id}", f"release:check:{c.check_id}",
                        f"{row.id}:{c.check_id}")
                 for c in row.checks.values()
