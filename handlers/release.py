@@ -171,6 +171,13 @@ def check(ctx: CommandContext) -> str:
     return "\n".join([head, *lines])
 
 
+def rc(ctx: CommandContext) -> str:
+    row = _target(ctx)
+    text = steps.cut_rc(ctx.svc, row, ctx.cmd.user)
+    refresh(ctx.svc, row, text)
+    return text
+
+
 def notes(ctx: CommandContext) -> str:
     row = _target(ctx)
     md, mdp, ymp = rs.draft_notes(ctx.svc, row, ctx.cmd.user)
@@ -194,6 +201,7 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "abort": SubcommandSpec(abort, "VERSION reason", "abort a release"),
     "waive": SubcommandSpec(waive, "RL-0N reason", "waive a check with a reason"),
     "check": SubcommandSpec(check, "[VERSION]", "re-run the automatic checks"),
+    "rc": SubcommandSpec(rc, "[VERSION]", "at the RC step: tag the candidate vX.Y.Z-rc.N"),
     "notes": SubcommandSpec(notes, "[VERSION]", "draft release notes (Markdown + YAML)"),
     "publish": SubcommandSpec(publish_cmd, "[VERSION]",
                               "publish (again) the GitHub/GitLab release of a tagged version"),

@@ -141,3 +141,27 @@ def test_a_minor_in_the_stabilization_week_needs_a_reason_and_feats_are_listed(
     run_pending(chat.svc)
     [rem] = [m for m in chat.messages if m.text.startswith("Stabilization week")]
     assert f"{feat[:7]} feat: sneaky feature" in rem.text
+
+
+def test_the_rc_step_cuts_rc_tags_on_the_candidate(tmp_path: Path, make_chat) -> None:
+    repo = make_repo(tmp_path, msgs=("feat: users",))
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("remote", "add", "origin", str(remote), cwd=repo)
+    chat = make_chat(config(repo, product_extra="      tag: true\n"))
+    chat.command("U0ALICE", "/release start 1.3.0")
+    said = chat.command("U0ALICE", "/release rc")
+    assert "rc tags are cut at the RC step; api 1.3.0 is at Feature Freeze" in said.text
+    chat.command("U0BOB", "/release waive RL-01 merged")
+    chat.command("U0ALICE", "/release advance")
+    first = rs.find(chat.svc, "1.3.0").commit
+    said = chat.command("U0ALICE", "/release rc")
+    assert f"api: cut v1.3.0-rc.1 ({first[:7]}) and pushed to origin" in said.text
+    fix = commit(repo, "fix: found in rc.1")
+    said = chat.command("U0ALICE", "/release rc")
+    assert f"api: cut v1.3.0-rc.2 ({fix[:7]}) and pushed to origin" in said.text
+    assert "the candidate moved" in said.text
+    assert git("rev-parse", "v1.3.0-rc.2^{commit}", cwd=remote).strip() == fix
+    assert git("rev-parse", "v1.3.0-rc.1^{commit}", cwd=remote).strip() == first
+    assert [e.payload["tag"] for e in chat.audit("release.rc_tag")] == ["v1.3.0-rc.1",
+                                                                         "v1.3.0-rc.2"]

@@ -9,6 +9,7 @@ from bot.errors import Refused
 from bot.git import git
 from bot.release import checks as ck
 from bot.release import service as rs
+from bot.release import version as vs
 from storage.release import ReleaseRow
 
 
@@ -45,19 +46,49 @@ def tag(svc: Any, row: ReleaseRow, actor: str) -> str | None:
     if bad:
         raise Refused(f"not tagging {name} on {row.commit[:7]}: " + "; ".join(bad),
                       gate=row.step)
+    obj, remote = make_tag(p, name, row.commit,
+                           f"{p.name} {row.version}\n\nrelbot release {rs.subject(row)}")
+    rs.store(svc).set_tag(row.id, name, obj, remote)
+    svc.audit.append(actor, "release.tag", rs.subject(row), {
+        "tag": name, "tag_object": obj, "commit": row.commit, "pushed_to": remote or None})
+    return name
+
+
+def make_tag(p: Any, name: str, commit: str, message: str) -> tuple[str, str]:
+    """Create annotated ``name`` on ``commit`` and push it to the first remote; returns the
+    tag object SHA and the remote ('' when the repo has none)."""
     if git("tag", "--list", name, cwd=p.repo).strip():
         raise Refused(f"tag {name} already exists in {p.name}; not overwriting it")
-    git("tag", "-a", name, "-m", f"{p.name} {row.version}\n\nrelbot release {rs.subject(row)}",
-        row.commit, cwd=p.repo)
+    git("tag", "-a", name, "-m", message, commit, cwd=p.repo)
     obj = git("rev-parse", f"refs/tags/{name}", cwd=p.repo).strip()
     remotes = git("remote", cwd=p.repo).split()
     remote = remotes[0] if remotes else ""
     if remote:
         git("push", remote, f"refs/tags/{name}", cwd=p.repo)
-    rs.store(svc).set_tag(row.id, name, obj, remote)
-    svc.audit.append(actor, "release.tag", rs.subject(row), {
+    return obj, remote
+
+
+def cut_rc(svc: Any, row: ReleaseRow, actor: str) -> str:
+    """At the RC step of a final release: tag the candidate ``vX.Y.Z-rc.N`` (next N) for
+    testing; returns what was done (for the thread)."""
+    p = rs.product(svc, row.product)
+    if row.status != "active" or row.step != "RC":
+        raise Refused(f"rc tags are cut at the RC step; {row.product} {row.version} is at "
+                      f"{row.step} ({row.status})")
+    ver = vs.parse(row.version)
+    if ver.prerelease:
+        raise Refused(f"{row.version} is itself a pre-release; its own tag comes at Execution")
+    if not p.tag:
+        raise Refused(f"tagging is off for {p.name} (`tag: false` in releases.products)")
+    row, moved = rs.recheck(svc, row, actor)
+    rc = vs.prerelease("rc", ver, vs.tags(rs.repo(p)))
+    name = f"v{rc}"
+    obj, remote = make_tag(p, name, row.commit, f"{p.name} {rc}\n\nrelbot release "
+                                                 f"{rs.subject(row)} (RC step)")
+    svc.audit.append(actor, "release.rc_tag", rs.subject(row), {
         "tag": name, "tag_object": obj, "commit": row.commit, "pushed_to": remote or None})
-    return name
+    where = f" and pushed to {remote}" if remote else " (no remote to push to)"
+    return f"{p.name}: cut {name} ({row.commit[:7]}){where}" + (f"; {moved}" if moved else "")
 
 
 def tagged_text(row: ReleaseRow) -> str:
