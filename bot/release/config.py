@@ -27,6 +27,9 @@ class Product(Strict):
     """RL-01/RL-02 from GitHub (pull requests, checks) and a GitHub release at Execution."""
     gitlab: GitLabConfig | None = None
     """The same from GitLab (merge requests, pipelines, a GitLab release)."""
+    highlight_scopes: tuple[str, ...] = ()
+    highlight_labels: tuple[str, ...] = ()
+    prepare: bool = False
 
     @field_validator("checks")
     @classmethod

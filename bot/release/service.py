@@ -242,7 +242,7 @@ def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]
     ver = vs.parse(row.version)
     since = vs.last_tag(repo(p), ver, final_only=not ver.prerelease)
     cs = vs.commits(repo(p), since, row.commit)
-    groups = nt.group(cs)
+    groups = nt.group(cs, p.highlight_scopes, p.highlight_labels)
     md = nt.markdown(p.name, row.version, groups)
     yml = nt.structured(p.name, row.version, since, row.commit, groups, iso(svc.clock.now()))
     out = Path(p.notes_dir)
