@@ -91,7 +91,10 @@ def cmd_check_config(path: str) -> tuple[str, int]:
         parts.append("calendar")
     if cfg.rollback:
         parts.append("rollback")
-    return "\n".join([", ".join(parts) + ")", *_command_warnings(cfg)]), 0
+    from bot.rollback.configcheck import warnings as config_rollback_warnings
+
+    return "\n".join([", ".join(parts) + ")", *_command_warnings(cfg),
+                      *config_rollback_warnings(cfg)]), 0
 
 
 def _command_warnings(cfg: Any) -> list[str]:

@@ -78,6 +78,16 @@ def _resolve(ctx: CommandContext) -> str:
     return f"{row.product} unlocked ({row.id})."
 
 
+def _matrix(ctx: CommandContext) -> str:
+    from bot.render.rollback import matrix_text
+    from bot.rollback.config import DEFAULT_MATRIX, RollbackConfig
+
+    rcfg = ctx.svc.config.current.rollback or RollbackConfig()
+    over = {(s, i) for s, row in rcfg.matrix.items() for i, c in row.items()
+            if c != DEFAULT_MATRIX[s][i]}
+    return matrix_text(rcfg.cell, over)
+
+
 SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "start": SubcommandSpec(_start, USAGE.removeprefix("/rollback "),
                             "declare a rollback; the matrix decides RB-IMM or RB-PLN",
@@ -87,6 +97,8 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "status": SubcommandSpec(_status, "[ID]", "the rollback evidence record (YAML)",
                              permission=None),
     "list": SubcommandSpec(_list, "", "recent rollbacks", permission=None),
+    "matrix": SubcommandSpec(_matrix, "", "the effective severity x impact decision matrix",
+                             permission=None),
     "cancel": SubcommandSpec(_cancel, "ID [reason]", "cancel a planned rollback before it runs"),
     "retry": SubcommandSpec(_retry, "ID", "re-run the step a stopped rollback failed at"),
     "abort": SubcommandSpec(_abort, "ID reason", "give up a stopped rollback (lock stays)"),

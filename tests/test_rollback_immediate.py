@@ -91,8 +91,9 @@ def test_failing_command_stops_then_retry(make_chat) -> None:
     stop = [m for m in chat.messages if m.rendered.startswith(":x: RB-0001 stopped at Execute")]
     assert stop and "/rollback retry RB-0001" in stop[0].rendered
     assert "@oncall" in stop[0].rendered
-    # a second rollback of the product is refused with a pointer to this one
-    said = chat.command("U0BOB", "/rollback api sev=1 impact=limited again")
+    # a second, planned rollback of the product is refused with a pointer to this one (an
+    # immediate one would supersede it: tests/test_rollback_supersede.py)
+    said = chat.command("U0BOB", "/rollback api sev=3 impact=limited again")
     assert "api already has an active rollback RB-0001 (failed" in said.text
     assert "/rollback status RB-0001" in said.text
     (chat.tmp / "fail").unlink()

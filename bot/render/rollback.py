@@ -11,7 +11,7 @@ from storage.rollback import RollbackRow
 
 ICON = {"pending": ":white_circle:", "running": ":hourglass_flowing_sand:",
         "done": ":white_check_mark:", "failed": ":x:", "skipped": ":heavy_minus_sign:"}
-ENDED = ("done", "cancelled", "aborted")
+ENDED = ("done", "cancelled", "aborted", "superseded")
 
 
 def summary(row: RollbackRow) -> str:
@@ -57,7 +57,7 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "",
     ]
     if approval_line:
         blocks.append(section(approval_line))
-    if d.get("error") and row.status in ("failed", "cancelled", "aborted", "expired"):
+    if d.get("error") and row.status in ("failed", "cancelled", "aborted", "expired", "superseded"):
         blocks.append(section(f":warning: {d['error']}"))
     lock = d.get("lock")
     if lock and lock.get("handed_to") and not lock.get("lifted"):
@@ -78,3 +78,27 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "",
     blocks.append(context(f"Evidence: `/rollback status {row.id}` · plan sha256 "
                           f"{d['digest'][:12]}"))
     return blocks
+
+
+def _cell_text(cell: Any) -> str:
+    n = cell.approvals
+    text = f"{cell.type}, {n} approval{'s' if n != 1 else ''}"
+    return text + (", on-call" if cell.notify_oncall else "")
+
+
+def matrix_text(cells: Callable[[str, str], Any], overridden: set[tuple[str, str]]) -> str:
+    """The effective severity x impact matrix as a fixed-width table (``*``: a cell set in
+    ``rollback.matrix``; the rest is the documented default)."""
+    from bot.rollback.config import IMPACTS, SEVERITIES
+
+    width = max(len(_cell_text(cells(s, i))) + 1 for s in SEVERITIES for i in IMPACTS)
+    lines = [("severity \\ impact".ljust(18)
+              + "".join(i.ljust(width + 2) for i in IMPACTS)).rstrip()]
+    for sev in SEVERITIES:
+        lines.append(sev.ljust(18) + "".join(
+            (_cell_text(cells(sev, i)) + ("*" if (sev, i) in overridden else "")).ljust(width + 2)
+            for i in IMPACTS).rstrip())
+    note = ("* set in rollback.matrix; other cells are the default" if overridden
+            else "the default matrix (rollback.matrix overrides cells)")
+    return ("Rollback decision matrix (type, approvals needed first, on-call paged):\n```\n"
+            + "\n".join(lines) + "\n```\n" + note)

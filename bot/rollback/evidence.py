@@ -193,7 +193,8 @@ def _check_steps(record: dict[str, Any], by_action: dict[str, list[Any]]) -> lis
 
 
 OUTCOME = {"done": "rollback.completed", "aborted": "rollback.aborted",
-           "cancelled": "rollback.cancelled", "expired": "rollback.expired"}
+           "cancelled": "rollback.cancelled", "expired": "rollback.expired",
+           "superseded": "rollback.superseded"}
 
 
 def _check_outcome(record: dict[str, Any], by_action: dict[str, list[Any]]) -> list[str]:

@@ -86,7 +86,7 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     why = may_resolve(svc, actor)
     if why:
         raise Refused(why)
-    if row.status not in ("done", "aborted"):
+    if row.status not in ("done", "aborted", "superseded"):
         hint = {"failed": f"retry it or `/rollback abort {row.id} REASON` first",
                 "executing": "wait until it finishes",
                 "awaiting-approval": "nothing ran and nothing is locked; "
@@ -103,7 +103,7 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     svc.locks.unfreeze(row.product)
     at = iso(svc.clock.now())
     # the rollbacks whose lock this one took over are lifted with it
-    handed = [r for r in store(svc).done_for(row.product, ("done", "aborted"))
+    handed = [r for r in store(svc).done_for(row.product, ("done", "aborted", "superseded"))
               if (r.data.get("lock") or {}).get("handed_to") == row.id
               and not r.data["lock"].get("lifted")]
     for r, why in [(row, reason)] + [(r, f"lifted with {row.id}: {reason}") for r in handed]:

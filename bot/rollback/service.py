@@ -141,6 +141,11 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
     }
     data["digest"] = _plan_digest(data, p)
     status = "executing" if urgent else "awaiting-approval"
+    old = None
+    if kind == "immediate":
+        from bot.rollback.supersede import supersede
+
+        old = supersede(svc, req.product, requester, data["cell_name"])
     try:
         row = store(svc).create(req.product, status, procedure, kind, requester, iso(now), data)
     except Conflict:
@@ -149,7 +154,11 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
                    f"<@{other.requester}>): `/rollback status {other.id}`") if other else "one"
         svc.audit.append(requester, "rollback.refused", req.product, {
             "reason": "another rollback is active", "active": other.id if other else None})
-        raise Refused(f"{req.product} already has an active rollback {pointer}") from None
+        hint = ("; only a rollback whose matrix cell is immediate supersedes a stopped one, "
+                f"else `/rollback retry {other.id}` or `/rollback abort {other.id} REASON`"
+                if other and other.status == "failed" else "")
+        raise Refused(f"{req.product} already has an active rollback {pointer}{hint}") \
+            from None
     svc.audit.append(requester, "rollback.declared", row.id, {
         "product": req.product, "kind": kind, "severity": req.severity, "impact": req.impact,
         "reason": req.reason, "from": from_v, "to": to_v, "components": list(req.components),
@@ -157,6 +166,10 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
         "procedure": procedure, "digest": data["digest"]})
     from bot.rollback import flow, message
 
+    if old is not None:
+        from bot.rollback.supersede import record
+
+        record(svc, old, row, requester)
     row = message.refresh(svc, row)
     flow.begin(svc, row, d)
     return store(svc).get(row.num)  # type: ignore[return-value]
