@@ -178,6 +178,19 @@ def rc(ctx: CommandContext) -> str:
     return text
 
 
+def prepare(ctx: CommandContext) -> str:
+    from bot.release.prepare import prepare as prepare_commit
+
+    row = _target(ctx)
+    text = prepare_commit(ctx.svc, row, ctx.cmd.user)
+    if text is None:
+        return (f"{row.product} {row.version}: the candidate already names {row.version} in "
+                "its changelog and version file; nothing to commit")
+    row = rs.run_auto(ctx.svc, rs.store(ctx.svc).get(row.id))
+    refresh(ctx.svc, row, text)
+    return text
+
+
 def notes(ctx: CommandContext) -> str:
     row = _target(ctx)
     md, mdp, ymp = rs.draft_notes(ctx.svc, row, ctx.cmd.user)
@@ -202,6 +215,8 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "waive": SubcommandSpec(waive, "RL-0N reason", "waive a check with a reason"),
     "check": SubcommandSpec(check, "[VERSION]", "re-run the automatic checks"),
     "rc": SubcommandSpec(rc, "[VERSION]", "at the RC step: tag the candidate vX.Y.Z-rc.N"),
+    "prepare": SubcommandSpec(prepare, "[VERSION]", "at the RC step: commit the version bump "
+                              "and changelog section (prepare: true does it on entering RC)"),
     "notes": SubcommandSpec(notes, "[VERSION]", "draft release notes (Markdown + YAML)"),
     "publish": SubcommandSpec(publish_cmd, "[VERSION]",
                               "publish (again) the GitHub/GitLab release of a tagged version"),

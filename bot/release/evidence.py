@@ -16,6 +16,7 @@ def evidence(svc: Any, row: ReleaseRow) -> dict[str, Any]:
     """The evidence record: tag, candidate commit, checks (each with the commit it ran on),
     approvals, steps, notes digest, audit range + hashes."""
     return {
+        "id": rs.evidence_id(row),
         "version": row.version, "product": row.product, "commit": row.commit,
         "tag": ({"name": row.tag_name, "object": row.tag_object, "commit": row.commit,
                  "pushed_to": row.tag_remote or None} if row.tag_name else None),

@@ -59,6 +59,11 @@ def subject(row: ReleaseRow) -> str:
     return f"{row.product}@{row.version}"
 
 
+def evidence_id(row: ReleaseRow) -> str:
+    """The release's evidence ID (named in a prepared commit and the evidence record)."""
+    return f"REL-{row.product}-{row.version}"
+
+
 def find(svc: Any, version: str | None, product_name: str | None = None) -> ReleaseRow:
     if version and version.startswith("v"):
         version = version[1:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.clock import iso
-from bot.errors import Refused
+from bot.errors import CommandFailed, Refused
 from bot.git import git
 from bot.release import checks as ck
 from bot.release import service as rs
@@ -133,4 +133,20 @@ def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | No
         raise Refused(f"{row.product} {row.version} moved meanwhile; try again")
     svc.audit.append(actor, "release.advance", rs.subject(row), {
         "from": row.step, "to": nxt, "commit": row.commit})
-    return rs.store(svc).get(row.id), moved  # type: ignore[return-value]
+    new = rs.store(svc).get(row.id)
+    if nxt == "RC" and rs.product(svc, row.product).prepare:
+        done = _prepare(svc, new, actor)  # type: ignore[arg-type]
+        moved = "; ".join(x for x in (moved, done) if x) or None
+        new = rs.run_auto(svc, rs.store(svc).get(row.id))  # type: ignore[arg-type]
+    return new, moved  # type: ignore[return-value]
+
+
+def _prepare(svc: Any, row: ReleaseRow, actor: str) -> str | None:
+    """``prepare: true`` on entering RC; a failure is said, the step stays moved."""
+    from bot.release.prepare import prepare
+
+    try:
+        return prepare(svc, row, actor)
+    except (Refused, CommandFailed) as exc:
+        svc.audit.append(actor, "release.prepare.failed", rs.subject(row), {"error": str(exc)})
+        return f"preparing the release commit failed: {exc}; `/release prepare` retries"
