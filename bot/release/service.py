@@ -123,6 +123,8 @@ def moved_note(old: str, new: str) -> str:
 def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
     """Follow the ref, then decide every automatic check on the candidate commit; returns the
     row and, when the candidate moved, a sentence saying so."""
+    if row.status != "active":          # a finished release keeps what it shipped with
+        return row, None
     row, old = follow_ref(svc, row, actor)
     p = product(svc, row.product)
     cand = candidate(row)
