@@ -8,10 +8,9 @@ from typing import Any
 import yaml
 
 from bot.errors import NotFound, Refused, RelbotError, UsageError
-from bot.release import begin, freeze
+from bot.release import begin, freeze, publish, steps
 from bot.release import checks as ck
 from bot.release import evidence as ev
-from bot.release import publish, steps
 from bot.release import service as rs
 from bot.release import version as vs
 from bot.render.release import release_blocks, summary
