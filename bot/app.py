@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +15,9 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
 from bot.clock import iso
+from bot.errors import DatabaseUnwritable
 from bot.services import Services
+from storage.replays import SeenTriggers
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +65,27 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False) 
         signing_secret=signing_secret,
         process_before_response=False,
         listener_executor=svc.work,
-        request_verification_enabled=not socket_mode,
+        # The signature is checked once, before Bolt: bot.http.check_request (over the raw
+        # bytes, Slack's 5-minute window). Socket Mode needs none. Any other HTTP front end
+        # must call check_request first.
+        request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+    triggers = SeenTriggers(svc.db)
 
     @app.middleware
     def inject_services(body: dict, context: Any, next: Any) -> Any:  # noqa: A002
         context["svc"] = svc
-        event_id = body.get("event_id") if isinstance(body, dict) else None
-        if event_id and not svc.events.first_time(event_id, iso(svc.clock.now())):
-            log.info("dropping already-seen event %s (Slack retry)", event_id)
-            return BoltResponse(status=200, body="")
+        try:
+            if isinstance(body, dict) and _replayed(svc, triggers, body):
+                return BoltResponse(status=200, body="")
+            event_id = body.get("event_id") if isinstance(body, dict) else None
+            if event_id and not svc.events.first_time(event_id, iso(svc.clock.now())):
+                log.info("dropping already-seen event %s (Slack retry)", event_id)
+                return BoltResponse(status=200, body="")
+        except DatabaseUnwritable as exc:
+            return cannot_write(exc)
         return next()
 
     @app.error
@@ -85,3 +98,26 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False) 
     register_all(app)
     setup_all(svc)
     return app
+
+
+def _replayed(svc: Services, triggers: SeenTriggers, body: dict) -> bool:
+    """A slash command or interaction whose ``trigger_id`` was already acted on: audited as
+    a replay, and the caller ignores it (Slack never sends one trigger twice)."""
+    trigger = body.get("trigger_id")
+    if not trigger or triggers.first_time(str(trigger), time.time()):
+        return False
+    user = body.get("user")
+    uid = body.get("user_id") or (user.get("id") if isinstance(user, dict) else user) or ""
+    text = body.get("text")
+    svc.audit.append(uid, "request.replay", str(trigger), {
+        "type": body.get("type") or "slash_command", "command": body.get("command"),
+        "text": text[:500] if isinstance(text, str) else None})
+    log.warning("refused a replayed request (trigger_id %s)", trigger)
+    return True
+
+
+def cannot_write(exc: DatabaseUnwritable) -> BoltResponse:
+    """The answer to any request while the database is read-only: said, never silent."""
+    log.error("%s", exc)
+    return BoltResponse(status=200, headers={"content-type": "application/json"},
+                        body=json.dumps({"response_type": "ephemeral", "text": str(exc)}))

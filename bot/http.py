@@ -1,8 +1,11 @@
 """The HTTP endpoint: ``POST /slack/events`` into Bolt, ``GET /healthz``, ``GET /metrics``.
 
-Requests are checked before Bolt sees them: bad signatures get 401, and signed but
-malformed payloads (invalid UTF-8 or JSON, an ``event`` that is not an object, ``actions``
-that is not a list) get 400 instead of Bolt's 500 or a dropped connection.
+Requests are checked before Bolt sees them, by :func:`check_request` (the one signature
+check: Bolt's own verification is off, see ``bot.app.build_app``): a body over
+:data:`MAX_BODY` gets 413, a bad signature or a timestamp outside Slack's 5-minute window
+401, and signed but malformed payloads (invalid UTF-8 or JSON, JSON nested deeper than
+:data:`MAX_DEPTH`, an ``event`` that is not an object, ``actions`` that is not a list) 400
+instead of Bolt's 500 or a dropped connection.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,28 +24,50 @@ from urllib.parse import parse_qs, urlparse
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+MAX_DEPTH = 64          # Slack's payloads nest about a dozen levels (blocks in a message)
+REPLAY_WINDOW = 60 * 5  # Slack's own: a request timestamp older than 5 minutes is refused
+_DRAIN = 8 * MAX_BODY   # read (and drop) this much of an oversized body so the 413 arrives
+_STRINGS = re.compile(r'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.S)  # always matches: linear
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Does the JSON ``text`` nest arrays/objects deeper than ``limit``? A linear scan, so a
+    body of 100,000 ``[`` is refused before the parser can recurse into it."""
+    depth = 0
+    for m in _BRACKETS.finditer(_STRINGS.sub('""', text)):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _load_json(text: str) -> tuple[Any, str | None]:
+    if too_deep(text):
+        return None, f"nested deeper than {MAX_DEPTH} levels"
+    try:
+        return json.loads(text), None
+    except (json.JSONDecodeError, RecursionError):
+        return None, "not valid JSON"
 
 
 def shape_error(body: str, content_type: str) -> str | None:
     """Why a (signed) body cannot be a Slack request, or None when its shape is fine."""
     if "application/json" in content_type:
-        try:
-            data = json.loads(body)
-        except json.JSONDecodeError:
-            return "body is not valid JSON"
+        data, problem = _load_json(body)
+        if problem:
+            return f"body is {problem}"
     else:
         form = parse_qs(body, keep_blank_values=True)
         if "payload" not in form:
             return None if form or not body else "body is not form-encoded"
-        try:
-            data = json.loads(form["payload"][0])
-        except json.JSONDecodeError:
-            return "payload is not valid JSON"
+        data, problem = _load_json(form["payload"][0])
+        if problem:
+            return f"payload is {problem}"
     if not isinstance(data, dict):
         return "payload must be a JSON object"
     if "event" in data and not isinstance(data["event"], dict):
@@ -76,10 +102,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _drain(self, length: int) -> None:
+        """Read an oversized body (up to a bound) so the client sees the 413, not a reset."""
+        left = min(length, _DRAIN)
+        self.connection.settimeout(2)
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
+
     def do_GET(self) -> None:  # noqa: N802
         path = urlparse(self.path).path
         if path == "/healthz":
-            self._reply(200, "ok")
+            problem = self.server.health() if self.server.health else None
+            if problem:
+                self._reply(503, problem)
+            else:
+                self._reply(200, "ok")
         elif path == "/metrics" and self.server.metrics is not None:
             body, content_type = self.server.metrics()
             self._reply(200, body.decode(), {"Content-Type": content_type})
@@ -102,25 +145,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, "bad Content-Length", {"Connection": "close"})
             return
         if length > MAX_BODY:
+            self._drain(length)
             self.close_connection = True
-            self._reply(413, "body too large", {"Connection": "close"})
+            self._reply(413, f"body too large (limit {MAX_BODY} bytes)", {"Connection": "close"})
             return
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        timestamp = headers.get("x-slack-request-timestamp", "")
-        signature = headers.get("x-slack-signature", "")
-        if not self.server.signature_ok(raw, timestamp, signature):
-            self._reply(401, "invalid signature")
+        refusal = check_request(self.server.signing_secret, raw, headers)
+        if refusal is not None:
+            self._reply(*refusal)
             return
-        try:
-            body = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            self._reply(400, "body is not valid UTF-8")
-            return
-        problem = shape_error(body, headers.get("content-type", ""))
-        if problem:
-            self._reply(400, problem)
-            return
+        body = raw.decode("utf-8")
         try:
             resp = self.server.app.dispatch(BoltRequest(
                 body=body, query=parsed.query, headers={k: [v] for k, v in headers.items()}))
@@ -132,6 +167,37 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, resp.body or "", resp.headers)
 
 
+def signature_ok(secret: str, raw: bytes, timestamp: str, signature: str,
+                 now: float | None = None) -> bool:
+    """Slack's v0 signature over the raw bytes, timestamp within :data:`REPLAY_WINDOW`
+    (slack-sdk's verifier raises on invalid UTF-8, so relbot computes it itself)."""
+    try:
+        if abs((time.time() if now is None else now) - int(timestamp)) > REPLAY_WINDOW:
+            return False
+    except ValueError:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + raw
+    mac = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest("v0=" + mac, signature)
+
+
+def check_request(secret: str, raw: bytes, headers: dict[str, str]
+                  ) -> tuple[int, str] | None:
+    """``(status, reason)`` when a request must not reach Bolt, else None. The one place the
+    signature is checked; any front end (this server, a WSGI app) calls it first."""
+    if len(raw) > MAX_BODY:
+        return 413, f"body too large (limit {MAX_BODY} bytes)"
+    if not signature_ok(secret, raw, headers.get("x-slack-request-timestamp", ""),
+                        headers.get("x-slack-signature", "")):
+        return 401, "invalid signature"
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "body is not valid UTF-8"
+    problem = shape_error(body, headers.get("content-type", ""))
+    return (400, problem) if problem else None
+
+
 class SlackHTTPServer(ThreadingHTTPServer):
     """Threaded HTTP server for Bolt; ``serve_in_thread()`` for the console and tests."""
 
@@ -140,25 +206,17 @@ class SlackHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, app: App, signing_secret: str, host: str = "127.0.0.1",
-                 port: int = 3000, metrics: Callable[[], tuple[bytes, str]] | None = None
-                 ) -> None:
+                 port: int = 3000, metrics: Callable[[], tuple[bytes, str]] | None = None,
+                 health: Callable[[], str | None] | None = None) -> None:
         super().__init__((host, port), _Handler)
         self.app = app
         self.metrics = metrics
-        self.verifier = SignatureVerifier(signing_secret)
+        self.health = health  # GET /healthz: None = ok, else the problem (503)
         self.signing_secret = signing_secret
         self._thread: threading.Thread | None = None
 
     def signature_ok(self, raw: bytes, timestamp: str, signature: str) -> bool:
-        """Verify over the raw bytes (slack-sdk's verifier raises on invalid UTF-8)."""
-        try:
-            if abs(time.time() - int(timestamp)) > 60 * 5:
-                return False
-        except ValueError:
-            return False
-        base = b"v0:" + timestamp.encode() + b":" + raw
-        mac = hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
-        return hmac.compare_digest("v0=" + mac, signature)
+        return signature_ok(self.signing_secret, raw, timestamp, signature)
 
     @property
     def url(self) -> str:

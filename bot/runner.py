@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from typing import Any
 
 from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
-from bot.errors import ConfigError, RelbotError
+from bot.errors import ConfigError, DatabaseUnwritable, RelbotError
 from bot.redact import redactor_for, scrub_text
 from bot.services import build_services
 
@@ -86,8 +87,14 @@ def run_bot(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"relbot: invalid config\n{exc}", file=sys.stderr)
         return 2
-    except RelbotError as exc:  # an unwritable database, an unset audit key
+    except DatabaseUnwritable as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except RelbotError as exc:  # e.g. an unset audit key
         print(f"relbot: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # not a database, unreadable
+        print(f"relbot: cannot open database {args.db}: {exc}", file=sys.stderr)
         return 2
 
 
@@ -101,6 +108,10 @@ def _run(args: argparse.Namespace) -> int:
     fmt.secrets = lambda: holder.current.secrets  # follows SIGHUP reloads
     client = make_client(token, os.environ.get("SLACK_API_URL"))
     svc = build_services(holder, args.db, client=client)
+    unwritable = svc.db.write_problem()
+    if unwritable:
+        svc.close()
+        raise DatabaseUnwritable(args.db, unwritable)
     problem = svc.audit.behind_checkpoint()
     if problem:
         svc.close()
@@ -146,7 +157,8 @@ def _run(args: argparse.Namespace) -> int:
             from bot.http import SlackHTTPServer
 
             server = SlackHTTPServer(app, secret, args.host, args.port,
-                                     metrics=svc.metrics.render if svc.metrics else None)
+                                     metrics=svc.metrics.render if svc.metrics else None,
+                                     health=svc.health)
             where = f"http://{args.host}:{server.server_address[1]}/slack/events"
             if args.log_format == "json":  # every stderr line stays one JSON object
                 log.info("relbot listening on %s", where)

@@ -44,6 +44,11 @@ class Services:
     metrics: Metrics | None = None
     features: dict[str, Any] = field(default_factory=dict)
 
+    def health(self) -> str | None:
+        """What ``/healthz`` reports as wrong (None: healthy)."""
+        problem = self.db.write_problem()
+        return f"relbot cannot write its database ({problem})" if problem else None
+
     @property
     def data_dir(self) -> Path:
         """Directory for caches (fetched repos, generated files): ``RELBOT_DATA_DIR``, else

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import Refused, RelbotError, UsageError
+from bot.errors import DatabaseUnwritable, Refused, RelbotError, UsageError
 from bot.groups import describe
 from bot.messages import post_message, update_message
 from bot.redact import scrub, scrub_text
 from bot.words import OPTION, split_words
 
 log = logging.getLogger(__name__)
-
+MAX_TEXT = 40_000  # Slack's own limit for message text; no real command comes near it
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,12 @@ def register_command(app: Any, spec: CommandSpec) -> None:
         svc = context["svc"]
         user, channel = body.get("user_id", ""), body.get("channel_id", "")
         text = (body.get("text") or "").strip()
+        if len(text) > MAX_TEXT:  # before any parsing: the ack stays within 3 seconds
+            ack(response_type="ephemeral", text=f":warning: That command is {len(text):,} "
+                f"characters long; {spec.name} takes at most {MAX_TEXT:,}.")
+            svc.audit.append(user, "command.usage", spec.name, {
+                "text": text[:200], "length": len(text), "error": "text too long"})
+            return
         try:
             cmd = parse_command(spec, text, user, channel, body.get("response_url", ""),
                                 body.get("trigger_id", ""))
@@ -221,6 +227,9 @@ def run_subcommand(svc: Any, spec: CommandSpec, sub: SubcommandSpec, cmd: Comman
         _safe_respond(ctx, f":no_entry: {exc.message}")
     except UsageError as exc:
         _safe_respond(ctx, f"{exc}\n\n{usage_text(spec, cmd.sub)}")
+    except DatabaseUnwritable as exc:  # nothing can be recorded: say so, claim nothing
+        log.error("%s", exc)
+        _safe_respond(ctx, f":warning: {exc}; nothing was done.")
     except RelbotError as exc:
         svc.audit.append(cmd.user, "command.failed", spec.name, {
             "sub": cmd.sub, "text": cmd.text, "error": str(exc)})

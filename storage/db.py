@@ -85,9 +85,16 @@ class Database:
         if c is None:
             c = self._connect()
             c.row_factory = sqlite3.Row
-            c.execute("PRAGMA busy_timeout=30000")
-            c.execute("PRAGMA foreign_keys=ON")
-            c.execute("PRAGMA synchronous=NORMAL")
+            try:
+                c.execute("PRAGMA busy_timeout=30000")
+                c.execute("PRAGMA foreign_keys=ON")
+                c.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.OperationalError as exc:  # opening a WAL file needs its -shm
+                c.close()
+                if _code(exc) in _UNWRITABLE:
+                    self.unwritable = str(exc)
+                    raise DatabaseUnwritable(self.path, str(exc)) from None
+                raise
             self._local.conn = c
             self._all.append(c)
         return c
@@ -131,6 +138,28 @@ class Database:
                 raise DatabaseUnwritable(self.path, str(exc)) from None
             raise
         self.unwritable = None
+
+    def write_problem(self) -> str | None:
+        """Why this database cannot be written now (None: it can). A write of no rows inside a
+        transaction that is rolled back: SQLite refuses it on a read-only file all the same."""
+        if self.readonly:
+            return "opened read-only"
+        c = self.conn()
+        try:
+            with self.writer:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    c.execute("UPDATE schema_version SET version = version WHERE 0")
+                finally:
+                    c.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if _code(exc) in _UNWRITABLE:
+                self.unwritable = str(exc)
+                return self.unwritable
+            raise
+        self.unwritable = None
+        return None
+
 
     @property
     def file(self) -> Path | None:

@@ -31,9 +31,9 @@ class SeenEvents:
     def first_time(self, event_id: str, now: str) -> bool:
         """Record ``event_id``; True only the first time it is seen (within the window)."""
         self._maybe_prune(now)
-        cur = self.db.conn().execute(
-            "INSERT INTO seen_events(event_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (event_id, now))
+        with self.db.tx() as c:  # a read-only database is reported, not a raw sqlite error
+            cur = c.execute("INSERT INTO seen_events(event_id, seen_at) VALUES (?, ?) "
+                            "ON CONFLICT DO NOTHING", (event_id, now))
         return cur.rowcount == 1
 
     def _maybe_prune(self, now: str) -> None:

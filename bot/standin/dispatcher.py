@@ -43,7 +43,8 @@ class SlackSender:
         self.bot_url, self.api, self.channel = bot_url, api, channel
         self.verifier = SignatureVerifier(signing_secret)
         self._ids = itertools.count(1)
-        # event IDs must differ between sessions sharing one database (seen_events)
+        # event and trigger IDs must differ between sessions sharing one database (seen_events,
+        # seen_triggers: a trigger seen before is refused as a replay)
         self._session = secrets.token_hex(3).upper()
 
     def post(self, body: str | bytes, content_type: str, *, timestamp: int | None = None,
@@ -71,7 +72,7 @@ class SlackSender:
             "user_name": user.lower(), "command": name, "text": text.strip(),
             "api_app_id": APP_ID, "is_enterprise_install": "false",
             "response_url": self.api.response_url(user, channel),
-            "trigger_id": f"{n}.trigger",
+            "trigger_id": f"{n}.{self._session}.trigger",
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
@@ -118,7 +119,7 @@ class SlackSender:
             "api_app_id": APP_ID, "token": "standin-verification-token",
             "container": {"type": "message", "message_ts": message.ts,
                           "channel_id": message.channel, "is_ephemeral": False},
-            "trigger_id": f"{next(self._ids)}.trigger",
+            "trigger_id": f"{next(self._ids)}.{self._session}.trigger",
             "channel": {"id": message.channel, "name": "releases"},
             "message": {"type": "message", "ts": message.ts, "text": message.text,
                         "blocks": message.blocks or [], "user": message.user,

@@ -32,7 +32,8 @@ class LocalSlack:
                                             real_time=real_time)
         self.app = build_app(self.svc, self.signing_secret)
         self.http = SlackHTTPServer(self.app, self.signing_secret, "127.0.0.1", 0,
-                                    metrics=self.svc.metrics.render if self.svc.metrics else None)
+                                    metrics=self.svc.metrics.render if self.svc.metrics else None,
+                                    health=self.svc.health)
         self.http.serve_in_thread()
         self.sender = SlackSender(self.http.url, self.signing_secret, self.api,
                                   channel=holder.current.channel)
