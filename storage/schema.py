@@ -16,6 +16,7 @@ from storage.db import Database, Migration
 COMPONENTS: dict[str, str] = {
     "audit": "storage.audit",
     "events": "storage.events",
+    "replays": "storage.replays",
     "locks": "storage.locks",
     "approvals": "storage.approvals",
     "sync": "storage.sync",
