@@ -157,3 +157,25 @@ def test_evidence_names_the_tag_and_verify_checks_the_repository(tmp_path: Path,
     git("tag", "-d", "v1.3.0", cwd=repo)
     code, out = verify(rec)
     assert code == 1 and f"tag v1.3.0 does not exist in {repo}" in out
+
+
+def test_without_tagging_a_moved_ref_still_holds_execution(tmp_path: Path, make_chat) -> None:
+    repo = make_repo(tmp_path, msgs=("feat: users",))
+    commit(repo, "chore: release 1.3.0", BUMP)
+    chat = make_chat(config(repo))
+    chat.command("U0ALICE", "/release start 1.3.0")
+    _clear(chat)
+    chat.command("U0BOB", "/release notes")
+    for _ in range(3):
+        chat.command("U0ALICE", "/release advance")
+    late = commit(repo, "fix: late")
+    said = chat.command("U0ALICE", "/release advance")
+    assert "api 1.3.0 stays at Execution: the candidate moved" in said.text
+    assert f"`/release advance` again ships {late[:7]}" in said.text
+    assert rs.find(chat.svc, "1.3.0").step == "Execution"
+    said = chat.command("U0ALICE", "/release advance")    # notes were for the old commit
+    assert f"not shipping api 1.3.0 on {late[:7]}: RL-08 Release notes drafted is pending" \
+        in said.text
+    chat.command("U0BOB", "/release notes")
+    chat.command("U0ALICE", "/release advance")
+    assert rs.find(chat.svc, "1.3.0").step == "Post-Release"

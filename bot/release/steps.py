@@ -32,20 +32,22 @@ def unchecked(p: Any, row: ReleaseRow) -> list[str]:
 
 def tag(svc: Any, row: ReleaseRow, actor: str) -> str | None:
     """Create annotated ``vX.Y.Z`` on exactly the commit every gating check passed on, and
-    push it to the repo's first remote; refused (naming both SHAs) when the ref moved."""
+    push it to the repo's first remote; refused (naming both SHAs) when the ref moved, or
+    when a gating check does not hold on the candidate (also without ``tag: true``: what
+    ships is what was checked)."""
     p = rs.product(svc, row.product)
-    if not p.tag:
-        return None
     name = tag_name(row)
+    what = f"tagging {name}" if p.tag else f"shipping {row.product} {row.version}"
     head = rs.resolve(p)
     if head != row.commit:
-        raise Refused(f"not tagging {name}: the checks passed on {row.commit[:7]} but "
+        raise Refused(f"not {what}: the checks passed on {row.commit[:7]} but "
                       f"{p.ref} is now at {head[:7]}; `/release check` re-runs them on "
                       f"{head[:7]}", gate=row.step)
     bad = unchecked(p, row)
     if bad:
-        raise Refused(f"not tagging {name} on {row.commit[:7]}: " + "; ".join(bad),
-                      gate=row.step)
+        raise Refused(f"not {what} on {row.commit[:7]}: " + "; ".join(bad), gate=row.step)
+    if not p.tag:
+        return None
     obj, remote = make_tag(p, name, row.commit,
                            f"{p.name} {row.version}\n\nrelbot release {rs.subject(row)}")
     rs.store(svc).set_tag(row.id, name, obj, remote)
@@ -124,10 +126,13 @@ def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | No
         raise Refused(f"{fr.describe()}. {row.product} {row.version} stays at {row.step} "
                       f"until then (it may not enter {nxt}).", gate=row.step)
     if nxt == "Post-Release":
-        if moved:
+        if moved and rs.product(svc, row.product).tag:
             raise Refused(f"not tagging {tag_name(row)}: {moved}. Tagging needs the commit the "
                           f"checks passed on; `/release advance` again tags {row.commit[:7]}",
                           gate=row.step)
+        if moved:
+            raise Refused(f"{row.product} {row.version} stays at Execution: {moved}; "
+                          f"`/release advance` again ships {row.commit[:7]}", gate=row.step)
         tag(svc, row, actor)
     if not rs.store(svc).move(row.id, row.step, nxt, now, status):
         raise Refused(f"{row.product} {row.version} moved meanwhile; try again")
