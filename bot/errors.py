@@ -19,6 +19,33 @@ class Refused(Exception):  # noqa: N818 - deliberately not an *Error*
         self.message = message
         self.gate = gate
         self.who_can_clear = who_can_clear
+        self.audited = False
+        """True once the refusing code audited it (the command dispatcher then does not)."""
+
+
+class AlreadyRunning(Refused):
+    """Another execution of the same plan or action is under way (or just ran): this attempt
+    lost the race. It is answered to whoever asked and audited once; it never fails, refuses
+    or reports on the owner's execution."""
+
+    def __init__(self, subject: str, holder: str = "", since: str = "",
+                 status: str = "running") -> None:
+        if status != "running":
+            text = f"{subject} already ran meanwhile (now {status}); nothing more to do"
+        else:
+            text = f"{subject} is already running" + (
+                f" (started by {holder} at {since})" if holder else "")
+        super().__init__(text, gate="lease free")
+        self.subject, self.holder, self.since, self.status = subject, holder, since, status
+
+
+class LeaseHeld(Refused):
+    """A lease this action needs is held by a different action."""
+
+    def __init__(self, what: str, holder: str, since: str, kind: str = "sync") -> None:
+        super().__init__(f"another {kind} is running on {what}: held by {holder} since {since}",
+                         gate="lease free")
+        self.what, self.holder, self.since = what, holder, since
 
 
 class RelbotError(Exception):

@@ -222,8 +222,9 @@ def run_subcommand(svc: Any, spec: CommandSpec, sub: SubcommandSpec, cmd: Comman
             else:
                 ctx.respond(result.text, result.blocks)
     except Refused as exc:
-        svc.audit.append(cmd.user, "command.refused", spec.name, {
-            "sub": cmd.sub, "text": cmd.text, "reason": exc.message})
+        if not exc.audited:
+            svc.audit.append(cmd.user, "command.refused", spec.name, {
+                "sub": cmd.sub, "text": cmd.text, "reason": exc.message})
         _safe_respond(ctx, f":no_entry: {exc.message}")
     except UsageError as exc:
         _safe_respond(ctx, f"{exc}\n\n{usage_text(spec, cmd.sub)}")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import iso
-from bot.errors import Refused
+from bot.errors import AlreadyRunning, Refused
 from bot.rollback.configsync import plan_config
 from bot.rollback.message import (
     announce,
@@ -179,5 +179,7 @@ def schedule(svc: Any, row: RollbackRow) -> None:
     mark(svc, row, "Schedule", "done", "runs at once (no window)")
     try:
         execute(svc, row.num, "relbot")
+    except AlreadyRunning:
+        pass  # the execution under way reports for itself
     except Refused as exc:
         say(svc, row, f":no_entry: {exc.message}")

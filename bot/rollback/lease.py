@@ -3,12 +3,14 @@ that is merely slow."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from bot.errors import AlreadyRunning
 from storage.rollback import RollbackRow
 
 LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
@@ -19,11 +21,14 @@ def running(svc: Any, row: RollbackRow) -> Iterator[None]:
     """Hold a short lease, renewed while a step runs: once a crash stops the renewals it
     lapses, and :func:`bot.rollback.run.recover_job` can tell the rollback was interrupted."""
     key, stop = f"rollback:{row.product}", threading.Event()
-    svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+    holder = f"{row.id}:{secrets.token_hex(4)}"  # one per execution: a second one is told
+    held = svc.locks.acquire(key, holder, LEASE, f"rollback {row.id}")
+    if held is not None and held.holder.startswith(f"{row.id}:"):
+        raise AlreadyRunning(row.id, since=held.acquired)  # and leaves the owner's lease be
 
     def renew() -> None:
         while not stop.wait(LEASE.total_seconds() / 3):
-            svc.locks.acquire(key, row.id, LEASE, f"rollback {row.id}")
+            svc.locks.acquire(key, holder, LEASE, f"rollback {row.id}")
 
     beat = threading.Thread(target=renew, daemon=True, name=f"lease-{row.id}")
     beat.start()
@@ -32,4 +37,4 @@ def running(svc: Any, row: RollbackRow) -> Iterator[None]:
     finally:
         stop.set()
         beat.join()
-        svc.locks.release(key, row.id)
+        svc.locks.release(key, holder)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import iso
-from bot.errors import Refused
+from bot.errors import AlreadyRunning, Refused
 from bot.messages import post_message, update_message
 from bot.rollback import commands as cmds
 from bot.rollback.lease import running
@@ -44,6 +44,8 @@ def execute_job(svc: Any, num: int) -> None:
         return
     try:
         execute(svc, num, "relbot")
+    except AlreadyRunning:
+        return  # the execution under way reports for itself
     except Refused as exc:
         row = store(svc).get(num)
         if row is not None and row.status == "scheduled":

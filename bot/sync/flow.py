@@ -9,7 +9,14 @@ from typing import Any
 
 import yaml
 
-from bot.errors import CommandFailed, NotVerified, Refused, RelbotError
+from bot.errors import (
+    AlreadyRunning,
+    CommandFailed,
+    LeaseHeld,
+    NotVerified,
+    Refused,
+    RelbotError,
+)
 from bot.messages import post_message, update_message, upload_file
 from bot.redact import scrub, scrub_text
 from bot.render.sync import as_file, change_list_file, summary_text
@@ -195,6 +202,8 @@ def expire_job(svc: Any, plan_id: str) -> None:
 
 
 def _gate(svc: Any, row: PlanRow) -> None:
+    if row.status == "running":
+        raise AlreadyRunning(row.id)
     if row.status != "planned":
         raise Refused(f"{row.id} is {row.status}" + (f" ({row.note})" if row.note else ""))
     req = svc.approvals.for_subject("sync", row.id)
@@ -213,6 +222,8 @@ RETRYABLE = ("partially-applied", "failed")
 
 def _retry_gate(row: PlanRow) -> list[int]:
     """The targets a retry runs: those whose last execution failed without moving them."""
+    if row.status == "running":
+        raise AlreadyRunning(row.id)
     if row.status not in RETRYABLE:
         raise Refused(f"{row.id} is {row.status}: only a partially-applied or failed sync can "
                       "be retried")
@@ -279,26 +290,44 @@ def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, take
     st = store(svc)
     _freeze_check(svc, sd, plan.id, f" The approval stands: `/sync apply {plan.id}` runs "
                                     "it once the lock is lifted.")
+    allowed = RETRYABLE if retry else ("planned",)
     for k in [_target_key(plan.targets[i]) for i in todo]:
         lease = svc.locks.acquire(k, holder, sd.lock_ttl, f"sync {plan.sync}")
         if lease is not None:
-            raise Refused(f"another sync is running on {k.split(':', 1)[1]}: held by "
-                          f"{lease.holder} since {lease.acquired}")
+            if lease.holder.startswith(f"{plan.id}:"):  # this very plan: we lost the race
+                raise AlreadyRunning(plan.id, lease.holder.split(":", 1)[1], lease.acquired)
+            raise LeaseHeld(k.split(":", 1)[1], lease.holder, lease.acquired)
         taken.append(k)
+    now = st.get(plan.id)  # with the leases held: did another execution finish meanwhile?
+    if now is not None and now.status not in allowed:
+        raise AlreadyRunning(plan.id, status=now.status)
     stale = stale_reason(plan.model_copy(update={"targets": [plan.targets[i] for i in todo]}),
                          sd.source.path)
     if stale:
         if not retry:
-            st.set_status(plan.id, "stale", stale)
+            st.set_status(plan.id, "stale", stale, only_from=("planned",))
         raise Refused(f"{stale}. Approvals do not carry over: run `/sync plan {plan.sync}`"
                       " for a new dry-run")
-    if not st.set_status(plan.id, "running", only_from=RETRYABLE if retry else ("planned",)):
-        raise Refused(f"{plan.id} is already being executed")
+    if not st.set_status(plan.id, "running", only_from=allowed):
+        raise AlreadyRunning(plan.id)
 
 
 def execute(svc: Any, plan_id: str, executor: str, retry: bool = False) -> str:
     """Execute an approved plan (lock, stale check, apply each target, verify, log); with
-    ``retry`` only the targets a partial execution left failed. Returns the result."""
+    ``retry`` only the targets a partial execution left failed. Returns the result.
+
+    An execution that loses the race to another one of the same plan raises
+    :class:`AlreadyRunning` after one audit entry, and says nothing in the plan's thread."""
+    try:
+        return _execute(svc, plan_id, executor, retry)
+    except AlreadyRunning as exc:
+        svc.audit.append(executor, "sync.refused", plan_id, {
+            "error": exc.message, "already_running": True, "retry": retry})
+        exc.audited = True
+        raise
+
+
+def _execute(svc: Any, plan_id: str, executor: str, retry: bool) -> str:
     st = store(svc)
     row = st.get(plan_id)
     if row is None:
@@ -318,17 +347,19 @@ def execute(svc: Any, plan_id: str, executor: str, retry: bool = False) -> str:
     holder = f"{plan.id}:{executor}"
     taken: list[str] = []
     started = svc.clock.now().isoformat()
-    result, error, ran = "failed", "", False
-    try:  # a refusal from here on is reported in the plan's thread
+    result, error, ran, lost, logged = "failed", "", False, False, True
+    try:  # a refusal from here on is reported in the plan's thread (unless the race was lost)
         _start(svc, plan, sd, todo, holder, taken, retry)
         ran = True
         _run_targets(svc, plan, sd, todo, outcomes)
         status, result, error = _verdict(plan, outcomes)
         st.set_status(plan.id, status, error, outcomes=[o.model_dump() for o in outcomes])
         error = "" if result == "success" else error
+    except AlreadyRunning:
+        lost = True
+        raise
     except Refused as exc:
-        error = str(exc)
-        result = "refused"
+        error, result, logged = str(exc), "refused", not isinstance(exc, LeaseHeld)
         raise
     except Exception as exc:  # noqa: BLE001 - any failure: report, leave target as it was
         error = str(exc)
@@ -337,8 +368,9 @@ def execute(svc: Any, plan_id: str, executor: str, retry: bool = False) -> str:
     finally:
         for k in taken:
             svc.locks.release(k, holder)
-        _post_sync(svc, row, plan, executor, started, result, error,
-                   outcomes if ran else [], retry)
+        if not lost:
+            _post_sync(svc, row, plan, executor, started, result, error,
+                       outcomes if ran else [], retry, logged)
     if result == "failed":
         raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}")
     return result
@@ -395,7 +427,8 @@ def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> Non
 
 
 def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
-               error: str, outcomes: list[Outcome], retry: bool = False) -> None:
+               error: str, outcomes: list[Outcome], retry: bool = False,
+               logged: bool = True) -> None:
     req = svc.approvals.for_subject("sync", plan.id)
     votes = svc.approvals.state(req).approved_by if req else ()
     record = {
@@ -416,7 +449,7 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
                      "added": c.added, "removed": c.removed, "binary": c.binary}
                     for t in plan.targets for c in t.changes],
     }
-    if "another sync" not in error and "already being executed" not in error:
+    if logged:  # a sync refused because another holds its target ran nothing to record
         store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
                            scrub(record, svc.config.current.secrets))  # evidence: no secrets
     new_shas = [o.sha_after for o in outcomes if o.moved]
