@@ -10,7 +10,7 @@ import yaml
 from bot.errors import Refused, RelbotError, UsageError
 from bot.render.rollback import summary
 from bot.rollback import checklists as cl
-from bot.rollback import configsync, flow, human, message, run
+from bot.rollback import configsync, flow, human, message, paging, run
 from bot.rollback import service as rb
 from bot.rollback.decision import USAGE, parse_request, split_request
 from bot.rollback.evidence import evidence
@@ -153,7 +153,8 @@ def setup(svc: Any) -> None:
                      ("rollback.expire", flow.expire_job),
                      ("rollback.window", flow.window_job),
                      ("rollback.recover", run.recover_job),
-                     ("rollback.postmortem", run.postmortem_job)):
+                     ("rollback.postmortem", run.postmortem_job),
+                     (paging.JOB, paging.retry_job)):
         svc.scheduler.register(name, fn)
     from bot.sync import flow as sync_flow
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.release import service as rs
 from bot.standin.fakegithub import FakeGitHub
 from bot.standin.fakegitlab import FakeGitLab
 from bot.standin.fakepagerduty import FakePagerDuty
@@ -60,3 +61,23 @@ def github_config(git_repo: Path, gh: FakeGitHub, extra: str = "", **keys: str |
              "milestone": '"{version}"', **keys}
     body = "".join(f"        {k}: {v}\n" for k, v in lines.items() if v is not None)
     return config(git_repo, extra, "      github:\n" + body)
+
+
+def gitlab_config(git_repo: Path, gl: FakeGitLab, extra: str = "", **keys: str | None) -> str:
+    """The release config of product ``api`` with a ``gitlab:`` section at ``gl``."""
+    lines = {"project": "acme/api", "api_url": gl.api_url, "token": "env:GITLAB_TOKEN",
+             "milestone": '"{version}"', **keys}
+    body = "".join(f"        {k}: {v}\n" for k, v in lines.items() if v is not None)
+    return config(git_repo, extra, "      gitlab:\n" + body)
+
+
+def to_execution(chat, version: str = "1.3.0") -> None:  # type: ignore[no-untyped-def]
+    """Advance the release to Execution: notes drafted, RL-05/RL-06 confirmed by Bob."""
+    assert "at RC" in chat.command("U0ALICE", "/release advance").text
+    chat.command("U0BOB", "/release notes")
+    assert "Validation" in chat.command("U0ALICE", "/release advance").text
+    msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
+    rid = rs.find(chat.svc, version).id
+    for cid in ("RL-05", "RL-06"):
+        chat.click("U0BOB", msg, f"release:check:{cid}", f"{rid}:{cid}")
+    assert "Execution" in chat.command("U0ALICE", "/release advance").text

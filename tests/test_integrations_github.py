@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.release import evidence as rev
 from bot.release import service as rs
-from tests.integration_fixtures import GH_TOKEN, github_config, ready_repo
+from tests.integration_fixtures import GH_TOKEN, github_config, ready_repo, to_execution
 
 REPO = "acme/api"
 
@@ -141,17 +141,6 @@ def test_rl02_neutral_fails_unless_accepted(tmp_path: Path, make_chat, github) -
     assert "docs skipped" in _check(chat, "RL-02").evidence
 
 
-def _to_execution(chat, version: str = "1.3.0") -> None:  # type: ignore[no-untyped-def]
-    assert "at RC" in chat.command("U0ALICE", "/release advance").text
-    chat.command("U0BOB", "/release notes")
-    assert "Validation" in chat.command("U0ALICE", "/release advance").text
-    msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
-    rid = rs.find(chat.svc, version).id
-    for cid in ("RL-05", "RL-06"):
-        chat.click("U0BOB", msg, f"release:check:{cid}", f"{rid}:{cid}")
-    assert "Execution" in chat.command("U0ALICE", "/release advance").text
-
-
 def _green(gh, sha: str) -> None:  # type: ignore[no-untyped-def]
     gh.add_pr(REPO, 11, "Users endpoint", "alice", "merged", milestone="1.3.0")
     gh.check(REPO, sha, "build", "success")
@@ -163,7 +152,7 @@ def test_execution_publishes_a_github_release_with_the_notes(tmp_path: Path, mak
     _green(github, sha)
     chat = make_chat(github_config(repo, github, publish_release="true"))
     chat.command("U0ALICE", "/release start minor")
-    _to_execution(chat)
+    to_execution(chat)
     said = chat.command("U0ALICE", "/release advance")
     assert ":package: GitHub release v1.3.0 published: https://github.example/acme/api/" \
            "releases/tag/v1.3.0" in said.text
@@ -186,7 +175,7 @@ def test_prerelease_flag_and_failed_publish_is_said_and_retried(tmp_path: Path, 
     github.milestone(REPO, "1.3.0-rc.1")
     chat = make_chat(github_config(repo, github, publish_release="true"))
     chat.command("U0ALICE", "/release start 1.3.0-rc.1")
-    _to_execution(chat, "1.3.0-rc.1")
+    to_execution(chat, "1.3.0-rc.1")
     github.fail_next("POST", "/repos/acme/api/releases", 403,
                      {"message": "Resource not accessible by personal access token"})
     said = chat.command("U0ALICE", "/release advance")

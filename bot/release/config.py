@@ -44,7 +44,7 @@ class Product(Strict):
     @model_validator(mode="after")
     def _one_code_host(self) -> Product:
         if self.github is not None and self.gitlab is not None:
-            raise ValueError("gitlab: github is set too; a product has one code host")
+            raise ValueError("github and gitlab are both set; a product has one code host")
         return self
 
 

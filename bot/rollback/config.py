@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from bot.configbase import Duration, Principal, Strict
+from bot.integrations.config import PagingConfig
 
 Severity = Literal["critical", "high", "medium", "low"]
 Impact = Literal["widespread", "limited", "minimal"]
@@ -98,6 +99,8 @@ class RollbackConfig(Strict):
     escalate_after: Duration = timedelta(minutes=5)
     postmortem_after: Duration = timedelta(days=2)
     matrix: dict[Severity, dict[Impact, Cell]] = {}
+    paging: PagingConfig = PagingConfig()
+    """Where on-call is paged besides the Slack mention (``pagerduty:``)."""
 
     @field_validator("matrix")
     @classmethod

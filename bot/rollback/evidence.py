@@ -52,6 +52,7 @@ def evidence(svc: Any, row: RollbackRow) -> dict[str, Any]:
                        for name, items in cl.CHECKLISTS.items()},
         "approvals": d.get("approvals", []),
         "retries": d.get("retries", []),
+        "pages": d.get("pages", []),
         "lock": {"product": row.product, "since": lock.get("since"),
                  "lifted": lock.get("lifted"), "lifted_by": lock.get("lifted_by"),
                  "reason": lock.get("lift_reason")} if lock else None,

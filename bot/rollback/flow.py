@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.clock import iso
 from bot.errors import AlreadyRunning, Refused
+from bot.rollback import paging
 from bot.rollback.configsync import plan_config
 from bot.rollback.message import (
     announce,
@@ -34,6 +35,8 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
         say(svc, row, f":rotating_light: {row.id}: {row.product} rollback declared by "
                       f"<@{row.requester}> ({d['severity']}, {d['impact']}). "
                       + (f"On-call: {page}" if page else ""))
+        paging.trigger(svc, row, f"immediate rollback declared by {row.requester}: "
+                                 f"{d['reason']}")
         decided(svc, row, row.requester, "Decide", f"matrix: {decision.why}")
         execute(svc, row.num, row.requester)
         return
@@ -79,6 +82,8 @@ def escalate_job(svc: Any, num: int) -> None:
             f"{int(after.total_seconds() // 60)} minutes after declaration. {oncall(svc)} "
             f"please decide: approve on the rollback message or `/rollback cancel {row.id}`.")
     announce(svc, row, text)
+    paging.trigger(svc, row, f"no decision {int(after.total_seconds() // 60)} minutes after "
+                             "declaration (escalated)")
     refresh(svc, row)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from bot.clock import iso
 from bot.errors import Refused
 from bot.messages import post_message
+from bot.rollback import paging
 from bot.rollback.configsync import drop_dry_run, plan_config
 from bot.rollback.message import announce, mark, refresh, say
 from bot.rollback.run import approval_gap, execute, verify
@@ -33,6 +34,7 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
         if step["status"] == "running":
             mark(svc, row, step["name"], "skipped", f"cancelled by <@{actor}>")
     say(svc, row, f"{row.id} cancelled by <@{actor}>: {reason or 'no reason given'}")
+    paging.resolve(svc, row, f"cancelled by {actor}: {reason or 'no reason given'}")
     return refresh(svc, row)
 
 
@@ -115,4 +117,5 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
             refresh(svc, r)
     post_message(svc, f":unlock: {row.product} unlocked by <@{actor}> ({row.id}): {reason}. "
                       "Releases and syncs are allowed again.", None, row.channel)
+    paging.resolve(svc, row, f"resolved by {actor}: {reason}")
     return refresh(svc, row)

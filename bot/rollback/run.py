@@ -11,6 +11,7 @@ from bot.clock import iso
 from bot.errors import AlreadyRunning, Refused
 from bot.messages import post_message, update_message
 from bot.rollback import commands as cmds
+from bot.rollback import paging
 from bot.rollback.lease import running
 from bot.rollback.message import announce, mark, oncall, refresh, say
 from bot.rollback.service import (
@@ -251,6 +252,7 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
          f"evidence recorded; postmortem reminder {local_time(svc, iso(due))}")
     digest = record_digest(evidence(svc, store(svc).get(row.num)))  # type: ignore[arg-type]
     svc.audit.append(actor, "rollback.completed", row.id, {"evidence_sha256": digest})
+    paging.resolve(svc, row, f"completed: {what}")
     return refresh(svc, row)
 
 
@@ -268,6 +270,7 @@ def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
         announce(svc, row, text)
     except Exception:  # noqa: BLE001 - the stop is recorded; telling Slack is best effort
         log.exception("could not report that %s stopped", row.id)
+    paging.trigger(svc, row, f"stopped at {step}: {error}")
     return store(svc).get(row.num) or row
 
 
