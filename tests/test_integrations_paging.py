@@ -141,3 +141,16 @@ def test_no_paging_configured_sends_nothing(make_chat, pagerduty) -> None:
     chat.command("U0ALICE", START)
     assert pagerduty.requests == []
     assert "PagerDuty" not in _thread(chat)
+
+
+def test_a_superseded_rollbacks_incident_closes_with_the_lock(make_chat, pagerduty) -> None:
+    chat = _chat(make_chat, pagerduty)
+    (chat.tmp / "fail").write_text("x")
+    chat.command("U0ALICE", START)
+    (chat.tmp / "fail").unlink()
+    chat.command("U0BOB", "/rollback api sev=2 impact=widespread still 500s")
+    assert pagerduty.incidents == {"RB-0001": "triggered", "RB-0002": "resolved"}
+    chat.command("U0CAROL", "/rollback resolve RB-0002 fixed forward in 1.4.1")
+    assert pagerduty.incidents == {"RB-0001": "resolved", "RB-0002": "resolved"}
+    assert pagerduty.events()[-1] == {"routing_key": PD_KEY, "event_action": "resolve",
+                                      "dedup_key": "RB-0001"}

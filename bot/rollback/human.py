@@ -117,5 +117,7 @@ def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
             refresh(svc, r)
     post_message(svc, f":unlock: {row.product} unlocked by <@{actor}> ({row.id}): {reason}. "
                       "Releases and syncs are allowed again.", None, row.channel)
-    paging.resolve(svc, row, f"resolved by {actor}: {reason}")
+    for r in [row, *handed]:  # a superseded rollback's incident closes with the lock
+        paging.resolve(svc, r, f"resolved by {actor}: {reason}"
+                       + (f" (with {row.id})" if r is not row else ""))
     return refresh(svc, row)
