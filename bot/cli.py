@@ -237,6 +237,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                      "is set")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=3000)
+    run.add_argument("--health-port", type=int, default=None,
+                     help="Socket Mode: serve /healthz, /readyz and /metrics on this port")
+    run.add_argument("--threads", type=int, default=8,
+                     help="HTTP worker threads (waitress); more requests wait in its queue")
     run.add_argument("--log-format", choices=["text", "json"],
                      default=os.environ.get("RELBOT_LOG_FORMAT", "text"),
                      help="stderr log lines: text, or one JSON object per line "

@@ -1,4 +1,6 @@
-"""The HTTP endpoint: ``POST /slack/events`` into Bolt, ``GET /healthz``, ``GET /metrics``.
+"""The HTTP endpoint: ``POST /slack/events`` into Bolt, ``GET /healthz``, ``/readyz``,
+``/metrics``. :class:`Endpoint` holds every answer; it is served by the stdlib threaded
+server here (console, tests) and by waitress through WSGI in production (``bot/wsgi.py``).
 
 Requests are checked before Bolt sees them, by :func:`check_request` (the one signature
 check: Bolt's own verification is off, see ``bot.app.build_app``): a body over
@@ -18,6 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -81,92 +84,6 @@ def shape_error(body: str, content_type: str) -> str | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: SlackHTTPServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: avoid 40 ms ACK stalls
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("http: " + fmt, *args)
-
-    def _reply(self, status: int, body: str = "", headers: dict[str, Any] | None = None) -> None:
-        data = body.encode()
-        self.send_response(status)
-        hdrs = {k.lower(): v for k, v in (headers or {}).items()}
-        hdrs.setdefault("content-type", "text/plain; charset=utf-8")
-        for k, v in hdrs.items():
-            for item in v if isinstance(v, list) else [v]:
-                if k != "content-length":
-                    self.send_header(k, str(item))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _drain(self, length: int) -> None:
-        """Read an oversized body (up to a bound) so the client sees the 413, not a reset."""
-        left = min(length, _DRAIN)
-        self.connection.settimeout(2)
-        try:
-            while left > 0:
-                chunk = self.rfile.read(min(left, 1 << 16))
-                if not chunk:
-                    break
-                left -= len(chunk)
-        except OSError:
-            pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        path = urlparse(self.path).path
-        if path == "/healthz":
-            problem = self.server.health() if self.server.health else None
-            if problem:
-                self._reply(503, problem)
-            else:
-                self._reply(200, "ok")
-        elif path == "/metrics" and self.server.metrics is not None:
-            body, content_type = self.server.metrics()
-            self._reply(200, body.decode(), {"Content-Type": content_type})
-        else:
-            self._reply(404, "not found")
-
-    def do_POST(self) -> None:  # noqa: N802
-        parsed = urlparse(self.path)
-        if parsed.path != "/slack/events":
-            self._reply(404, "not found")
-            return
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            self._reply(400, "bad Content-Length", {"Connection": "close"})
-            return
-        if length < 0:
-            self.close_connection = True  # the unread body would be taken for a request
-            self._reply(400, "bad Content-Length", {"Connection": "close"})
-            return
-        if length > MAX_BODY:
-            self._drain(length)
-            self.close_connection = True
-            self._reply(413, f"body too large (limit {MAX_BODY} bytes)", {"Connection": "close"})
-            return
-        raw = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        refusal = check_request(self.server.signing_secret, raw, headers)
-        if refusal is not None:
-            self._reply(*refusal)
-            return
-        body = raw.decode("utf-8")
-        try:
-            resp = self.server.app.dispatch(BoltRequest(
-                body=body, query=parsed.query, headers={k: [v] for k, v in headers.items()}))
-        except Exception:
-            log.exception("dispatch failed")
-            self._reply(200, "")  # never a 5xx: Slack would retry a request that cannot work
-            return
-        status = resp.status if resp.status < 500 else 200
-        self._reply(status, resp.body or "", resp.headers)
-
-
 def signature_ok(secret: str, raw: bytes, timestamp: str, signature: str,
                  now: float | None = None) -> bool:
     """Slack's v0 signature over the raw bytes, timestamp within :data:`REPLAY_WINDOW`
@@ -198,6 +115,129 @@ def check_request(secret: str, raw: bytes, headers: dict[str, str]
     return (400, problem) if problem else None
 
 
+@dataclass
+class Reply:
+    """An HTTP answer: status, text body, headers (a header may carry a list of values)."""
+
+    status: int
+    body: str = ""
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+Ready = Callable[[], tuple[bool, str]]
+
+
+class Endpoint:
+    """What ``/slack/events``, ``/healthz``, ``/readyz`` and ``/metrics`` answer, shared by
+    the stdlib server below (console, tests) and the WSGI app (``bot/wsgi.py``, production).
+    Requests are refused by :func:`check_request`, the one check, whichever server runs."""
+
+    def __init__(self, app: App | None, signing_secret: str,
+                 metrics: Callable[[], tuple[bytes, str]] | None = None,
+                 ready: Ready | None = None,
+                 health: Callable[[], str | None] | None = None) -> None:
+        self.app, self.metrics, self.ready, self.health = app, metrics, ready, health
+        self.signing_secret = signing_secret
+
+    def get(self, path: str) -> Reply:
+        if path == "/healthz":
+            problem = self.health() if self.health else None
+            return Reply(503, problem) if problem else Reply(200, "ok")
+        if path == "/readyz":
+            ok, why = self.ready() if self.ready is not None else (True, "ready")
+            return Reply(200 if ok else 503, why)
+        if path == "/metrics" and self.metrics is not None:
+            body, content_type = self.metrics()
+            return Reply(200, body.decode(), {"Content-Type": content_type})
+        return Reply(404, "not found")
+
+    @staticmethod
+    def length_error(value: str | None) -> Reply | None:
+        """A bad or too large ``Content-Length`` (the connection must then be closed)."""
+        try:
+            length = int(value or 0)
+        except ValueError:
+            return Reply(400, "bad Content-Length", {"Connection": "close"})
+        if length < 0:  # the unread body would be taken for a request
+            return Reply(400, "bad Content-Length", {"Connection": "close"})
+        if length > MAX_BODY:
+            return Reply(413, f"body too large (limit {MAX_BODY} bytes)",
+                         {"Connection": "close"})
+        return None
+
+    def post(self, path: str, query: str, headers: dict[str, str], raw: bytes) -> Reply:
+        """A Slack request (``headers`` with lower-case names) into Bolt; never a 5xx."""
+        if path != "/slack/events" or self.app is None:
+            return Reply(404, "not found")
+        refusal = check_request(self.signing_secret, raw, headers)
+        if refusal is not None:
+            return Reply(*refusal)
+        try:
+            resp = self.app.dispatch(BoltRequest(
+                body=raw.decode("utf-8"), query=query,
+                headers={k: [v] for k, v in headers.items()}))
+        except Exception:
+            log.exception("dispatch failed")
+            return Reply(200, "")  # never a 5xx: Slack would retry a request that cannot work
+        return Reply(resp.status if resp.status < 500 else 200, resp.body or "",
+                     dict(resp.headers))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SlackHTTPServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid 40 ms ACK stalls
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("http: " + fmt, *args)
+
+    def _reply(self, r: Reply) -> None:
+        data = r.body.encode()
+        self.send_response(r.status)
+        hdrs = {k.lower(): v for k, v in r.headers.items()}
+        hdrs.setdefault("content-type", "text/plain; charset=utf-8")
+        for k, v in hdrs.items():
+            for item in v if isinstance(v, list) else [v]:
+                if k != "content-length":
+                    self.send_header(k, str(item))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _drain(self, length: int) -> None:
+        """Read an oversized body (up to a bound) so the client sees the 413, not a reset."""
+        left = min(length, _DRAIN)
+        self.connection.settimeout(2)
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reply(self.server.endpoint.get(urlparse(self.path).path))
+
+    def do_POST(self) -> None:  # noqa: N802
+        parsed = urlparse(self.path)
+        if parsed.path != "/slack/events":
+            self._reply(Reply(404, "not found"))
+            return
+        bad = self.server.endpoint.length_error(self.headers.get("Content-Length"))
+        if bad is not None:
+            if bad.status == 413:
+                self._drain(int(self.headers.get("Content-Length") or 0))
+            self.close_connection = True
+            self._reply(bad)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self._reply(self.server.endpoint.post(parsed.path, parsed.query, headers, raw))
+
+
 class SlackHTTPServer(ThreadingHTTPServer):
     """Threaded HTTP server for Bolt; ``serve_in_thread()`` for the console and tests."""
 
@@ -207,11 +247,12 @@ class SlackHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, app: App, signing_secret: str, host: str = "127.0.0.1",
                  port: int = 3000, metrics: Callable[[], tuple[bytes, str]] | None = None,
-                 health: Callable[[], str | None] | None = None) -> None:
+                 health: Callable[[], str | None] | None = None, ready: Ready | None = None
+                 ) -> None:
         super().__init__((host, port), _Handler)
         self.app = app
-        self.metrics = metrics
-        self.health = health  # GET /healthz: None = ok, else the problem (503)
+        # GET /healthz: health() None = ok, else the problem (503); /readyz: ready()
+        self.endpoint = Endpoint(app, signing_secret, metrics, ready, health)
         self.signing_secret = signing_secret
         self._thread: threading.Thread | None = None
 

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -17,8 +16,10 @@ from typing import Any
 from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
 from bot.errors import ConfigError, DatabaseUnwritable, RelbotError
+from bot.http import Endpoint, Ready
 from bot.redact import redactor_for, scrub_text
 from bot.services import build_services
+from storage.dialect import DatabaseError, redact_url
 
 log = logging.getLogger("relbot")
 
@@ -93,9 +94,36 @@ def run_bot(args: argparse.Namespace) -> int:
     except RelbotError as exc:  # e.g. an unset audit key
         print(f"relbot: {exc}", file=sys.stderr)
         return 2
-    except sqlite3.DatabaseError as exc:  # not a database, unreadable
-        print(f"relbot: cannot open database {args.db}: {exc}", file=sys.stderr)
+    except DatabaseError as exc:  # not a database, unreadable, unreachable
+        print(f"relbot: cannot open database {redact_url(str(args.db))}: {exc}",
+              file=sys.stderr)
         return 2
+
+
+def readiness(svc: Any, socket: Any = None) -> Ready:
+    """``/readyz``: the database takes a write transaction and (Socket Mode) the socket is
+    connected; a replica that is not ready gets no traffic during a rolling deploy."""
+    def ready() -> tuple[bool, str]:
+        if not svc.db.writable():
+            return False, "database not writable"
+        if socket is not None and not socket.client.is_connected():
+            return False, "socket mode not connected"
+        return True, "ready"
+    return ready
+
+
+def _serve(endpoint: Endpoint, args: argparse.Namespace, port: int, what: str) -> Any:
+    """Start waitress in a thread (the main thread waits for a signal) and say where."""
+    from bot.wsgi import ServerLimits, WaitressServer
+
+    server = WaitressServer(endpoint, args.host, port, ServerLimits(threads=args.threads))
+    threading.Thread(target=server.serve_forever, daemon=True, name="relbot-http").start()
+    where = f"http://{args.host}:{server.port}" + (f" ({what})" if what else "/slack/events")
+    if args.log_format == "json":  # every stderr line stays one JSON object
+        log.info("relbot listening on %s", where)
+    else:
+        print(f"relbot listening on {where}", file=sys.stderr, flush=True)
+    return server
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -124,8 +152,6 @@ def _run(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: Any) -> None:
         log.info("signal %s: shutting down", signum)
         stop.set()
-        if server is not None:
-            threading.Thread(target=server.shutdown, daemon=True).start()
 
     def on_hup(signum: int, frame: Any) -> None:
         try:
@@ -145,28 +171,24 @@ def _run(args: argparse.Namespace) -> int:
         svc.scheduler.start()
     svc.audit.append("system", "bot.started", "relbot",
                      {"mode": "socket" if socket_mode else "http"})
+    metrics = svc.metrics.render if svc.metrics else None
     try:
         if socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             socket_handler = SocketModeHandler(app, app_token)
+            if args.health_port is not None:
+                server = _serve(Endpoint(None, "", metrics, readiness(svc, socket_handler),
+                                         svc.health), args, args.health_port, "health checks")
             socket_handler.connect()
             log.info("connected in Socket Mode")
-            stop.wait()
         else:
-            from bot.http import SlackHTTPServer
-
-            server = SlackHTTPServer(app, secret, args.host, args.port,
-                                     metrics=svc.metrics.render if svc.metrics else None,
-                                     health=svc.health)
-            where = f"http://{args.host}:{server.server_address[1]}/slack/events"
-            if args.log_format == "json":  # every stderr line stays one JSON object
-                log.info("relbot listening on %s", where)
-            else:
-                print(f"relbot listening on {where}", file=sys.stderr, flush=True)
-            server.serve_forever()
-            server.server_close()
+            server = _serve(Endpoint(app, secret, metrics, readiness(svc), svc.health), args,
+                            args.port, "")
+        stop.wait()
     finally:
+        if server is not None:
+            server.shutdown()
         if socket_handler is not None:
             socket_handler.close()
         svc.audit.append("system", "bot.stopped", "relbot", {})

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from storage.db import _BOOTSTRAP, Database, Migration, _dependency_order
 from storage.dialect import PG_WRITER_LOCK, POSTGRESQL, PerDialect, pg_ddl, pg_sql, redact_url
@@ -185,9 +185,10 @@ class PostgresDatabase(Database):
                 f' false) FROM "{table}"', (table, col))
 
     def writable(self) -> bool:
-        """True when a write transaction can be taken (readiness probe)."""
-        with self.pool.connection(timeout=5) as raw:
-            return not raw.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        try:
+            return super().writable()
+        except PoolTimeout:  # every connection busy or the server unreachable
+            return False
 
     def close(self) -> None:
         self.pool.close()
