@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.errors import DatabaseUnwritable
-from storage.dialect import SQLITE, DatabaseError, PerDialect, is_postgres, parse_target
+from storage.dialect import SQLITE, PerDialect, is_postgres, parse_target
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -160,7 +160,6 @@ class Database:
         self.unwritable = None
         return None
 
-
     @property
     def file(self) -> Path | None:
         """The SQLite file (None in memory or on PostgreSQL)."""
@@ -190,19 +189,8 @@ class Database:
             return max(current, len(migrations))
 
     def writable(self) -> bool:
-        """True when a write can be committed now (readiness probe): a probe row is
-        inserted and rolled back."""
-        if self.readonly:
-            return False
-        try:
-            with self.tx() as c:
-                c.execute("INSERT INTO schema_version(component, version) VALUES (?, 0)",
-                          ("readyz-probe",))
-                raise _Probe
-        except _Probe:
-            return True
-        except (*DatabaseError, DatabaseUnwritable):
-            return False
+        """True when a write can be committed now (``/readyz``)."""
+        return self.write_problem() is None
 
     def tables(self) -> list[str]:
         """Every table, referenced tables before those whose foreign keys point at them."""
@@ -254,10 +242,6 @@ _UNWRITABLE = {8, 14, 3}
 
 def _code(exc: sqlite3.Error) -> int:
     return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-
-
-class _Probe(Exception):  # noqa: N818
-    """Rolls the readiness probe's write back."""
 
 
 def _dependency_order(names: list[str], refs: dict[str, set[str]]) -> list[str]:

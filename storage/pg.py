@@ -109,6 +109,10 @@ class AutoConn:
             return _run(raw, sql, params)
 
 
+class _Probe(Exception):  # noqa: N818
+    """Rolls the readiness probe's write back."""
+
+
 class PostgresDatabase(Database):
     """A PostgreSQL database (or one schema of it, through ``options=-csearch_path=...``)
     shared by the bot's threads and by any number of replicas."""
@@ -184,11 +188,21 @@ class PostgresDatabase(Database):
                 f'SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX("{col}"), 0) + 1,'
                 f' false) FROM "{table}"', (table, col))
 
-    def writable(self) -> bool:
+    def write_problem(self) -> str | None:
+        """Why a write cannot be committed now (None: it can): a probe row inserted in a
+        transaction that is rolled back (a standby, a read-only role or database, no server
+        or no free connection all show here)."""
         try:
-            return super().writable()
-        except PoolTimeout:  # every connection busy or the server unreachable
-            return False
+            with self.tx() as c:
+                c.execute("INSERT INTO schema_version(component, version) VALUES (?, 0)",
+                          ("readyz-probe",))
+                raise _Probe
+        except _Probe:
+            self.unwritable = None
+            return None
+        except (psycopg.Error, PoolTimeout) as exc:
+            self.unwritable = str(exc).strip() or type(exc).__name__
+            return self.unwritable
 
     def close(self) -> None:
         self.pool.close()
