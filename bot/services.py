@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.actions.hooks import Hooks
 from bot.approvals import Approvals
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
@@ -43,6 +44,8 @@ class Services:
     scheduler: Any = None       # bot.scheduler.Scheduler
     metrics: Metrics | None = None
     features: dict[str, Any] = field(default_factory=dict)
+    hooks: Hooks = field(default_factory=Hooks)
+    """Typed seams between features (sync followers, freeze exemptions)."""
 
     def health(self) -> str | None:
         """What ``/healthz`` reports as wrong (None: healthy)."""

@@ -11,6 +11,7 @@ from bot.errors import Refused, RelbotError, UsageError
 from bot.render.rollback import summary
 from bot.rollback import checklists as cl
 from bot.rollback import configsync, flow, human, message, paging, run
+from bot.rollback import gates as rb_gates
 from bot.rollback import service as rb
 from bot.rollback.decision import USAGE, parse_request, split_request
 from bot.rollback.evidence import evidence
@@ -28,7 +29,8 @@ def _status(ctx: CommandContext) -> Reply:
     row = rb.find(ctx.svc, ctx.cmd.arg(0)) if ctx.cmd.arg(0) else _latest(ctx)
     rec = evidence(ctx.svc, row)
     ctx.audit("rollback.evidence", row.id, {})
-    return Reply(f"{summary(row)}\n```\n{yaml.safe_dump(rec, sort_keys=False)}```")
+    gates = "".join(f"\n{label}: {v.text}" for label, v in rb_gates.verdicts(ctx.svc, row))
+    return Reply(f"{summary(row)}{gates}\n```\n{yaml.safe_dump(rec, sort_keys=False)}```")
 
 
 def _latest(ctx: CommandContext) -> Any:

@@ -6,8 +6,6 @@ from typing import Any
 
 from bot.errors import Refused, UsageError
 from bot.sync import flow
-from bot.sync.execute import stale_reason
-from bot.sync.plan import Plan
 from handlers.base import CommandContext, Reply, SubcommandSpec, update_message
 
 
@@ -45,20 +43,10 @@ def _status(ctx: CommandContext) -> Reply:
     row = _row(ctx)
     svc = ctx.svc
     lines = [f"{row.id} ({row.sync}): {row.status}" + (f" - {row.note}" if row.note else "")]
-    req = svc.approvals.for_subject("sync", row.id)
-    if row.status == "planned" and req is not None:
-        st = svc.approvals.state(req)
-        lines.append("approval: " + st.needs_text()
-                     + (" (anyone of the approvers can clear it by reacting)" if st.needed else ""))
-        sd = ctx.config.sync(row.sync)
-        stale = stale_reason(Plan.model_validate(row.plan), sd.source.path if sd else None)
-        lines.append(f"freshness: {stale} - run /sync plan {row.sync}" if stale
-                     else "freshness: source and target unchanged since the dry-run")
-        for t in row.plan["targets"]:
-            lease = svc.locks.holder(f"sync-target:{t['repo']}#{t['branch']}")
-            lines.append(f"lock {t['repo']}: " + (f"held by {lease.holder} since "
-                                                  f"{lease.acquired} (expires {lease.expires})"
-                                                  if lease else "free"))
+    if row.status == "planned" and svc.approvals.for_subject("sync", row.id) is not None:
+        for label, v in flow.gate_verdicts(svc, row):  # the verdicts execute refuses on
+            clear = f" ({v.who_can_clear})" if not v.ok and v.who_can_clear else ""
+            lines.append(f"{label}: {v.text}{clear}")
     return Reply("\n".join(lines))
 
 

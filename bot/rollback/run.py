@@ -11,7 +11,7 @@ from bot.clock import iso
 from bot.errors import AlreadyRunning, Refused
 from bot.messages import post_message, update_message
 from bot.rollback import commands as cmds
-from bot.rollback import paging
+from bot.rollback import gates, paging
 from bot.rollback.lease import running
 from bot.rollback.message import announce, mark, oncall, refresh, say
 from bot.rollback.service import (
@@ -102,17 +102,10 @@ def approval_gap(svc: Any, row: RollbackRow) -> str | None:
     """Why a rollback whose cell needs approvals may not start executing now (None if it is
     approved, needs none, or has started already; a Config rollback's approval is its
     dry-run's)."""
-    if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
+    if not gates.needs_approval(row):
         return None
-    if any(s["name"] == "Execute" and s["status"] != "pending" for s in row.data["steps"]):
-        return None  # it started on its approval; what happens now is a human's decision
-    req = svc.approvals.for_subject("rollback", row.id)
-    if req is None:
-        return "it has no approval request"
-    state = svc.approvals.state(req)
-    if req.status == "approved" and state.reached:
-        return None
-    return f"it is not approved ({state.needs_text()})"
+    v = gates.approval(svc, row)
+    return None if v.ok else (v.refusal or v.text)
 
 
 def current_step(row: RollbackRow) -> str:

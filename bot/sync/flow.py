@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
 
+from bot.actions import Gate, Verdict, requirements
+from bot.actions.hooks import FreezeExemption, SyncFollower
 from bot.errors import (
     AlreadyRunning,
     CommandFailed,
@@ -38,30 +41,27 @@ def store(svc: Any) -> SyncStore:
     return st
 
 
-def _add_hook(svc: Any, kind: str, fn: Any) -> None:
-    hooks = svc.features.setdefault(kind, [])
-    if fn not in hooks:
-        hooks.append(fn)
-
-
 def _target_key(t: Any) -> str:
     """The lease one execution per target holds."""
     return f"sync-target:{t.repo}#{t.branch}"
 
 
-def exempt_from_freeze(svc: Any, fn: Any) -> None:
+def exempt_from_freeze(svc: Any, fn: FreezeExemption) -> None:
     """Register ``fn(svc, product, ref) -> bool``: True lets the sync planned on behalf of
     ``ref`` (or the plan ``ref``) into a frozen product (a rollback's own config sync)."""
-    _add_hook(svc, "sync.freeze_exempt", fn)
+    svc.hooks.exempt_from_freeze(fn)
+
+
+def _not_frozen(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -> Verdict:
+    """The "product not frozen" requirement of a sync (planned for ``ref``)."""
+    fr = svc.locks.frozen(sd.product) if sd.product else None
+    return requirements.not_frozen(fr, sd.product or "", hint=hint,
+                                   exempt=fr is not None and svc.hooks.exempt(svc, sd.product,
+                                                                              ref))
 
 
 def _freeze_check(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -> None:
-    if sd.product and getattr(svc, "locks", None) is not None:
-        fr = svc.locks.frozen(sd.product)
-        if fr is not None and not (ref and any(
-                h(svc, sd.product, ref) for h in svc.features.get("sync.freeze_exempt", []))):
-            raise Refused(f"{fr.describe()}. Syncs into {sd.product} are refused until "
-                          f"then.{hint}")
+    Gate([lambda: _not_frozen(svc, sd, ref, hint)]).enforce()
 
 
 def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None,
@@ -201,20 +201,46 @@ def expire_job(svc: Any, plan_id: str) -> None:
         notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
 
 
+def _approval(svc: Any, row: PlanRow) -> tuple[Verdict, Any]:
+    """The plan's "approval policy" requirement (and its request)."""
+    req = svc.approvals.for_subject("sync", row.id)
+    state = svc.approvals.state(req) if req is not None else None
+    v = requirements.approval_policy(state, missing=f"{row.id} has no approval request")
+    if state is not None and state.expired:
+        v = replace(v, refusal=f"{row.id}: approval expired at {req.expires}; run "
+                               f"`/sync plan {row.sync}`")
+    elif state is not None:
+        v = replace(v, refusal=f"{row.id}: {v.text}")
+    return v, req
+
+
+def gate_verdicts(svc: Any, row: PlanRow) -> list[tuple[str, Verdict]]:
+    """Every requirement of a planned sync, labelled as ``/sync status`` shows them: the same
+    verdicts :func:`execute` refuses on."""
+    sd = svc.config.current.sync(row.sync)
+    plan = Plan.model_validate(row.plan)
+    out = [("approval", _approval(svc, row)[0])]
+    if sd is not None and sd.product:
+        out.append(("freeze", _not_frozen(svc, sd, row.id)))
+    stale = stale_reason(plan, sd.source.path if sd else None)
+    out.append(("freshness", requirements.plan_fresh(stale, f"/sync plan {row.sync}")))
+    for t in plan.targets:
+        out.append((f"lock {t.repo}", requirements.lease_free(
+            svc.locks.holder(_target_key(t)), f"{t.repo}#{t.branch}")))
+    return out
+
+
 def _gate(svc: Any, row: PlanRow) -> None:
     if row.status == "running":
         raise AlreadyRunning(row.id)
     if row.status != "planned":
         raise Refused(f"{row.id} is {row.status}" + (f" ({row.note})" if row.note else ""))
-    req = svc.approvals.for_subject("sync", row.id)
-    if req is None:
-        raise Refused(f"{row.id} has no approval request")
-    st = svc.approvals.state(req)
-    if st.expired:
+    verdict, req = _approval(svc, row)
+    if verdict.ok:
+        return
+    if req is not None and svc.approvals.state(req).expired:
         expire_job(svc, row.id)
-        raise Refused(f"{row.id}: approval expired at {req.expires}; run `/sync plan {row.sync}`")
-    if st.needed:
-        raise Refused(f"{row.id}: {st.needs_text()}")
+    raise verdict.refuse()
 
 
 RETRYABLE = ("partially-applied", "failed")
@@ -303,11 +329,11 @@ def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, take
         raise AlreadyRunning(plan.id, status=now.status)
     stale = stale_reason(plan.model_copy(update={"targets": [plan.targets[i] for i in todo]}),
                          sd.source.path)
-    if stale:
+    fresh = requirements.plan_fresh(stale, f"/sync plan {plan.sync}")
+    if not fresh.ok:
         if not retry:
-            st.set_status(plan.id, "stale", stale, only_from=("planned",))
-        raise Refused(f"{stale}. Approvals do not carry over: run `/sync plan {plan.sync}`"
-                      " for a new dry-run")
+            st.set_status(plan.id, "stale", stale or "", only_from=("planned",))
+        raise fresh.refuse()
     if not st.set_status(plan.id, "running", only_from=allowed):
         raise AlreadyRunning(plan.id)
 
@@ -411,19 +437,15 @@ def recover_job(svc: Any, plan_id: str) -> None:
     notify_finished(svc, plan_id, "failed", INTERRUPTED)
 
 
-def on_finished(svc: Any, fn: Any) -> None:
+def on_finished(svc: Any, fn: SyncFollower) -> None:
     """Call ``fn(svc, plan_id, result, error)`` after every execution attempt, expiry or
     cancel of a plan (rollbacks use it to follow the config sync they started)."""
-    _add_hook(svc, "sync.finished", fn)
+    svc.hooks.follow_syncs(fn)
 
 
 def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> None:
-    """Tell the :func:`on_finished` hooks; a follower's fault never breaks the sync."""
-    for hook in svc.features.get("sync.finished", []):
-        try:
-            hook(svc, plan_id, result, error)
-        except Exception:
-            log.exception("sync.finished hook failed for %s", plan_id)
+    """Tell the :func:`on_finished` followers; a follower's fault never breaks the sync."""
+    svc.hooks.sync_finished(svc, plan_id, result, error)
 
 
 def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
