@@ -47,7 +47,27 @@ def _status(ctx: CommandContext) -> Reply:
         for label, v in flow.gate_verdicts(svc, row):  # the verdicts execute refuses on
             clear = f" ({v.who_can_clear})" if not v.ok and v.who_can_clear else ""
             lines.append(f"{label}: {v.text}{clear}")
+    lines += _outcome_lines(row)
     return Reply("\n".join(lines))
+
+
+def _outcome_lines(row: Any) -> list[str]:
+    """Each target's outcome of the last execution (and what `/sync retry` would run)."""
+    lines = []
+    for o in row.outcomes:
+        where = f"{o['repo']} {o.get('branch') or ''}".strip()
+        if o["status"] == "moved":
+            lines.append(f"target {where}: now at {(o['sha_after'] or '')[:12]}")
+        elif o["status"] == "unchanged":
+            lines.append(f"target {where}: unchanged (nothing to change)")
+        else:
+            said = " / ".join((o.get("error") or "failed").strip().splitlines())
+            lines.append(f"target {where}: failed - {said[:500]}"
+                         + (" ... (git's full stderr is in the thread)" if len(said) > 500
+                            else ""))
+    if row.status in flow.RETRYABLE and any(o["status"] == "failed" for o in row.outcomes):
+        lines.append(f"`/sync retry {row.id}` runs the failed targets again")
+    return lines
 
 
 def _apply(ctx: CommandContext) -> Reply:

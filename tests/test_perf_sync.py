@@ -76,6 +76,10 @@ def test_second_push_rejected_is_partially_applied_and_retry_runs_only_it(
     assert f"{two} main: failed, unchanged at {two_before[:12]}" in said
     assert "site-two is closed for pushes" in said and "ask #site-two" in said  # full stderr
     assert "status: partially-applied" in plan_msg(chat).rendered
+    status = chat.command("U0BOB", f"/sync status {pid}").text
+    assert f"target {one} main: now at {one_now[:12]}" in status
+    assert f"target {two} main: failed - " in status and "ask #site-two" in status
+    assert f"`/sync retry {pid}` runs the failed targets again" in status
     [entry] = chat.audit("sync.partially-applied")
     assert [t["status"] for t in entry.payload["targets"]] == ["moved", "failed"]
     # the hook is lifted: retry pushes only the failed target, the first is left alone
