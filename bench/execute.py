@@ -59,8 +59,10 @@ def floor(cache: Path, dst: Path, branch_sha: str, changes: list[tuple[str, str]
         input="".join(f"100644 {oid}\t{path}\0" for path, oid in changes))
     tree = git("write-tree", cwd=cache, env=env).strip()
     new = git("commit-tree", tree, "-p", branch_sha, "-m", "floor", cwd=cache).strip()
+    t1 = time.perf_counter()
     git("push", "-q", str(target), f"{new}:refs/heads/main", cwd=cache)
     secs = time.perf_counter() - t0
+    print(f"  (floor: commit {t1 - t0:.3f} s, push {secs - (t1 - t0):.3f} s)")
     os.unlink(cache / "floor-index")
     return secs
 

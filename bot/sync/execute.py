@@ -127,15 +127,32 @@ def apply_target(plan: Plan, t: TargetPlan, cache: Path, message: str) -> str:
 
 
 def verify(repo: Path, sha: str, t: TargetPlan) -> None:
-    """The committed tree holds exactly the planned blobs at the planned paths."""
-    tree = _tree(repo, sha, t.path)
+    """The commit ``sha`` changes exactly the planned paths to exactly the planned blobs (a
+    diff against the planned target commit, so its cost follows the changes), or for a new
+    branch holds them."""
+    pre = _prefix(t.path)
+    want: dict[str, str | None] = {}
     for c in t.changes:
-        if c.status == "D" and c.path in tree:
-            raise RelbotError(f"verify: {c.path} still present after sync")
-        if c.status != "D" and tree.get(c.path, ("", ""))[1] != c.oid:
-            raise RelbotError(f"verify: {c.path} does not match the plan")
-        if c.status == "R" and c.old_path in tree:
-            raise RelbotError(f"verify: {c.old_path} still present after the rename")
+        if c.status == "R" and c.old_path:
+            want[c.old_path] = None
+        want[c.path] = None if c.status == "D" else c.oid
+    if t.sha is None:
+        tree = _tree(repo, sha, t.path)
+        got: dict[str, str | None] = {p: tree[p][1] if p in tree else None for p in want}
+    else:
+        parts = git("diff-tree", "-r", "-z", "--no-renames", t.sha, sha, cwd=repo).split("\0")
+        got = {}
+        for meta, name in zip(parts[0::2], parts[1::2], strict=False):
+            if meta.startswith(":"):
+                new_oid = meta[1:].split()[3]
+                got[name.removeprefix(pre)] = None if not new_oid.strip("0") else new_oid
+        extra = sorted(set(got) - set(want))
+        if extra:
+            raise RelbotError(f"verify: {extra[0]} changed but is not in the plan")
+    for path, oid in want.items():
+        if got.get(path, "unchanged") != oid:
+            what = "still present" if oid is None else "does not match the plan"
+            raise RelbotError(f"verify: {path} {what} after sync")
 
 
 def _apply_dir(root: Path, t: TargetPlan, blobs: dict[str, bytes]) -> str:
