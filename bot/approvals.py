@@ -237,8 +237,8 @@ class Approvals:
                 "digest": req.digest, "reaction": reaction}
 
     def _changed(self, req: RequestRow) -> ApprovalState:
-        """After a counted or revoked vote: confirm a quorum against Slack, tell the kind."""
-        req = self.store.get(req.id) or req
+        """After a counted or revoked vote: confirm a quorum against Slack, tell the kind.
+        (``req`` was read by this vote; its status only moves by the kind's own hook.)"""
         state = self.state(req)
         if state.reached and req.status == "open":
             state = self.confirm(req)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class Database:
         self.writer = threading.RLock()
         self._migrate_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
+        self._trace: Callable[[str], None] | None = None
         conn = self.conn()
         self.unwritable: str | None = None  # why the last write failed as read-only
         if readonly:
@@ -97,7 +98,16 @@ class Database:
                 raise
             self._local.conn = c
             self._all.append(c)
+            if self._trace is not None:
+                c.set_trace_callback(self._trace)
         return c
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Call ``callback(sql)`` for every statement on every connection, present and
+        future (``bench/vote_cost.py`` counts statements); None stops it."""
+        self._trace = callback
+        for c in list(self._all):
+            c.set_trace_callback(callback)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:

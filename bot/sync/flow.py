@@ -12,6 +12,7 @@ import yaml
 
 from bot.actions import Gate, Verdict, requirements
 from bot.actions.hooks import FreezeExemption, SyncFollower
+from bot.approvals import ApprovalState
 from bot.errors import (
     AlreadyRunning,
     CommandFailed,
@@ -73,20 +74,21 @@ def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None,
                       source_ref=source_ref, now=svc.clock.now())
 
 
-def _status_text(svc: Any, row: PlanRow) -> str:
-    req = svc.approvals.for_subject("sync", row.id)
+def _status_text(svc: Any, row: PlanRow, st: ApprovalState | None = None) -> str:
+    req = st.request if st is not None else svc.approvals.for_subject("sync", row.id)
     if row.status != "planned" or req is None:
         return f"status: {row.status}" + (f" ({row.note})" if row.note else "")
-    st = svc.approvals.state(req)
+    st = st or svc.approvals.state(req)
     who = ", ".join(f"<@{v.user}> at {v.at}" for v in st.approved_by) or "nobody yet"
     reacts = " or ".join(f":{r}:" for r in req.policy.get("reactions", ()))
     return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
 
 
-def message_text(svc: Any, row: PlanRow) -> str:
-    """The channel message for a plan (first part; the rest is threaded)."""
+def message_text(svc: Any, row: PlanRow, state: ApprovalState | None = None) -> str:
+    """The channel message for a plan (first part; the rest is threaded); ``state``: its
+    approval's, when the caller has it already (a vote)."""
     main = row.summary or summary_text(Plan.model_validate(row.plan), LIMIT)[0]
-    return f"{main}\n{_status_text(svc, row)}"
+    return f"{main}\n{_status_text(svc, row, state)}"
 
 
 def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str | None = None,
@@ -169,12 +171,12 @@ def _policy(base: Any, override: Any) -> Any:
     return base.model_copy(update=changes)
 
 
-def on_change(svc: Any, state: Any) -> None:
+def on_change(svc: Any, state: ApprovalState) -> None:
     """Approval hook: update the message; execute when quorum is reached."""
     row = store(svc).get(state.request.subject)
     if row is None:
         return
-    update_message(svc, row.channel, row.ts, message_text(svc, row))
+    update_message(svc, row.channel, row.ts, message_text(svc, row, state))
     if state.reached and svc.approvals.transition(state.request.id, "open", "approved"):
         sd = svc.config.current.sync(row.sync)
         if sd is not None and not sd.options.auto_apply:

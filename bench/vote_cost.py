@@ -1,0 +1,168 @@
+"""SQL statements and Slack Web API calls for one vote and for one RB-IMM (issue 11, item 9).
+
+    python bench/vote_cost.py [--changes 2000]
+
+The whole bot runs in-process against the built-in Slack stand-in (tests/harness.py ``Chat``:
+signed requests into the real Bolt app, real SQLite, real git). Statements are counted with
+sqlite3's ``set_trace_callback`` on every connection (``Database.trace``; BEGIN/COMMIT count
+as statements); Slack calls are read from the stand-in's call log. Measured:
+
+* one counted vote (not reaching quorum) and one revoked vote on a ``--changes``-file plan;
+* the quorum vote on that plan (re-reads the reactions, then executes the sync);
+* one ``/rollback api sev=1 impact=widespread ...`` (RB-IMM) from the command to the end.
+
+Each ``chat.update`` is classed *visible* if it changed the message's rendered text, else
+*no-op*; the target is one ``chat.update`` per visible change. The floor printed beside each
+figure is the least any implementation does: for a vote, read the request, write the vote,
+append one audit entry (BEGIN, SELECT last, INSERT, COMMIT), read the votes: 7 statements and
+one ``chat.update``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from dry_run import fast_import  # noqa: E402
+
+VOTE_FLOOR, VOTE_TARGET, RBIMM_TARGET = 7, 15, 50
+
+
+class Meter:
+    """Counts statements on a database and Slack calls on a stand-in between start/stop."""
+
+    def __init__(self, chat: object) -> None:
+        self.chat = chat
+        self.sql: list[str] = []
+        self._lock = threading.Lock()
+
+    def _on(self, sql: str) -> None:
+        with self._lock:
+            self.sql.append(sql)
+
+    def __enter__(self) -> Meter:
+        self.n_calls = len(self.chat.api.state.calls)  # type: ignore[attr-defined]
+        self.chat.svc.db.trace(self._on)  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.chat.local.wait_idle()  # type: ignore[attr-defined]
+        self.chat.svc.db.trace(None)  # type: ignore[attr-defined]
+        self.calls = list(self.chat.api.state.calls[self.n_calls:])  # type: ignore[attr-defined]
+
+    def slack(self) -> Counter:
+        return Counter(c.method for c in self.calls)
+
+    def updates(self) -> tuple[int, int]:
+        """(visible, no-op) chat.update calls in the window: did each change the text the
+        message showed before it (its last update, or the first update after its post)?"""
+        from bot.render.common import blocks_to_text
+
+        shown: dict[str, str] = {}
+        visible = noop = 0
+        for i, c in enumerate(self.chat.api.state.calls):  # type: ignore[attr-defined]
+            if c.method != "chat.update":
+                continue
+            ts = c.params.get("ts", "")
+            text = blocks_to_text(c.params.get("blocks") or None, c.params.get("text", ""))
+            if i >= self.n_calls:
+                if shown.get(ts) == text:
+                    noop += 1
+                else:
+                    visible += 1
+            shown[ts] = text
+        return visible, noop
+
+    def report(self, label: str, target: int | None) -> None:
+        kinds = Counter(s.split(None, 1)[0].upper() for s in self.sql)
+        vis, noop = self.updates()
+        verdict = "" if target is None else (
+            f"   target <= {target}: {'MET' if len(self.sql) <= target else 'MISSED'}")
+        print(f"{label}\n  SQL statements: {len(self.sql):4d}  ("
+              + ", ".join(f"{k} {n}" for k, n in kinds.most_common()) + f"){verdict}")
+        print("  Slack calls:    " + ", ".join(f"{m} {n}" for m, n in sorted(self.slack().items()))
+              + f"\n  chat.update:    {vis} visible, {noop} no-op"
+              f"   target: one per visible change: {'MET' if noop == 0 else 'MISSED'}")
+
+
+def _sync_chat(tmp: Path, changes: int) -> object:
+    from tests.harness import BASE_CONFIG, Chat
+
+    src = tmp / "product.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(src)], check=True)
+    fast_import(src, changes, changes)
+    dst = tmp / "website.git"
+    subprocess.run(["git", "clone", "-q", "--bare", "-b", "main", str(src), str(dst)],
+                   check=True)
+    cfg = BASE_CONFIG.replace("quorum: 2", "quorum: 3") + (
+        "syncs:\n  - {name: big, type: cross-repo, "
+        f"source: {{repo: {src}, ref: src}}, target: {{repo: {dst}, branch: main}}}}\n")
+    (tmp / "chat").mkdir()
+    return Chat(tmp / "chat", cfg, groups={"release-managers": ["U0CAROL", "U0DAVE"]})
+
+
+def bench_vote(tmp: Path, changes: int) -> None:
+    chat = _sync_chat(tmp, changes)
+    try:
+        chat.command("U0ALICE", "/sync plan big")  # type: ignore[attr-defined]
+        plan = next(m for m in chat.messages  # type: ignore[attr-defined]
+                    if m.text.startswith("Dry-run DR-"))
+        chat.react("U0BOB", plan)  # type: ignore[attr-defined]  # warm-up: caches, groups
+        chat.unreact("U0BOB", plan)  # type: ignore[attr-defined]
+        with Meter(chat) as m:
+            chat.react("U0BOB", plan)  # type: ignore[attr-defined]
+        m.report(f"one counted vote on a {changes}-change plan (floor {VOTE_FLOOR} statements, "
+                 "1 chat.update)", VOTE_TARGET)
+        with Meter(chat) as m:
+            chat.unreact("U0BOB", plan)  # type: ignore[attr-defined]
+        m.report("one revoked vote", VOTE_TARGET)
+        chat.react("U0BOB", plan)  # type: ignore[attr-defined]
+        chat.react("U0CAROL", plan)  # type: ignore[attr-defined]
+        with Meter(chat) as m:
+            chat.react("U0DAVE", plan)  # type: ignore[attr-defined]
+        m.report("the quorum vote (reactions.get, then the sync executes)", None)
+    finally:
+        chat.close()  # type: ignore[attr-defined]
+
+
+def bench_rbimm(tmp: Path) -> None:
+    from tests.harness import Chat
+    from tests.rollback_fixtures import GROUPS, prepare, rollback_config
+
+    (tmp / "rb").mkdir()
+    chat = Chat(tmp / "rb", rollback_config(), groups=GROUPS)
+    prepare(chat.tmp)
+    try:
+        with Meter(chat) as m:
+            chat.command("U0ALICE", "/rollback api sev=1 impact=widespread error rate 40%")
+        m.report("one RB-IMM (/rollback api sev=1 impact=widespread ..., to done)", RBIMM_TARGET)
+    finally:
+        chat.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--changes", type=int, default=2000)
+    args = ap.parse_args()
+    import logging
+    import os
+
+    logging.disable(logging.WARNING)
+    print(f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
+    with tempfile.TemporaryDirectory(prefix="relbot-bench-") as t:
+        bench_vote(Path(t), args.changes)
+        bench_rbimm(Path(t))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
