@@ -262,6 +262,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     con = sub.add_parser("console",
                          help="local console: the bot against a built-in Slack stand-in")
     con.add_argument("--clock", default=None, help="start a fake clock at this ISO time")
+    con.add_argument("--fake-github", action="store_true",
+                     help="a GitHub stand-in on loopback decides RL-01/RL-02 (builds a "
+                          "sandbox product unless the config has github: products)")
 
     word = _command_word(argv) if argv is not None else None
     wanted = ([] if word in sub.choices else [FEATURE_CLIS[word]] if word in FEATURE_CLIS
@@ -329,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "console":
             from bot.standin.console import run_console
 
-            return run_console(args.config, explicit_db, sys.stdin, sys.stdout, clock=args.clock)
+            return run_console(args.config, explicit_db, sys.stdin, sys.stdout, clock=args.clock,
+                               fake_github=args.fake_github)
         handler = getattr(args, "func", None)
         if handler is None:
             parser.print_help()

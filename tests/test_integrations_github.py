@@ -86,7 +86,7 @@ def test_rl02_waits_on_running_checks_rechecks_on_schedule_then_fails_with_links
     chat.command("U0ALICE", "/release start minor")
     c = _check(chat, "RL-02")
     assert c.result == "waiting"
-    assert c.evidence == f"waiting on {sha[:10]} (GitHub acme/api): test (in_progress)"
+    assert c.evidence == f"not decided yet on {sha[:10]} (GitHub acme/api): test (in_progress)"
     paths = {r.path for r in github.calls("GET", "/commits/")}
     assert paths == {f"/repos/acme/api/commits/{sha}/check-runs",
                      f"/repos/acme/api/commits/{sha}/status"}

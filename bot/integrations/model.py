@@ -122,7 +122,7 @@ def decide_gates(label: str, runs: list[CheckRun], commit: str,
         return Decision("fail", text, details)
     if pending or not names:
         what = ", ".join(pending) if pending else "no checks reported yet"
-        return Decision("waiting", f"waiting on {short} ({label}): {what}", details)
+        return Decision("waiting", f"not decided yet on {short} ({label}): {what}", details)
     return Decision("pass", f"{len(passed)} passed on {short} ({label}): "
                     + ", ".join(f"{r.name} {r.conclusion}" for r in passed), details)
 

@@ -176,10 +176,10 @@ def who_can_clear(svc: Any, row: ReleaseRow, cid: str) -> str:
         return "anyone running `/release notes`"
     if m == "provider":
         host = codehost.config_of(p)
-        what = ("its pull requests merged" if cid == "RL-01"
-                else f"checks green on `{row.commit[:10]}`")
-        where = getattr(host, "repo", None) or getattr(host, "project", "")
-        return f"the code host ({where}: {what}; `/release check`) or a waiver"
+        where = ("GitHub " + host.repo) if p.github is not None else ("GitLab " + host.project)
+        what = ("merge the open pull requests" if cid == "RL-01"
+                else f"checks green on `{row.commit[:7]}`")
+        return f"{where}: {what}, then `/release check` (or a waiver)"
     if m == "builtin":
         return {"RL-03": f"update {p.changelog}", "RL-04": f"bump {p.version_file}"}[cid] + \
             " then `/release check`"

@@ -8,6 +8,7 @@ story through the same :class:`Console`.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +17,7 @@ from bot.config import ConfigHolder, load_config
 from bot.configbase import parse_duration
 from bot.runner import setup_logging
 from bot.standin.faults import parse_fault_command
+from bot.standin.github_console import HELP as GITHUB_HELP
 from bot.standin.local import LocalSlack
 from bot.standin.webapi import Message
 from bot.words import split_words
@@ -41,6 +43,9 @@ Console commands:
   help | quit"""
 
 
+_EXTRA_HELP = {"github": "With --fake-github:\n" + GITHUB_HELP}
+
+
 class Console:
     """The REPL over a :class:`LocalSlack`."""
 
@@ -49,6 +54,7 @@ class Console:
         self.local, self.out, self.user, self.clock = local, out, user, clock
         self._seen = 0
         self._shown: dict[int, list[str]] = {}  # what we last printed of each message
+        self.extra: dict[str, Callable[[list[str]], str]] = {}  # e.g. github (--fake-github)
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -151,8 +157,10 @@ class Console:
                     self.say(f"  #{e.seq} {e.ts} {e.actor} {e.action} {e.subject}")
             elif head in ("quit", "exit"):
                 return False
+            elif head in self.extra:
+                self.say(self.extra[head](args))
             elif head == "help":
-                self.say(HELP)
+                self.say(HELP + "".join("\n" + _EXTRA_HELP.get(k, "") for k in self.extra))
             else:
                 self.say(f"console: unknown input {head!r} (type help)")
         except (IndexError, ValueError, LookupError) as exc:
@@ -194,13 +202,19 @@ def _controls(msg: Message) -> list[str]:
 
 
 def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: TextIO,
-                clock: str | None = None) -> int:
+                clock: str | None = None, fake_github: bool = False) -> int:
     """Run the console until EOF or ``quit``; returns the exit code."""
-    cfg = load_config(config_path)
+    tmp = tempfile.TemporaryDirectory(prefix="relbot-console-")
+    play = None
+    if fake_github:  # a GitHub stand-in on loopback (bot/standin/github_console.py)
+        from bot.standin.github_console import prepare
+
+        play, cfg, config_path, note = prepare(config_path, Path(tmp.name) / "github")
+        print(f"({note})", file=stdout, flush=True)
+    else:
+        cfg = load_config(config_path)
     setup_logging("WARNING").secrets = lambda: cfg.secrets
-    tmp = None
     if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="relbot-console-")
         db_path = str(Path(tmp.name) / "console.db")
     try:
         fake = FakeClock(clock) if clock else None
@@ -214,6 +228,8 @@ def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: Te
     for u in sorted(users):
         local.state.add_user(u)
     console = Console(local, stdout, clock=fake)
+    if play is not None:
+        console.extra["github"] = play.handle
     interactive = stdin.isatty()
     console.say(f"relbot console: channel {cfg.channel}, you are {console.user}. Type help.")
     try:
@@ -225,6 +241,7 @@ def run_console(config_path: str, db_path: str | None, stdin: TextIO, stdout: Te
                 break
     finally:
         local.close()
-        if tmp is not None:
-            tmp.cleanup()
+        if play is not None:
+            play.close()
+        tmp.cleanup()
     return 0
