@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.errors import Refused, UsageError
 from bot.sync import flow
+from bot.sync.outcome import RETRYABLE
 from handlers.base import CommandContext, Reply, SubcommandSpec, update_message
 
 
@@ -65,7 +66,7 @@ def _outcome_lines(row: Any) -> list[str]:
             lines.append(f"target {where}: failed - {said[:500]}"
                          + (" ... (git's full stderr is in the thread)" if len(said) > 500
                             else ""))
-    if row.status in flow.RETRYABLE and any(o["status"] == "failed" for o in row.outcomes):
+    if row.status in RETRYABLE and any(o["status"] == "failed" for o in row.outcomes):
         lines.append(f"`/sync retry {row.id}` runs the failed targets again")
     return lines
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.sync.outcome import Outcome
 from bot.sync.plan import Change, Plan
 
 MAX_LINES = 40
@@ -75,3 +76,36 @@ def change_list_file(plan: Plan) -> tuple[str, str]:
 def as_file(plan: Plan, limit: int) -> bool:
     """Whether the change list is too long for thread messages (it is uploaded instead)."""
     return sum(len(t.changes) for t in plan.targets) > limit * (THREAD_CHUNKS + 1)
+
+
+def outcome_text(plan: Plan, result: str, error: str, outcomes: list[Outcome],
+                 retry: bool = False) -> str:
+    """The thread message after an execution: one line per target when any failed (a failed
+    target shows git's full stderr)."""
+    if result == "success":
+        return f"Sync {plan.id} done: target now at " + ", ".join(
+            (o.sha_after or "")[:12] for o in outcomes)
+    if not outcomes:  # refused before any push: this attempt changed nothing
+        if retry:
+            return f"Retry of sync {plan.id} {result}, no target changed by it: {error}"
+        return f"Sync {plan.id} {result}, target unchanged: {error}"
+    if result == "partially-applied":
+        head = f"Sync {plan.id} partially applied: {error}"
+    else:
+        noun = "targets" if len(outcomes) > 1 else "target"
+        head = (f"Sync {plan.id} failed, {noun} unchanged: "
+                f"{error}\n`/sync retry {plan.id}` retries it against this approved plan")
+    lines = [head]
+    for o in outcomes:
+        where = f"{o.repo} {o.branch or ''}".strip()
+        if o.status == "failed":
+            lines.append(f"• {where}: failed, " + (
+                f"now at {(o.sha_after or '')[:12]}" if o.moved
+                else f"unchanged at {(o.sha_before or '(new branch)')[:12]}")
+                + f"\n```{o.error}```")
+        elif o.status == "moved":
+            lines.append(f"• {where}: now at {(o.sha_after or '')[:12]} "
+                         f"(was {(o.sha_before or '(new branch)')[:12]})")
+        else:
+            lines.append(f"• {where}: unchanged (nothing to change)")
+    return "\n".join(lines)

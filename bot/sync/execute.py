@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from bot.errors import NotVerified, RelbotError
 from bot.git import git, is_git_repo
 from bot.sync.gitobj import sizes, write_tree
@@ -48,21 +46,6 @@ def stale_reason(plan: Plan, source_path: str | None = "") -> str | None:
                 return (f"stale plan: target moved {(t.sha or 'none')[:7]} -> "
                         f"{(now or 'none')[:7]}")
     return None
-
-
-class Outcome(BaseModel):
-    """What one execution did to one target."""
-
-    repo: str
-    branch: str | None
-    status: str                 # moved | unchanged | failed
-    sha_before: str | None
-    sha_after: str | None       # where the target is now (== sha_before unless it moved)
-    error: str = ""             # git's full stderr (or the verify/refusal reason)
-
-    @property
-    def moved(self) -> bool:
-        return self.sha_after != self.sha_before
 
 
 def _write(root: Path, t: TargetPlan, blobs: dict[str, bytes]) -> None:

@@ -15,7 +15,6 @@ from bot.actions.hooks import FreezeExemption, SyncFollower
 from bot.approvals import ApprovalState
 from bot.errors import (
     AlreadyRunning,
-    CommandFailed,
     LeaseHeld,
     NotVerified,
     Refused,
@@ -23,9 +22,10 @@ from bot.errors import (
 )
 from bot.messages import post_message, update_message, upload_file
 from bot.redact import scrub, scrub_text
-from bot.render.sync import as_file, change_list_file, summary_text
+from bot.render.sync import as_file, change_list_file, outcome_text, summary_text
 from bot.sync.config import SyncDef
-from bot.sync.execute import Outcome, apply_target, stale_reason
+from bot.sync.execute import apply_target, stale_reason
+from bot.sync.outcome import RETRYABLE, Outcome, git_error, retry_targets, verdict
 from bot.sync.plan import Plan, build_plan
 from storage.sync import PlanRow, SyncStore
 
@@ -245,32 +245,6 @@ def _gate(svc: Any, row: PlanRow) -> None:
     raise verdict.refuse()
 
 
-RETRYABLE = ("partially-applied", "failed")
-
-
-def _retry_gate(row: PlanRow) -> list[int]:
-    """The targets a retry runs: those whose last execution failed without moving them."""
-    if row.status == "running":
-        raise AlreadyRunning(row.id)
-    if row.status not in RETRYABLE:
-        raise Refused(f"{row.id} is {row.status}: only a partially-applied or failed sync can "
-                      "be retried")
-    todo = [i for i, o in enumerate(row.outcomes) if o["status"] == "failed"
-            and o["sha_after"] == o["sha_before"]]
-    if not todo:
-        raise Refused(f"{row.id}: no failed target left unchanged to retry (check the target, "
-                      f"then `/sync plan {row.sync}`)")
-    return todo
-
-
-def _git_error(exc: Exception) -> str:
-    """git's full stderr for a failed command; the message for anything else."""
-    if isinstance(exc, CommandFailed) and exc.output.strip():
-        rc = "timed out" if exc.returncode is None else f"exit {exc.returncode}"
-        return f"{' '.join(exc.argv[:3])}: {rc}\n{exc.output.strip()}"
-    return str(exc)
-
-
 def _run_targets(svc: Any, plan: Plan, sd: SyncDef, todo: list[int],
                  outcomes: list[Outcome]) -> None:
     """Apply each target in ``todo``, recording its outcome in place; one target's failure
@@ -294,21 +268,7 @@ def _run_targets(svc: Any, plan: Plan, sd: SyncDef, todo: list[int],
             now = exc.sha if isinstance(exc, NotVerified) else t.sha
             outcomes[i] = Outcome(repo=t.repo, branch=t.branch, status="failed",
                                   sha_before=t.sha, sha_after=now,
-                                  error=scrub_text(_git_error(exc), svc.config.current.secrets))
-
-
-def _verdict(plan: Plan, outcomes: list[Outcome]) -> tuple[str, str, str]:
-    """(plan status, result word, note) from the per-target outcomes."""
-    failed = [o for o in outcomes if o.status == "failed"]
-    moved = sum(1 for o in outcomes if o.moved)
-    if not failed:
-        return "done", "success", "target now " + ", ".join(
-            (o.sha_after or "")[:12] for o in outcomes)
-    if moved:
-        return ("partially-applied", "partially-applied",
-                f"{moved} of {len(outcomes)} targets moved; `/sync retry {plan.id}` retries "
-                "the failed ones")
-    return "failed", "failed", failed[0].error.splitlines()[0] if failed[0].error else "failed"
+                                  error=scrub_text(git_error(exc), svc.config.current.secrets))
 
 
 def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, taken: list[str],
@@ -362,7 +322,7 @@ def _execute(svc: Any, plan_id: str, executor: str, retry: bool) -> str:
         raise Refused(f"no sync plan {plan_id}")
     plan = Plan.model_validate(row.plan)
     if retry:
-        todo = _retry_gate(row)
+        todo = retry_targets(row)
         outcomes = [Outcome.model_validate(o) for o in row.outcomes]
     else:
         _gate(svc, row)
@@ -380,7 +340,7 @@ def _execute(svc: Any, plan_id: str, executor: str, retry: bool) -> str:
         _start(svc, plan, sd, todo, holder, taken, retry)
         ran = True
         _run_targets(svc, plan, sd, todo, outcomes)
-        status, result, error = _verdict(plan, outcomes)
+        status, result, error = verdict(plan, outcomes)
         st.set_status(plan.id, status, error, outcomes=[o.model_dump() for o in outcomes])
         error = "" if result == "success" else error
     except AlreadyRunning:
@@ -487,39 +447,6 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
     if fresh is not None:
         update_message(svc, row.channel, row.ts, message_text(svc, fresh))
     notify_finished(svc, plan.id, result, error)
-
-
-def outcome_text(plan: Plan, result: str, error: str, outcomes: list[Outcome],
-                 retry: bool = False) -> str:
-    """The thread message after an execution: one line per target when any failed (a failed
-    target shows git's full stderr)."""
-    if result == "success":
-        return f"Sync {plan.id} done: target now at " + ", ".join(
-            (o.sha_after or "")[:12] for o in outcomes)
-    if not outcomes:  # refused before any push: this attempt changed nothing
-        if retry:
-            return f"Retry of sync {plan.id} {result}, no target changed by it: {error}"
-        return f"Sync {plan.id} {result}, target unchanged: {error}"
-    if result == "partially-applied":
-        head = f"Sync {plan.id} partially applied: {error}"
-    else:
-        noun = "targets" if len(outcomes) > 1 else "target"
-        head = (f"Sync {plan.id} failed, {noun} unchanged: "
-                f"{error}\n`/sync retry {plan.id}` retries it against this approved plan")
-    lines = [head]
-    for o in outcomes:
-        where = f"{o.repo} {o.branch or ''}".strip()
-        if o.status == "failed":
-            lines.append(f"• {where}: failed, " + (
-                f"now at {(o.sha_after or '')[:12]}" if o.moved
-                else f"unchanged at {(o.sha_before or '(new branch)')[:12]}")
-                + f"\n```{o.error}```")
-        elif o.status == "moved":
-            lines.append(f"• {where}: now at {(o.sha_after or '')[:12]} "
-                         f"(was {(o.sha_before or '(new branch)')[:12]})")
-        else:
-            lines.append(f"• {where}: unchanged (nothing to change)")
-    return "\n".join(lines)
 
 
 def record_yaml(record: dict) -> str:
