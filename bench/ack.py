@@ -172,6 +172,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=2000, help="requests per server")
     ap.add_argument("-c", type=int, default=8, help="concurrent connections")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="relbot run --threads (waitress worker threads; default: relbot's)")
     ap.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_bare is not None:
@@ -191,7 +193,8 @@ def main() -> int:
     env.pop("SLACK_APP_TOKEN", None)
     relbot, relbot_url = _start(
         [sys.executable, "-m", "bot", "run", "--http", "--port", "0", "--config", str(cfg),
-         "--db", str(Path(tmp.name) / "relbot.db")], env, tmp.name)
+         "--db", str(Path(tmp.name) / "relbot.db"),
+         *(["--threads", str(args.threads)] if args.threads else [])], env, tmp.name)
     bare, bare_url = _start([sys.executable, str(Path(__file__).resolve()), "--serve-bare",
                              "0"], env, tmp.name)
     try:
@@ -213,7 +216,8 @@ def main() -> int:
             p.wait(30)
         api.stop()
         tmp.cleanup()
-    print(f"N={args.n} C={args.c} (cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
+    print(f"N={args.n} C={args.c} relbot --threads {args.threads or 'default'} "
+          f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
     print(f"{'':8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for name in ("bare", "relbot"):
         xs = results[name]

@@ -151,28 +151,39 @@ def _tree(cache: Path, sha: str | None, path: str) -> dict[str, tuple[str, str]]
     return out
 
 
+Stats = dict[str, tuple[int, int, bool]]
+
+
 def _tree_diff(cache: Path, src_sha: str, src_path: str, dst_sha: str, dst_path: str
-               ) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
-    """Only the differing blobs of two subtrees (``git diff-tree``: unchanged never read)."""
+               ) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]], Stats | None]:
+    """Only the differing blobs of two subtrees and their line counts, from one ``git
+    diff-tree --raw --numstat`` (unchanged files are never read; binary and large files are
+    not diffed). The counts are None when one side has no such subtree."""
     a = f"{dst_sha}:{dst_path.strip('/')}"
     b = f"{src_sha}:{src_path.strip('/')}"
     have = git("cat-file", "-t", a, cwd=cache, check=False).strip() == "tree"
     if git("cat-file", "-t", b, cwd=cache, check=False).strip() != "tree":
-        return {}, _tree(cache, dst_sha, dst_path) if have else {}
+        return {}, _tree(cache, dst_sha, dst_path) if have else {}, None
     if not have:
-        return _tree(cache, src_sha, src_path), {}
+        return _tree(cache, src_sha, src_path), {}, None
     src: dict[str, tuple[str, str]] = {}
     dst: dict[str, tuple[str, str]] = {}
-    parts = git("diff-tree", "-r", "-z", "--no-renames", a, b, cwd=cache).split("\0")
-    for meta, name in zip(parts[0::2], parts[1::2], strict=False):
-        if not meta.startswith(":"):
-            continue
-        m1, m2, o1, o2, _st = meta[1:].split()
-        if not m1.startswith("16") and o1.strip("0"):
-            dst[name] = (m1, o1)
-        if not m2.startswith("16") and o2.strip("0"):
-            src[name] = (m2, o2)
-    return src, dst
+    stats: Stats = {}
+    parts = iter(git("-c", f"core.bigFileThreshold={HUGE_BYTES}", "diff-tree", "-r", "-z",
+                     "--no-renames", "--raw", "--numstat", a, b, cwd=cache).split("\0"))
+    for rec in parts:
+        if rec.startswith(":"):
+            name = next(parts, "")
+            m1, m2, o1, o2, _st = rec[1:].split()
+            if not m1.startswith("16") and o1.strip("0"):
+                dst[name] = (m1, o1)
+            if not m2.startswith("16") and o2.strip("0"):
+                src[name] = (m2, o2)
+        elif rec.count("\t") >= 2:
+            plus, minus, name = rec.split("\t", 2)
+            binary = plus == "-"
+            stats[name] = (0 if binary else int(plus), 0 if binary else int(minus), binary)
+    return src, dst, stats
 
 
 def dir_digest(tree: dict[str, tuple[str, str]]) -> str:
@@ -250,14 +261,17 @@ def _diff(sd: SyncDef, src: dict[str, tuple[str, str]], dst: dict[str, tuple[str
 
 
 def _count(sd: SyncDef, cache: Path, changes: list[Change], src: dict[str, tuple[str, str]],
-           dst: dict[str, tuple[str, str]]) -> list[Change]:
-    """Fill in line counts (``git diff-tree --numstat``; binary and large files flagged, never
-    diffed) and, for config syncs, the changed keys."""
+           dst: dict[str, tuple[str, str]], stats: Stats | None = None) -> list[Change]:
+    """Fill in line counts (``stats`` from the tree diff, else ``git diff-tree --numstat``
+    between trees built of the changed blobs; binary and large files flagged, never diffed)
+    and, for config syncs, the changed keys."""
     counted = [c for c in changes if c.status != "R"]
     old = {c.path: dst[c.path] for c in counted if c.path in dst}
     new = {c.path: src[c.path] for c in counted if c.status != "D"}
-    stats = numstat(cache, old, new)
-    size = sizes(cache, {e[1] for e in (*old.values(), *new.values())})
+    if stats is None:
+        stats = numstat(cache, old, new)
+    flagged = {c.path for c in counted if stats.get(c.path, (0, 0, False))[2]}
+    size = sizes(cache, {e[1] for side in (old, new) for p, e in side.items() if p in flagged})
     huge = {o for o, n in size.items() if n > HUGE_BYTES}
     blobs: dict[str, bytes] = {}
     if sd.type == "config":
@@ -302,10 +316,11 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
     targets: list[TargetPlan] = []
     for i, t in enumerate(sd.all_targets()):
         url = resolve_repo(t.repo, base_dir)
+        stats: Stats | None = None
         if is_git_repo(url) or "://" in url:
             branch, tsha = _fetch(cache, url, t.branch, f"target-{i}")
             if full is None and tsha is not None:
-                src, dst = _tree_diff(cache, sha, sd.source.path, tsha, t.path)
+                src, dst, stats = _tree_diff(cache, sha, sd.source.path, tsha, t.path)
             else:
                 dst = _tree(cache, tsha, t.path)
                 src = full if full is not None else _tree(cache, sha, sd.source.path)
@@ -319,7 +334,7 @@ def build_plan(sd: SyncDef, base_dir: Path, cache_dir: Path, source_ref: str | N
         changes = _diff(sd, src, dst)
         store_files(cache, _changed_files(changes, src, dst, files))
         targets.append(TargetPlan(repo=url, branch=branch, path=t.path, sha=tsha,
-                                  changes=_count(sd, cache, changes, src, dst)))
+                                  changes=_count(sd, cache, changes, src, dst, stats)))
     plan = Plan(sync=sd.name, type=sd.type, source_repo=src_url, source_ref=ref, source_sha=sha,
                 targets=targets)
     digest = hashlib.sha256(plan.canonical().encode()).hexdigest()
