@@ -56,7 +56,8 @@ def make_client(token: str, base_url: str | None = None) -> WebClient:
     return client
 
 
-def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False) -> App:
+def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
+              prechecked: bool = False) -> App:
     """The Bolt app: services in the context, retried events dropped, all handlers wired."""
     from handlers import register_all, setup_all
 
@@ -65,10 +66,10 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False) 
         signing_secret=signing_secret,
         process_before_response=False,
         listener_executor=svc.work,
-        # The signature is checked once, before Bolt: bot.http.check_request (over the raw
-        # bytes, Slack's 5-minute window). Socket Mode needs none. Any other HTTP front end
-        # must call check_request first.
-        request_verification_enabled=False,
+        # The signature is checked once: by bot.http.check_request before Bolt when the
+        # front end says so (``prechecked``: relbot's HTTP server), else by Bolt itself.
+        # Socket Mode needs none.
+        request_verification_enabled=not (socket_mode or prechecked),
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )

@@ -3,7 +3,7 @@
 server here (console, tests) and by waitress through WSGI in production (``bot/wsgi.py``).
 
 Requests are checked before Bolt sees them, by :func:`check_request` (the one signature
-check: Bolt's own verification is off, see ``bot.app.build_app``): a body over
+check: the app is built with ``prechecked=True``, so Bolt does not verify again): a body over
 :data:`MAX_BODY` gets 413, a bad signature or a timestamp outside Slack's 5-minute window
 401, and signed but malformed payloads (invalid UTF-8 or JSON, JSON nested deeper than
 :data:`MAX_DEPTH`, an ``event`` that is not an object, ``actions`` that is not a list) 400

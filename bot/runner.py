@@ -144,7 +144,8 @@ def _run(args: argparse.Namespace) -> int:
     if problem:
         svc.close()
         raise SystemExit2(f"relbot: refusing to append: {problem}")
-    app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode)
+    app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode,
+                    prechecked=True)  # SlackHTTPServer checks every request (bot.http)
     stop = threading.Event()
     server: Any = None
     socket_handler: Any = None

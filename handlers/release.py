@@ -15,6 +15,7 @@ from bot.release import service as rs
 from bot.release import version as vs
 from bot.render.release import release_blocks, summary
 from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
+from handlers.binding import bound_record, clicker
 
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
 
@@ -231,10 +232,12 @@ def register(app: Any) -> None:
     def on_check(ack: Any, body: dict, context: Any) -> None:
         ack()
         svc = context["svc"]
-        uid = body["user"]["id"]
-        rid, cid = body["actions"][0]["value"].split(":", 1)
-        row = rs.store(svc).get(int(rid))
-        if row is None:
+        uid = clicker(body)
+        act = body["actions"][0]
+        rid, _, cid = str(act.get("value", "")).partition(":")
+        row = bound_record(svc, body, "release", rid, rs.store(svc).by_message,
+                           lambda r: str(r.id))
+        if row is None or act.get("action_id") != f"release:check:{cid}":
             return
         try:
             rs.confirm(svc, row, cid, uid)

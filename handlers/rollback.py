@@ -16,6 +16,7 @@ from bot.rollback import service as rb
 from bot.rollback.decision import USAGE, parse_request, split_request
 from bot.rollback.evidence import evidence
 from handlers.base import CommandContext, Reply, SubcommandSpec
+from handlers.binding import bound_record, clicker
 
 
 def _start(ctx: CommandContext) -> str:
@@ -118,11 +119,13 @@ def register(app: Any) -> None:
     def on_tick(ack: Any, body: dict, context: Any) -> None:
         ack()
         svc = context["svc"]
-        uid = body["user"]["id"]
+        uid = clicker(body)
         act = body["actions"][0]
-        _, num, name = act["block_id"].split(":")
-        row = rb.store(svc).get(int(num))
-        if row is None or name not in cl.CHECKLISTS:
+        _, num, name = (str(act.get("block_id", "")).split(":") + ["", "", ""])[:3]
+        row = bound_record(svc, body, "rollback", num, rb.store(svc).by_message,
+                           lambda r: str(r.num))
+        if row is None or name not in cl.CHECKLISTS or act.get("action_id") != (
+                f"rollback:checklist:{name}"):
             return
         selected = {o["value"] for o in act.get("selected_options") or []}
         try:

@@ -132,6 +132,12 @@ class ReleaseStore:
         r = self.db.conn().execute("SELECT * FROM releases WHERE id = ?", (rid,)).fetchone()
         return self._load(r) if r else None
 
+    def by_message(self, channel: str, ts: str) -> ReleaseRow | None:
+        """The release whose message is ``channel``/``ts`` (what a click was made on)."""
+        r = self.db.conn().execute("SELECT * FROM releases WHERE channel = ? AND ts = ? "
+                                   "AND ts <> ''", (channel, ts)).fetchone()
+        return self._load(r) if r else None
+
     def find(self, product: str | None, version: str | None) -> ReleaseRow | None:
         """By version (latest if product None), else the newest active release."""
         sql, args = "SELECT * FROM releases WHERE 1=1", []

@@ -104,6 +104,12 @@ class RollbackStore:
         r = self.db.conn().execute("SELECT * FROM rollbacks WHERE id = ?", (num,)).fetchone()
         return self._load(r) if r else None
 
+    def by_message(self, channel: str, ts: str) -> RollbackRow | None:
+        """The rollback whose message is ``channel``/``ts`` (what a click was made on)."""
+        r = self.db.conn().execute("SELECT * FROM rollbacks WHERE channel = ? AND ts = ? "
+                                   "AND ts <> ''", (channel, ts)).fetchone()
+        return self._load(r) if r else None
+
     def active_for(self, product: str) -> RollbackRow | None:
         r = self.db.conn().execute(
             "SELECT * FROM rollbacks WHERE product = ? AND active = 1", (product,)).fetchone()

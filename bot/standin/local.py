@@ -30,7 +30,7 @@ class LocalSlack:
         self.client = make_client("xoxb-standin-" + secrets.token_hex(4), self.api.url)
         self.svc: Services = build_services(holder, db_path, client=self.client, clock=clock,
                                             real_time=real_time)
-        self.app = build_app(self.svc, self.signing_secret)
+        self.app = build_app(self.svc, self.signing_secret, prechecked=True)
         self.http = SlackHTTPServer(self.app, self.signing_secret, "127.0.0.1", 0,
                                     metrics=self.svc.metrics.render if self.svc.metrics else None,
                                     health=self.svc.health)
