@@ -51,8 +51,10 @@ def read_record(path: str) -> dict[str, Any]:
     """An evidence record (YAML or JSON) from ``path``; a clear error when it is not one."""
     import yaml
 
+    from bot import safeyaml
+
     try:
-        rec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        rec = safeyaml.load(Path(path).read_text(encoding="utf-8"), max_bytes=16 << 20)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RelbotError(f"cannot read evidence file {path}: {exc}") from None
     if not isinstance(rec, dict):

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot import safeyaml
 from bot.cadence.config import CalendarConfig
 from bot.configbase import ApprovalPolicy, Duration, Principal, Strict, check_timezone
 from bot.errors import ConfigError, ConfigIssue
@@ -229,8 +230,10 @@ def _message(err: dict, model: type[BaseModel]) -> str:
 def parse_config(text: str, filename: str = "relbot.yml") -> Config:
     """Parse and validate config text; raises :class:`ConfigError` naming file and line."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = safeyaml.compose(text)
+        data = safeyaml.construct(node)
+    except safeyaml.YAMLLimitError as exc:
+        raise ConfigError([ConfigIssue(filename, exc.line, "", exc.problem)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -270,6 +273,10 @@ def load_config(path: str | Path) -> Config:
     """Read, validate and return the config at ``path``; relative paths resolve beside it."""
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > safeyaml.MAX_BYTES:  # refused before it is read into memory
+            raise ConfigError([ConfigIssue(str(p), 1, "", f"file is {size:,} bytes; the "
+                                           f"limit is {safeyaml.MAX_BYTES:,}")])
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(p), None, "", "file not found")]) from None

@@ -17,6 +17,7 @@ from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
 from bot.errors import ConfigError, DatabaseUnwritable, RelbotError
 from bot.http import Endpoint, Ready
+from bot.messages import post_message
 from bot.redact import redactor_for, scrub_text
 from bot.services import build_services
 from storage.dialect import DatabaseError, redact_url
@@ -76,6 +77,27 @@ def _need(name: str, what: str) -> str:
 
 class SystemExit2(Exception):  # noqa: N818
     """A start-up problem reported as one line, exit code 2."""
+
+
+def reload_config(svc: Any, holder: ConfigHolder, path: str) -> bool:
+    """SIGHUP: swap in the new config, or keep the running one and say why -- in the log,
+    the audit log and the channel. Never takes the bot down (a bomb, a bad key)."""
+    try:
+        new = holder.reload()
+    except Exception as exc:  # ConfigError, or anything a hostile file provokes
+        why = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        log.error("config reload failed, keeping the running config:\n%s", why)
+        svc.audit.append("system", "config.reload_failed", path, {"error": why[:2000]})
+        try:
+            post_message(svc, f":warning: relbot kept its running config: reloading {path} "
+                         f"failed:\n```{why[:2000]}```", None, holder.current.channel)
+        except Exception:  # the log and the audit log have it
+            log.warning("could not tell the channel about the failed reload")
+        return False
+    svc.groups.invalidate()
+    svc.audit.append("system", "config.reloaded", path, {"channel": new.channel})
+    log.info("config reloaded from %s", path)
+    return True
 
 
 def run_bot(args: argparse.Namespace) -> int:
@@ -155,14 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         stop.set()
 
     def on_hup(signum: int, frame: Any) -> None:
-        try:
-            new = holder.reload()
-            svc.groups.invalidate()
-            svc.audit.append("system", "config.reloaded", str(args.config),
-                             {"channel": new.channel})
-            log.info("config reloaded from %s", args.config)
-        except ConfigError as exc:
-            log.error("config reload failed, keeping the old config:\n%s", exc)
+        svc.work.submit(reload_config, svc, holder, str(args.config))
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)

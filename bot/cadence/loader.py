@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot import safeyaml
 from bot.cadence.config import CalendarConfig
 from bot.errors import ConfigError, ConfigIssue
 
@@ -53,8 +54,10 @@ def _load_file(path: Path, tz: str) -> CalendarConfig:
 def load_calendar_text(text: str, filename: str) -> CalendarConfig:
     """Parse a separate calendar YAML; errors read ``file:line: key: message``."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
+        node = safeyaml.compose(text)
+        data = safeyaml.construct(node) or {}
+    except safeyaml.YAMLLimitError as exc:
+        raise ConfigError([ConfigIssue(filename, exc.line, "", exc.problem)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(filename, None, "", str(exc))]) from None
     if isinstance(data, dict) and set(data) == {"calendar"}:

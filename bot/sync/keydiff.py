@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bot import safeyaml
 from bot.redact import HIDDEN, is_secret_key
 
 
@@ -21,13 +22,16 @@ def _parse(path: str, data: bytes | None) -> Any:
     low = path.lower()
     try:
         if low.endswith((".yml", ".yaml")):
-            return yaml.safe_load(text) or {}
+            return safeyaml.load(text) or {}
         if low.endswith(".json"):
             return json.loads(text)
         if low.endswith(".toml"):
             return tomllib.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        return {"<unparsable>": str(exc).splitlines()[0]}
+    except safeyaml.YAMLLimitError as exc:  # an alias bomb: one line, not megabytes
+        return {"<refused>": f"{path}:{exc.line}: {exc.problem}"}
+    except (yaml.YAMLError, json.JSONDecodeError, tomllib.TOMLDecodeError, RecursionError,
+            ValueError) as exc:
+        return {"<unparsable>": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
     return None
 
 
