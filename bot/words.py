@@ -10,12 +10,14 @@ OPTION = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
 """A ``key=value`` word."""
 _APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
 _KEEP = "\x00"  # stands in for an in-word apostrophe while shlex splits
+_UNICODE_SPACE = re.compile(r"[^\S \t\n\r]")  # NBSP, NEL, \f, ...: shlex knows only these 4
 
 
 def split_words(text: str) -> list[str]:
     """Shell-like words: quotes group words, but an apostrophe inside a word ("won't",
     "customer's") is just a letter, and an unbalanced quote falls back to plain words."""
     text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'")
+    text = _UNICODE_SPACE.sub(" ", text)  # a pasted non-breaking space separates words too
     text = _APOSTROPHE.sub(_KEEP, text)
     try:
         words = shlex.split(text)
