@@ -24,6 +24,11 @@ _BUILTIN_SHAPES = (
     r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",  # GitHub tokens
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
 )
+# ``password=VALUE`` / ``"api_key": "VALUE"`` / ``DB_TOKEN: VALUE`` in free text (logs, command
+# output, git stderr): the value after a secret-looking name; "(value hidden)" stays as it is
+_NAMED_VALUE = (r"(?i)(?<![\w.-])(?P<name>[\w.-]*(?:pass(?:word|wd|phrase)|secret|token"
+                r"|credential|api[_-]?key|private[_-]?key)[\w.-]*)(?P<sep>\"?\s*[:=]\s*\"?)"
+                r"(?!changed \(value hidden\))(?P<value>[^\s\"',;()\[\]{}]+)")
 # userinfo of a URL: everything between "scheme://" and "@" before the host
 _URL_USERINFO = r"(?<=://)[^\s/@?#'\"<>]+@"
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -55,10 +60,12 @@ class Redactor:
         alts = [re.escape(v) for v in known] + list(_BUILTIN_SHAPES) + list(patterns)
         self._values = re.compile("|".join(f"(?:{a})" for a in alts))
         self._url = re.compile(_URL_USERINFO)
+        self._named = re.compile(_NAMED_VALUE)
 
     def text(self, text: str) -> str:
         """``text`` with every secret masked."""
-        return self._url.sub(URL_MASK, self._values.sub(MASK, text))
+        text = self._url.sub(URL_MASK, self._values.sub(MASK, text))
+        return self._named.sub(lambda m: m["name"] + m["sep"] + MASK, text)
 
     def obj(self, obj: Any, hidden: bool = False) -> Any:
         """A JSON-like structure scrubbed: values under secret-looking keys are masked (at

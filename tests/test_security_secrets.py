@@ -59,6 +59,12 @@ def test_scrub_masks_nested_secret_keys_urls_and_patterns() -> None:
     assert scrub_text(f"fatal: unable to access 'https://u:{GHP}@h/o/r/': 403") == (
         "fatal: unable to access 'https://***@h/o/r/': 403")
     assert "user@example.com" in scrub_text("mail user@example.com")  # not a URL
+    # secret-looking names in free text (command output, logs): the value goes
+    assert scrub_text("export DB_PASSWORD=hunter2 ok") == "export DB_PASSWORD=[REDACTED] ok"
+    assert scrub_text('{"api_key": "abc123"}') == '{"api_key": "[REDACTED]"}'
+    assert scrub_text("db.password: changed (value hidden)") == (
+        "db.password: changed (value hidden)")
+    assert scrub_text("tokens are fine; the secret is out") == "tokens are fine; the secret is out"
 
 
 def test_secrets_config_list_and_mapping_shapes() -> None:
