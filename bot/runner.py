@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
         svc.close()
         raise SystemExit2(f"relbot: refusing to append: {problem}")
     app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode,
-                    prechecked=True)  # SlackHTTPServer checks every request (bot.http)
+                    prechecked=True)  # bot.http.Endpoint checks every request first
     stop = threading.Event()
     server: Any = None
     socket_handler: Any = None
