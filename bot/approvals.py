@@ -250,11 +250,15 @@ class Approvals:
         if hook is not None:
             hook(self.services, state)
 
-    def confirm(self, req: RequestRow) -> ApprovalState:
+    def confirm(self, req: RequestRow, *, notify: bool = False) -> ApprovalState:
         """The request's state once its votes are reconciled with the reactions Slack shows
-        on its message now (only those still there count); unchanged if Slack can't say."""
-        self.reconcile(req)
-        return self.state(self.store.get(req.id) or req)
+        on its message now (only those still there count); unchanged if Slack can't say.
+        ``notify``: tell the kind when that changed anything (its message shows the votes)."""
+        changed = self.reconcile(req)
+        state = self.state(self.store.get(req.id) or req)
+        if changed and notify:
+            self._notify(state)
+        return state
 
     def opened(self, req: RequestRow) -> ApprovalState | None:
         """Call once a feature has finished opening ``req`` (message posted, jobs set):

@@ -153,3 +153,40 @@ def test_a_reaction_on_a_closed_request_is_refused_with_the_reason(chat: Chat) -
     said = chat.react("U0ALICE", msg)
     assert chat.audit("approval.refused")[-1].payload["reason"] == "request is cancelled"
     assert "was not counted: request is cancelled" in said.private[0].text
+
+
+def test_a_manual_apply_rereads_the_reactions_first(tmp_path: Path, make_chat) -> None:
+    src, dst = setup_repos(tmp_path)
+    before = tree_hash(dst)
+    extra = "    approval: {quorum: 1}\n    options: {delete: true, auto_apply: false}\n"
+    chat = make_chat(config(src, dst).replace("    options: {delete: true}\n", "") + extra)
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    pid = msg.rendered.split()[1]
+    chat.react("U0BOB", msg)
+    assert "/sync apply" in chat.thread(msg)[-1].rendered
+    # BOB takes his reaction back; the reaction_removed event never arrives
+    chat.api.state.react(msg.channel, msg.ts, "U0BOB", "white_check_mark", removed=True)
+    said = chat.command("U0BOB", f"/sync apply {pid}")
+    assert "needs 1 more approval" in said.text
+    assert chat.audit("approval.revoked")[-1].payload["via"] == "reconciled"
+    assert "needs 1 more approval" in plan_msg(chat).rendered      # the message says so too
+    assert tree_hash(dst) == before
+    chat.react("U0CAROL", msg)
+    assert "success" in chat.command("U0BOB", f"/sync apply {pid}").text
+
+
+def test_an_approval_withdrawn_before_apply_collects_votes_again(tmp_path: Path,
+                                                                  make_chat) -> None:
+    src, dst = setup_repos(tmp_path)
+    extra = "    approval: {quorum: 1}\n    options: {delete: true, auto_apply: false}\n"
+    chat = make_chat(config(src, dst).replace("    options: {delete: true}\n", "") + extra)
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    pid = msg.rendered.split()[1]
+    chat.react("U0BOB", msg)
+    chat.unreact("U0BOB", msg)                      # withdrawn before anyone applied it
+    assert chat.audit("approval.reopened")
+    said = chat.react("U0CAROL", msg)               # was refused: "request is approved"
+    assert not said.private and len(_counted(chat, "U0CAROL")) == 1
+    assert "success" in chat.command("U0BOB", f"/sync apply {pid}").text

@@ -177,6 +177,9 @@ def on_change(svc: Any, state: ApprovalState) -> None:
     if row is None:
         return
     update_message(svc, row.channel, row.ts, message_text(svc, row, state))
+    if not state.reached and state.request.status == "approved" and row.status == "planned":
+        _reopen(svc, state.request)  # an approval withdrawn before it ran: votes count again
+        return
     if state.reached and svc.approvals.transition(state.request.id, "open", "approved"):
         sd = svc.config.current.sync(row.sync)
         if sd is not None and not sd.options.auto_apply:
@@ -184,9 +187,17 @@ def on_change(svc: Any, state: ApprovalState) -> None:
                          row.channel, row.ts)
             return
         try:
-            execute(svc, row.id, "relbot")
+            execute(svc, row.id, "relbot", confirmed=True)  # the vote just re-read them
         except (Refused, RelbotError):
             pass  # already reported in the thread
+
+
+def _reopen(svc: Any, req: Any) -> None:
+    fresh = svc.approvals.reopen(req)
+    sched = getattr(svc, "scheduler", None)
+    if fresh is not None and fresh.expires != req.expires and sched is not None:
+        sched.add_once(f"sync-expire:{req.subject}", datetime.fromisoformat(fresh.expires),
+                       "sync.expire", plan_id=req.subject)
 
 
 def expire_job(svc: Any, plan_id: str) -> None:
@@ -203,10 +214,14 @@ def expire_job(svc: Any, plan_id: str) -> None:
         notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
 
 
-def _approval(svc: Any, row: PlanRow) -> tuple[Verdict, Any]:
-    """The plan's "approval policy" requirement (and its request)."""
+def _approval(svc: Any, row: PlanRow, confirm: bool = False) -> tuple[Verdict, Any]:
+    """The plan's "approval policy" requirement (and its request); ``confirm``: first
+    reconcile the votes with the reactions Slack shows (before executing)."""
     req = svc.approvals.for_subject("sync", row.id)
-    state = svc.approvals.state(req) if req is not None else None
+    state = None
+    if req is not None:
+        state = (svc.approvals.confirm(req, notify=True) if confirm
+                 else svc.approvals.state(req))
     v = requirements.approval_policy(state, missing=f"{row.id} has no approval request")
     if state is not None and state.expired:
         v = replace(v, refusal=f"{row.id}: approval expired at {req.expires}; run "
@@ -232,12 +247,12 @@ def gate_verdicts(svc: Any, row: PlanRow) -> list[tuple[str, Verdict]]:
     return out
 
 
-def _gate(svc: Any, row: PlanRow) -> None:
+def _gate(svc: Any, row: PlanRow, confirmed: bool) -> None:
     if row.status == "running":
         raise AlreadyRunning(row.id)
     if row.status != "planned":
         raise Refused(f"{row.id} is {row.status}" + (f" ({row.note})" if row.note else ""))
-    verdict, req = _approval(svc, row)
+    verdict, req = _approval(svc, row, confirm=not confirmed)
     if verdict.ok:
         return
     if req is not None and svc.approvals.state(req).expired:
@@ -300,14 +315,17 @@ def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, take
         raise AlreadyRunning(plan.id)
 
 
-def execute(svc: Any, plan_id: str, executor: str, retry: bool = False) -> str:
+def execute(svc: Any, plan_id: str, executor: str, retry: bool = False,
+            confirmed: bool = False) -> str:
     """Execute an approved plan (lock, stale check, apply each target, verify, log); with
-    ``retry`` only the targets a partial execution left failed. Returns the result.
+    ``retry`` only the targets a partial execution left failed. Returns the result. The
+    approval is first re-read from the reactions on the plan's message, unless ``confirmed``
+    (the quorum vote that calls it has just done so).
 
     An execution that loses the race to another one of the same plan raises
     :class:`AlreadyRunning` after one audit entry, and says nothing in the plan's thread."""
     try:
-        return _execute(svc, plan_id, executor, retry)
+        return _execute(svc, plan_id, executor, retry, confirmed)
     except AlreadyRunning as exc:
         svc.audit.append(executor, "sync.refused", plan_id, {
             "error": exc.message, "already_running": True, "retry": retry})
@@ -315,7 +333,7 @@ def execute(svc: Any, plan_id: str, executor: str, retry: bool = False) -> str:
         raise
 
 
-def _execute(svc: Any, plan_id: str, executor: str, retry: bool) -> str:
+def _execute(svc: Any, plan_id: str, executor: str, retry: bool, confirmed: bool) -> str:
     st = store(svc)
     row = st.get(plan_id)
     if row is None:
@@ -325,7 +343,7 @@ def _execute(svc: Any, plan_id: str, executor: str, retry: bool) -> str:
         todo = retry_targets(row)
         outcomes = [Outcome.model_validate(o) for o in row.outcomes]
     else:
-        _gate(svc, row)
+        _gate(svc, row, confirmed)
         todo = list(range(len(plan.targets)))
         outcomes = [Outcome(repo=t.repo, branch=t.branch, status="failed", sha_before=t.sha,
                             sha_after=t.sha, error="not run") for t in plan.targets]
