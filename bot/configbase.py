@@ -31,11 +31,19 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("must be a duration like 30s, 15m, 24h or 1d")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        return _seconds(value, value)
     m = _DUR.match(str(value))
     if not m:
         raise ValueError(f"must be a duration like 30s, 15m, 24h or 1d, not {value!r}")
-    return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
+    return _seconds(float(m.group(1)) * _UNIT[m.group(2)], value)
+
+
+def _seconds(n: float, value: Any) -> timedelta:
+    try:
+        return timedelta(seconds=n)
+    except (OverflowError, ValueError):  # beyond timedelta's ~2.7 million years, or NaN
+        raise ValueError(f"must be a duration like 30s, 15m, 24h or 1d, not {value!r} "
+                         "(out of range)") from None
 
 
 def check_timezone(value: str) -> str:
