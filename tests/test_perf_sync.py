@@ -169,3 +169,19 @@ def test_large_change_list_is_one_uploaded_file_hashed_into_the_evidence(
     from bot.sync import flow
     [log] = flow.store(chat.svc).logs(pid)
     assert log["change_list"]["sha256"] == digest and log["result"] == "success"
+
+
+def test_refused_upload_falls_back_to_thread_messages(tmp_path: Path, make_chat) -> None:
+    from tests.test_sync_flow import config, plan_msg
+    src = make_remote(tmp_path, "product", {f"docs/f{i:03}.md": f"{i}\n" for i in range(300)})
+    dst = make_remote(tmp_path, "website", {"content/keep.txt": "k\n"})
+    chat = make_chat(config(src, dst).replace("{delete: true}", "{delete: false}"))
+    chat.api.state.faults.fail("files.getUploadURLExternal", 200, error="missing_scope")
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    thread = chat.thread(msg)
+    assert "Could not upload" in thread[0].rendered
+    assert "every change follows in this thread instead" in thread[0].rendered
+    listed = "\n".join(m.rendered for m in thread)
+    assert all(f"A f{i:03}.md" in listed for i in range(300))     # DR-03 still holds
+    assert "needs 2 more approvals" in plan_msg(chat).rendered    # the plan is open as usual

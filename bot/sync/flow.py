@@ -22,7 +22,13 @@ from bot.errors import (
 )
 from bot.messages import post_message, update_message, upload_file
 from bot.redact import scrub, scrub_text
-from bot.render.sync import as_file, change_list_file, outcome_text, summary_text
+from bot.render.sync import (
+    as_file,
+    change_list_file,
+    outcome_text,
+    summary_lines,
+    summary_text,
+)
 from bot.sync.config import SyncDef
 from bot.sync.execute import apply_target, stale_reason
 from bot.sync.outcome import RETRYABLE, Outcome, git_error, retry_targets, verdict
@@ -122,10 +128,7 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
     for chunk in chunks:
         post_message(svc, chunk, None, channel, ts)
     if listing:
-        name, content = change_list_file(plan)
-        upload_file(svc, channel, ts, name, content,
-                    f"All {listing['changes']} changes of {plan.id} (sha256 {listing['sha256']}, "
-                    "recorded in the evidence)")
+        _post_listing(svc, plan, listing, channel, ts)
     row = st.get(plan.id)
     assert row is not None
     update_message(svc, channel, ts, message_text(svc, row))
@@ -148,6 +151,25 @@ def _open_approval(svc: Any, sync_def: SyncDef, plan: Plan, requester: str, chan
         sched.add_once(f"sync-expire:{plan.id}", datetime.fromisoformat(req.expires),
                        "sync.expire", plan_id=plan.id)
     return req
+
+
+def _post_listing(svc: Any, plan: Plan, listing: dict[str, Any], channel: str,
+                  ts: str) -> None:
+    """Upload the complete change list into the plan's thread; when Slack refuses the upload
+    (an install without ``files:write``, say) the changes follow as thread messages instead,
+    so every change is still shown (DR-03)."""
+    name, content = change_list_file(plan)
+    try:
+        upload_file(svc, channel, ts, name, content,
+                    f"All {listing['changes']} changes of {plan.id} (sha256 {listing['sha256']}, "
+                    "recorded in the evidence)")
+    except Exception as exc:  # noqa: BLE001 - any refusal: fall back to messages
+        log.warning("upload of %s failed (%s): posting the changes as messages", name, exc)
+        body = summary_lines(plan)[1]
+        post_message(svc, f"Could not upload {name} ({type(exc).__name__}); every change "
+                          "follows in this thread instead.", None, channel, ts)
+        for i in range(0, len(body), LIMIT):
+            post_message(svc, "\n".join(body[i:i + LIMIT]), None, channel, ts)
 
 
 def change_list_evidence(svc: Any, plan: Plan) -> dict[str, Any] | None:
