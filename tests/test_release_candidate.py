@@ -171,11 +171,45 @@ def test_without_tagging_a_moved_ref_still_holds_execution(tmp_path: Path, make_
     late = commit(repo, "fix: late")
     said = chat.command("U0ALICE", "/release advance")
     assert "api 1.3.0 stays at Execution: the candidate moved" in said.text
-    assert f"`/release advance` again ships {late[:7]}" in said.text
+    # the notes were for the old commit: the answer says so instead of promising to ship
+    assert f"before {late[:7]} ships: RL-08 Release notes drafted is pending" in said.text
+    assert "again ships" not in said.text
     assert rs.find(chat.svc, "1.3.0").step == "Execution"
-    said = chat.command("U0ALICE", "/release advance")    # notes were for the old commit
-    assert f"not shipping api 1.3.0 on {late[:7]}: RL-08 Release notes drafted is pending" \
-        in said.text
+    said = chat.command("U0ALICE", "/release advance")
+    assert "cannot leave Execution: RL-08 Release notes drafted is pending" in said.text
     chat.command("U0BOB", "/release notes")
     chat.command("U0ALICE", "/release advance")
     assert rs.find(chat.svc, "1.3.0").step == "Post-Release"
+
+
+def test_execution_is_not_ready_while_a_check_does_not_hold_on_the_moved_candidate(
+        tmp_path: Path, make_chat) -> None:
+    """Review: after the ref moved at Execution, the message said "Ready to leave Execution"
+    and the refusal promised "`/release advance` again tags" although RL-08 (notes drafted for
+    the old commit) still held the tag back."""
+    repo = make_repo(tmp_path, msgs=("feat: users",))
+    checked = commit(repo, "chore: release 1.3.0", BUMP)
+    chat = _tagging_chat(make_chat, repo)
+    chat.command("U0ALICE", "/release start 1.3.0")
+    _clear(chat)
+    chat.command("U0BOB", "/release notes")
+    for _ in range(3):
+        chat.command("U0ALICE", "/release advance")
+    msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
+    assert "Ready to leave Execution" in chat._msg(msg.number).rendered
+    late = commit(repo, "fix: late change")
+    said = chat.command("U0ALICE", "/release advance")
+    assert f"the candidate moved from {checked[:7]} to {late[:7]}" in said.text
+    assert "again tags" not in said.text
+    assert (f"before {late[:7]} ships: RL-08 Release notes drafted is pending (notes were "
+            f"drafted for {checked[:7]}, not {late[:7]}) — cleared by anyone running "
+            "`/release notes`") in said.text
+    shown = chat._msg(msg.number).rendered
+    assert "Ready to leave Execution" not in shown
+    assert "Blocking Execution: RL-08 (anyone running `/release notes`)" in shown
+    status = chat.command("U0ALICE", "/release status").text
+    assert "Blocking Execution: RL-08" in status
+    chat.command("U0BOB", "/release notes")
+    assert "Ready to leave Execution" in chat._msg(msg.number).rendered
+    chat.command("U0ALICE", "/release advance")
+    assert git("rev-parse", "v1.3.0^{commit}", cwd=repo).strip() == late

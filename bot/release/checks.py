@@ -79,8 +79,9 @@ def initial(bump: str) -> dict[str, str]:
 
 
 def gating(step: str) -> tuple[str, ...]:
-    """The checks that must pass before leaving ``step``."""
-    return GATES.get(step, ())
+    """The checks that must hold before leaving ``step``. Leaving Execution ships the
+    candidate commit, so then every gating check must hold (on that commit)."""
+    return all_gating() if step == "Execution" else GATES.get(step, ())
 
 
 def all_gating() -> tuple[str, ...]:

@@ -108,8 +108,11 @@ def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | No
     row, moved = rs.recheck(svc, row)
     note = f" ({moved})" if moved else ""
     block = rs.blockers(svc, row)
+    text = "; ".join(f"{c} {ck.NAMES[c]} is {r}{_why(row, c)} — cleared by {w}"
+                     for c, r, w in block)
+    if moved and row.step == "Execution":
+        _refuse_moved(svc, row, moved, text)
     if block:
-        text = "; ".join(f"{c} {ck.NAMES[c]} is {r} — cleared by {w}" for c, r, w in block)
         svc.audit.append(actor, "release.advance.blocked", rs.subject(row), {
             "step": row.step, "blocked_by": [b[0] for b in block], "commit": row.commit})
         raise Refused(f"cannot leave {row.step}: {text}{note}", gate=row.step)
@@ -126,13 +129,6 @@ def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | No
         raise Refused(f"{fr.describe()}. {row.product} {row.version} stays at {row.step} "
                       f"until then (it may not enter {nxt}).", gate=row.step)
     if nxt == "Post-Release":
-        if moved and rs.product(svc, row.product).tag:
-            raise Refused(f"not tagging {tag_name(row)}: {moved}. Tagging needs the commit the "
-                          f"checks passed on; `/release advance` again tags {row.commit[:7]}",
-                          gate=row.step)
-        if moved:
-            raise Refused(f"{row.product} {row.version} stays at Execution: {moved}; "
-                          f"`/release advance` again ships {row.commit[:7]}", gate=row.step)
         tag(svc, row, actor)
     if not rs.store(svc).move(row.id, row.step, nxt, now, status):
         raise Refused(f"{row.product} {row.version} moved meanwhile; try again")
@@ -144,6 +140,28 @@ def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | No
         moved = "; ".join(x for x in (moved, done) if x) or None
         new = rs.run_auto(svc, rs.store(svc).get(row.id))  # type: ignore[arg-type]
     return new, moved  # type: ignore[return-value]
+
+
+def _why(row: ReleaseRow, cid: str) -> str:
+    """`` (first line of the check's evidence)`` for a blocker, or ''."""
+    ev = (row.checks[cid].evidence or "").strip()
+    return f" ({ev.splitlines()[0][:140]})" if ev else ""
+
+
+def _refuse_moved(svc: Any, row: ReleaseRow, moved: str, blocked: str) -> None:
+    """Leaving Execution after the ref moved: refused, saying what the next advance does on
+    the new candidate (ships it, or what still blocks it there)."""
+    sha = row.commit[:7]
+    if rs.product(svc, row.product).tag:
+        head = f"not tagging {tag_name(row)}: {moved}. Tagging needs the commit the checks " \
+               "passed on"
+        then = f"`/release advance` again tags {sha}"
+    else:
+        head = f"{row.product} {row.version} stays at Execution: {moved}"
+        then = f"`/release advance` again ships {sha}"
+    if blocked:
+        then = f"before {sha} ships: {blocked}"
+    raise Refused(f"{head}; {then}", gate=row.step)
 
 
 def _prepare(svc: Any, row: ReleaseRow, actor: str) -> str | None:
