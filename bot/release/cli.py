@@ -31,6 +31,7 @@ def cmd_propose(args: argparse.Namespace) -> str:
 
 
 def cmd_evidence(args: argparse.Namespace) -> str:
+    """The evidence record of VERSION as YAML or JSON."""
     svc = offline_services(args)
     row = rs.find(svc, args.version, args.product)
     rec = ev.evidence(svc, row)
@@ -41,6 +42,7 @@ def cmd_evidence(args: argparse.Namespace) -> str:
 
 
 def cmd_notes(args: argparse.Namespace) -> str:
+    """Draft the notes of VERSION (files written, RL-08 recorded); returns the Markdown."""
     svc = offline_services(args)
     row = rs.find(svc, args.version, args.product)
     md, mdp, ymp = rs.draft_notes(svc, row, "cli")
@@ -48,6 +50,8 @@ def cmd_notes(args: argparse.Namespace) -> str:
 
 
 def cmd_verify_evidence(args: argparse.Namespace) -> tuple[str, int]:
+    """Check an evidence file against the audit log and the product's repository; exit 1
+    with the problems listed."""
     rec = read_record(args.file)
     svc = offline_services(args)
     try:

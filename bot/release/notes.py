@@ -38,6 +38,7 @@ class Entry:
 
 
 def scope(c: Commit) -> str:
+    """The Conventional Commits scope of ``c`` (``feat(api): ...`` -> ``api``), or ''."""
     m = _CC.match(c.subject)
     return (m.group("scope") or "") if m else ""
 
@@ -113,6 +114,8 @@ def _line(e: Entry) -> str:
 
 
 def markdown(product: str, version: str, groups: dict[str, list[Entry]]) -> str:
+    """The notes as Markdown: Features, Fixes and Improvements always (``- none`` when
+    empty), Highlights, Breaking changes and Other changes only when they have entries."""
     lines = [f"# {product} {version}", ""]
     for sec in SECTIONS:
         items = groups[sec]
@@ -136,6 +139,7 @@ def _entry(e: Entry) -> dict[str, object]:
 
 def structured(product: str, version: str, since: str | None, ref: str,
                groups: dict[str, list[Entry]], generated_at: str) -> str:
+    """The notes as YAML with every entry's provenance (sha, author, type, scope, why)."""
     data = {
         "product": product, "version": version, "from": since or "(first commit)", "to": ref,
         "generated_at": generated_at,
@@ -155,4 +159,5 @@ def write(out_dir: Path, version: str, md: str, yml: str) -> tuple[Path, Path, s
 
 
 def digest(md: str, yml: str) -> str:
+    """SHA-256 over both notes files (what RL-08 and the evidence record name)."""
     return hashlib.sha256((md + "\0" + yml).encode()).hexdigest()

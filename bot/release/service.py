@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ def resolved_product(config: Any, name: str | None) -> Product:
 
 
 def repo(p: Product) -> Path:
+    """The product's repository (already resolved against the config file's directory)."""
     return Path(p.repo)
 
 
@@ -56,6 +56,7 @@ def propose(p: Product, released: list[str] = ()) -> tuple[vs.semver.Version | N
 
 
 def subject(row: ReleaseRow) -> str:
+    """``product@version``: the subject of every audit entry about the release."""
     return f"{row.product}@{row.version}"
 
 
@@ -65,6 +66,8 @@ def evidence_id(row: ReleaseRow) -> str:
 
 
 def find(svc: Any, version: str | None, product_name: str | None = None) -> ReleaseRow:
+    """The release of ``version`` (``v`` prefix allowed), or the product's active one when
+    ``version`` is None; NotFound otherwise."""
     if version and version.startswith("v"):
         version = version[1:]
     row = store(svc).find(product_name, version)
@@ -75,6 +78,8 @@ def find(svc: Any, version: str | None, product_name: str | None = None) -> Rele
 
 def record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
             commit: str | None = None, details: dict[str, Any] | None = None) -> None:
+    """Audit one check result (evidence scrubbed of secrets) and store it with the commit it
+    was decided on (default: the candidate)."""
     evidence = scrub_text(evidence, svc.config.current.secrets)
     sha = row.commit if commit is None else commit
     payload: dict[str, Any] = {"check": cid, "result": result, "evidence": evidence,
@@ -96,6 +101,7 @@ def resolve(p: Product) -> str:
 
 
 def candidate(row: ReleaseRow) -> ck.Candidate:
+    """What the automatic checks decide about: the release's version at its candidate."""
     return ck.Candidate(row.version, row.commit, row.notes_digest, row.notes_commit)
 
 
@@ -116,6 +122,7 @@ def follow_ref(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[Releas
 
 
 def moved_note(old: str, new: str) -> str:
+    """The sentence telling users the candidate moved and the checks were re-run."""
     return (f"the candidate moved from {old[:7]} to {new[:7]} since the checks ran: they were "
             f"stale and were re-run on {new[:7]}")
 
@@ -147,7 +154,8 @@ def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRo
 
 
 def run_auto(svc: Any, row: ReleaseRow, actor: str = "relbot") -> ReleaseRow:
-    """Decide every builtin/command check that is not already done (on the candidate)."""
+    """:func:`recheck` without the moved-sentence: the row with every automatic check
+    decided again on the (re-resolved) candidate."""
     return recheck(svc, row, actor)[0]
 
 
@@ -168,6 +176,8 @@ def may_confirm(svc: Any, row: ReleaseRow, cid: str, user: str) -> str | None:
 
 
 def who_can_clear(svc: Any, row: ReleaseRow, cid: str) -> str:
+    """Who (or what) can make ``cid`` pass, for a blocker line: the bot, a code host or the
+    people allowed to confirm it."""
     p = product(svc, row.product)
     m = ck.mode(p, cid)
     if m == "command":
@@ -234,6 +244,7 @@ def lock_note(svc: Any, row: ReleaseRow) -> str | None:
 
 
 def abort(svc: Any, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
+    """Abort an active release with a reason (audited); Refused when it is already over."""
     if not reason:
         raise UsageError("usage: /release abort VERSION reason")
     if not store(svc).move(row.id, row.step, row.step, iso(svc.clock.now()), "aborted", reason):
@@ -262,6 +273,3 @@ def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]
     run_auto(svc, store(svc).get(row.id))  # type: ignore[arg-type]
     return md, mdp, ymp
 
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

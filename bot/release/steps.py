@@ -14,6 +14,7 @@ from storage.release import ReleaseRow
 
 
 def tag_name(row: ReleaseRow) -> str:
+    """The release's tag: ``vX.Y.Z``."""
     return f"v{row.version}"
 
 

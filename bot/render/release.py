@@ -15,6 +15,7 @@ _REASON = 140
 
 
 def summary(row: Any) -> str:
+    """The release message's fallback text (notifications): product, version, step."""
     return f"Release {row.product} {row.version} — {row.step} ({row.status})"
 
 
