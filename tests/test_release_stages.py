@@ -165,3 +165,20 @@ def test_the_rc_step_cuts_rc_tags_on_the_candidate(tmp_path: Path, make_chat) ->
     assert git("rev-parse", "v1.3.0-rc.1^{commit}", cwd=remote).strip() == first
     assert [e.payload["tag"] for e in chat.audit("release.rc_tag")] == ["v1.3.0-rc.1",
                                                                          "v1.3.0-rc.2"]
+
+
+def test_an_rc_tag_does_not_reuse_the_number_of_an_aborted_rc(tmp_path: Path,
+                                                              make_chat) -> None:
+    """Review: `/release rc` counted only tags, so after `/release abort 1.3.0-rc.1` it cut
+    v1.3.0-rc.1 again, a second thing under the aborted version's number."""
+    repo = make_repo(tmp_path, msgs=("feat: users",))
+    chat = make_chat(config(repo, product_extra="      tag: true\n"))
+    assert "Started api 1.3.0-rc.1" in chat.command("U0ALICE", "/release start rc").text
+    chat.command("U0ALICE", "/release abort 1.3.0-rc.1 wrong commit")
+    chat.command("U0ALICE", "/release start 1.3.0")
+    chat.command("U0BOB", "/release waive RL-01 merged")
+    chat.command("U0ALICE", "/release advance")
+    sha = rs.find(chat.svc, "1.3.0").commit
+    said = chat.command("U0ALICE", "/release rc")
+    assert f"api: cut v1.3.0-rc.2 ({sha[:7]})" in said.text, said.text
+    assert not git("tag", "--list", "v1.3.0-rc.1", cwd=repo).strip()

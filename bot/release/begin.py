@@ -19,11 +19,6 @@ from bot.release.config import Product
 from storage.release import Conflict, ReleaseRow
 
 
-def _taken(svc: Any, p: Product) -> list[semver.Version]:
-    """Every version tagged or recorded (any status) for ``p``: none is used twice."""
-    return vs.tags(rs.repo(p)) + [vs.parse(v) for v in rs.store(svc).all_versions(p.name)]
-
-
 def _cycle_kind(svc: Any) -> str | None:
     cal = effective(svc.config.current)
     return calmod.status(cal, svc.clock.now()).kind if cal and cal.cycle_start else None
@@ -34,7 +29,7 @@ def choose(svc: Any, p: Product, how: str | None) -> tuple[semver.Version, semve
     """The new version for ``how`` (None: proposed from commits), the last release, and
     why that version."""
     last, bump, why = rs.propose(p, rs.store(svc).released(p.name))
-    taken = _taken(svc, p)
+    taken = rs.taken_versions(svc, p)
     if how is None:
         if bump is None:
             raise Refused(f"no releasable commits (feat/fix/perf/docs) in {p.name} since "

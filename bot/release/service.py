@@ -55,6 +55,12 @@ def propose(p: Product, released: list[str] = ()) -> tuple[vs.semver.Version | N
     return last, bump, why
 
 
+def taken_versions(svc: Any, p: Product) -> list[vs.semver.Version]:
+    """Every version tagged or recorded (any status, aborted too) for ``p``: none is used
+    twice, by a release or by an rc tag."""
+    return vs.tags(repo(p)) + [vs.parse(v) for v in store(svc).all_versions(p.name)]
+
+
 def subject(row: ReleaseRow) -> str:
     """``product@version``: the subject of every audit entry about the release."""
     return f"{row.product}@{row.version}"

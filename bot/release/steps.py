@@ -84,7 +84,8 @@ def cut_rc(svc: Any, row: ReleaseRow, actor: str) -> str:
     if not p.tag:
         raise Refused(f"tagging is off for {p.name} (`tag: false` in releases.products)")
     row, moved = rs.recheck(svc, row, actor)
-    rc = vs.prerelease("rc", ver, vs.tags(rs.repo(p)))
+    taken = [v for v in rs.taken_versions(svc, p) if v != ver]   # ver: this release itself
+    rc = vs.prerelease("rc", ver, taken)
     name = f"v{rc}"
     obj, remote = make_tag(p, name, row.commit, f"{p.name} {rc}\n\nrelbot release "
                                                  f"{rs.subject(row)} (RC step)")
