@@ -182,3 +182,26 @@ def test_an_rc_tag_does_not_reuse_the_number_of_an_aborted_rc(tmp_path: Path,
     said = chat.command("U0ALICE", "/release rc")
     assert f"api: cut v1.3.0-rc.2 ({sha[:7]})" in said.text, said.text
     assert not git("tag", "--list", "v1.3.0-rc.1", cwd=repo).strip()
+
+
+def test_a_final_after_its_tagged_prerelease_keeps_its_kind(tmp_path: Path,
+                                                           make_chat) -> None:
+    """Review: the kind was measured from the greatest tag, pre-releases included, so 2.0.0
+    after the tag v2.0.0-rc.1 started as a *patch* release (RL-07 Rollback tested n/a for a
+    major), and 1.3.0-alpha.2 after v1.3.0-alpha.1 as a patch too."""
+    repo = make_repo(tmp_path, msgs=("feat!: new API",))
+    git("tag", "-a", "v2.0.0-rc.1", "-m", "rc", cwd=repo)
+    chat = make_chat(config(repo))
+    said = chat.command("U0ALICE", "/release start 2.0.0")
+    assert "Started api 2.0.0 (major)" in said.text, said.text
+    row = rs.find(chat.svc, "2.0.0")
+    assert row.bump == "major" and row.checks["RL-07"].result == "pending"
+    assert [e.payload["bump"] for e in chat.audit("release.start")] == ["major"]
+
+
+def test_a_prerelease_after_a_tagged_one_keeps_its_kind(tmp_path: Path, make_chat) -> None:
+    repo = make_repo(tmp_path, msgs=("feat: search",))
+    git("tag", "-a", "v1.3.0-alpha.1", "-m", "alpha", cwd=repo)
+    chat = make_chat(config(repo))
+    said = chat.command("U0ALICE", "/release start alpha")
+    assert "Started api 1.3.0-alpha.2 (minor)" in said.text, said.text

@@ -58,6 +58,17 @@ def choose(svc: Any, p: Product, how: str | None) -> tuple[semver.Version, semve
     return new, last, f"requested {how}"
 
 
+def _last_final_below(svc: Any, p: Product, new: semver.Version) -> semver.Version | None:
+    """The last final release below ``new``'s final version: what its kind (major, minor,
+    patch) is measured from. A pre-release of the same final is not (2.0.0 after the tag
+    v2.0.0-rc.1 is a major, not a patch)."""
+    target = new.finalize_version()
+    finals = [v for v in vs.tags(rs.repo(p)) + [vs.parse(r) for r in
+                                                rs.store(svc).released(p.name)]
+              if not v.prerelease and v < target]
+    return max(finals, default=None)
+
+
 def cadence_rule(svc: Any, kind: str, now: datetime) -> str | None:
     """Why starting a ``kind`` release now breaks the cadence (None when it does not)."""
     cal = effective(svc.config.current)
@@ -81,7 +92,7 @@ def start(svc: Any, actor: str, name: str | None, how: str | None,
         raise Refused(f"{fr.describe()}. Releases of {p.name} are refused until then.")
     new, last, why = choose(svc, p, how)
     vs.check_greater(new, last, p.name)
-    kind = vs.cadence(new, last)
+    kind = vs.cadence(new, _last_final_below(svc, p, new))
     broken = cadence_rule(svc, kind, svc.clock.now())
     if broken and not reason:
         svc.audit.append(actor, "release.start.refused", f"{p.name}@{new}", {
