@@ -164,8 +164,8 @@ def waive(ctx: CommandContext) -> str:
 def check(ctx: CommandContext) -> str:
     row, moved = rs.recheck(ctx.svc, _target(ctx), "relbot")
     refresh(ctx.svc, row, f"Checks re-run: {moved}" if moved else None)
-    lines = [f"{c.check_id}: {c.result} {c.evidence}" + (f" (on {c.commit[:7]})" if c.commit
-                                                           else "")
+    lines = [" ".join(x for x in (f"{c.check_id}: {c.result}", c.evidence,
+                                  f"(on {c.commit[:7]})" if c.commit else "") if x)
              for c in row.checks.values()]
     head = f"{row.product} {row.version} at {row.commit[:7]}" + (f": {moved}" if moved else "")
     return "\n".join([head, *lines])
