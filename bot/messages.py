@@ -1,9 +1,12 @@
-"""Posting and updating channel messages with secrets scrubbed. The one way the domain core
-talks to the channel: ``svc.client`` is whatever Web API client the app was built with (the
-core imports nothing from Slack's SDK or from the handlers)."""
+"""Posting and updating channel messages with secrets scrubbed: the one way the domain core
+talks to the channel. Both only queue the message in the durable outbox (``svc.outbox``,
+:mod:`bot.outbox`) and return at once; Slack gets it after the caller's state is committed,
+retried until it succeeds. The core imports nothing from Slack's SDK or from the handlers.
+"""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from bot.redact import scrub, scrub_text
@@ -11,27 +14,43 @@ from bot.redact import scrub, scrub_text
 
 def post_message(svc: Any, text: str, blocks: list[dict] | None, channel: str,
                  thread_ts: str | None = None) -> str:
-    """chat.postMessage with secrets scrubbed; returns the new message's ts."""
+    """Queue a chat.postMessage; returns the message's key, which stands for its ts
+    everywhere (``update_message``, ``thread_ts``, approvals) before and after delivery."""
     secrets = svc.config.current.secrets
-    resp = svc.client.chat_postMessage(channel=channel, text=scrub_text(text, secrets),
-                                       blocks=scrub(blocks, secrets), thread_ts=thread_ts)
-    return str(resp["ts"])
+    return str(svc.outbox.post(channel, scrub_text(text, secrets), scrub(blocks, secrets),
+                               thread_ts))
 
 
 def update_message(svc: Any, channel: str, ts: str, text: str,
                    blocks: list[dict] | None = None) -> None:
-    """chat.update in place with secrets scrubbed."""
+    """Queue a chat.update of ``ts`` (a key from :func:`post_message` or a Slack ts);
+    several queued updates of one message are sent as the latest only."""
     secrets = svc.config.current.secrets
-    svc.client.chat_update(channel=channel, ts=ts, text=scrub_text(text, secrets),
-                           blocks=scrub(blocks, secrets) if blocks is not None else [])
+    svc.outbox.update(channel, ts, scrub_text(text, secrets),
+                      scrub(blocks, secrets) if blocks is not None else [])
 
 
 def upload_file(svc: Any, channel: str, thread_ts: str | None, filename: str, content: str,
                 comment: str) -> None:
-    """One text file into the channel (or a thread) through Slack's files v2 upload
-    (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``), with
-    secrets scrubbed from the content and the comment."""
+    """Queue one text file for the channel (or a thread: after its parent is posted),
+    delivered through Slack's files v2 upload (``files.getUploadURLExternal``, the upload,
+    ``files.completeUploadExternal``), with secrets scrubbed from the content and comment."""
     secrets = svc.config.current.secrets
-    svc.client.files_upload_v2(channel=channel, thread_ts=thread_ts, filename=filename,
-                               title=filename, content=scrub_text(content, secrets),
-                               initial_comment=scrub_text(comment, secrets))
+    svc.outbox.upload(channel, thread_ts, filename, scrub_text(content, secrets),
+                      scrub_text(comment, secrets))
+
+
+def message_key(svc: Any, channel: str, ts: str) -> str:
+    """The key the core knows the Slack message ``ts`` by (for inbound events)."""
+    return str(svc.outbox.key_for(channel, ts))
+
+
+def slack_ts(svc: Any, key: str) -> str | None:
+    """Slack's ts of the message ``key``, or None while it is still queued."""
+    return svc.outbox.slack_ts(key)
+
+
+def rendering(svc: Any, name: str) -> AbstractContextManager[Any]:
+    """Hold while reading the state a message shows, rendering it and queueing the update:
+    of two concurrent refreshes of ``name`` the later-queued one renders the later state."""
+    return svc.outbox.serial(name)

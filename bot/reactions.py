@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -20,16 +20,19 @@ class ReactionsClient(Protocol):
 class SlackReactions:
     """Reads a message's reactions with ``reactions.get`` (``full``: every user listed)."""
 
-    def __init__(self, client: ReactionsClient | None) -> None:
+    def __init__(self, client: ReactionsClient | None,
+                 slack_ts: Callable[[str], str | None] = lambda ts: ts) -> None:
         self.client = client
+        self.slack_ts = slack_ts   # the core's message key -> Slack's ts (bot.outbox)
 
     def reactions(self, channel: str, ts: str) -> Mapping[str, Sequence[str]] | None:
         """Reaction name -> users; None when there is no client or Slack did not answer
         (the caller then goes by the events it has)."""
-        if self.client is None:
+        slack_ts = self.slack_ts(ts)
+        if self.client is None or slack_ts is None:   # not in Slack yet: no reactions to read
             return None
         try:
-            resp = self.client.reactions_get(channel=channel, timestamp=ts, full=True)
+            resp = self.client.reactions_get(channel=channel, timestamp=slack_ts, full=True)
         except Exception as exc:  # noqa: BLE001 - any Slack fault: fall back to the events
             log.warning("reactions.get %s/%s failed: %s", channel, ts, type(exc).__name__)
             return None

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
+from bot.delivery import make_delivery
 from bot.errors import ConfigError, DatabaseUnwritable, RelbotError
 from bot.http import Endpoint, Ready
 from bot.messages import post_message
@@ -156,8 +157,10 @@ def _run(args: argparse.Namespace) -> int:
     fmt = setup_logging(log_format=args.log_format)
     holder = ConfigHolder(load_config(args.config), args.config)
     fmt.secrets = lambda: holder.current.secrets  # follows SIGHUP reloads
-    client = make_client(token, os.environ.get("SLACK_API_URL"))
-    svc = build_services(holder, args.db, client=client)
+    api_url = os.environ.get("SLACK_API_URL")
+    client = make_client(token, api_url)
+    svc = build_services(holder, args.db, client=client,
+                         delivery=make_delivery(token, client.base_url))
     unwritable = svc.db.write_problem()
     if unwritable:
         svc.close()
@@ -183,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_term)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_hup)
+    svc.outbox.start()   # messages queued before a restart go out first
     if svc.scheduler is not None:
         svc.scheduler.start()
     svc.audit.append("system", "bot.started", "relbot",

@@ -14,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
 from bot.groups import GroupResolver
 from bot.metrics import Metrics
+from bot.outbox import Delivery, Outbox
 from bot.reactions import SlackReactions
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
@@ -23,6 +24,7 @@ from storage.checkpoints import Checkpoint, CheckpointFile
 from storage.db import Database
 from storage.events import SeenEvents
 from storage.locks import Locks
+from storage.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Services:
     approvals: Approvals
     events: SeenEvents
     work: WorkTracker
+    outbox: Outbox
     client: Any = None          # slack_sdk.WebClient (None when no Slack is involved)
     scheduler: Any = None       # bot.scheduler.Scheduler
     metrics: Metrics | None = None
@@ -69,6 +72,7 @@ class Services:
             except Exception:  # shutting down must never raise
                 log.exception("scheduler shutdown failed")
         self.work.shutdown(wait=True, cancel_futures=False)
+        self.outbox.stop()      # what is still queued goes out at the next start
         self.db.close()
 
 
@@ -98,18 +102,23 @@ def _vote_reactions(config: ConfigHolder) -> frozenset[str]:
 
 
 def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = None,
-                   clock: Clock | None = None, real_time: bool = True) -> Services:
-    """Open the database, run migrations and wire the shared services."""
+                   clock: Clock | None = None, real_time: bool = True,
+                   delivery: Delivery | None = None) -> Services:
+    """Open the database, run migrations and wire the shared services; ``delivery`` is the
+    outbox's way to Slack (none: messages stay queued for a bot that has one)."""
     clock = clock or SystemClock()
     db = Database(db_path)
     audit = open_audit(db, clock, config)
     groups = GroupResolver(*_slack_group_lookups(client), clock,
                            ttl=config.current.usergroup_cache_ttl)
-    approvals = Approvals(ApprovalStore(db), audit, groups, clock, SlackReactions(client),
+    outbox = Outbox(OutboxStore(db), clock, delivery)
+    approvals = Approvals(ApprovalStore(db), audit, groups, clock,
+                          SlackReactions(client, outbox.slack_ts),
                           vote_reactions=lambda: _vote_reactions(config))
     svc = Services(config=config, db=db, audit=audit, locks=Locks(db, clock), clock=clock,
                    groups=groups, approvals=approvals, events=SeenEvents(db),
-                   work=WorkTracker(), client=client)
+                   work=WorkTracker(), outbox=outbox,
+                   client=client)
     approvals.services = svc
     svc.scheduler = Scheduler(db, clock, real_time=real_time)
     svc.scheduler.bind(svc)

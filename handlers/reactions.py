@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from bot.approvals import event_order
+from bot.messages import message_key
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +18,10 @@ def _on_reaction(body: dict, event: dict, context: Any, added: bool) -> None:
     svc = context["svc"]
     user, channel = event.get("user", ""), item.get("channel", "")
     bot = context.get("bot_user_id")
+    # The core knows its messages by outbox key (see bot/outbox.py), Slack by ts.
+    ts = message_key(svc, channel, str(item.get("ts", "")))
     state = svc.approvals.react(
-        channel=channel, ts=item.get("ts", ""), user=user, reaction=event.get("reaction", ""),
+        channel=channel, ts=ts, user=user, reaction=event.get("reaction", ""),
         added=added, order=event_order(body.get("event_time"), event.get("event_ts")),
         on_bot_message=not bot or event.get("item_user") in (None, bot))
     if state is not None and state.refusal:

@@ -7,7 +7,7 @@ from typing import Any
 from bot.errors import Refused, UsageError
 from bot.sync import flow
 from bot.sync.outcome import RETRYABLE
-from handlers.base import CommandContext, Reply, SubcommandSpec, update_message
+from handlers.base import CommandContext, Reply, SubcommandSpec
 
 
 def _list(ctx: CommandContext) -> Reply:
@@ -122,7 +122,7 @@ def _cancel(ctx: CommandContext) -> Reply:
         svc.approvals.transition(req.id, "open", "cancelled")
     ctx.audit("sync.cancelled", row.id, {"digest": row.digest})
     flow.notify_finished(svc, row.id, "cancelled", f"by {ctx.cmd.user}")
-    update_message(svc, row.channel, row.ts, flow.message_text(svc, flow.store(svc).get(row.id)))
+    flow.refresh_message(svc, row.id)
     return Reply(f"{row.id} cancelled.")
 
 

@@ -114,6 +114,11 @@ class Chat:
     def event(self, event: dict, **kw: Any) -> Said:
         return self._did(self.sender.event, event, **kw)
 
+    def wait(self) -> Chat:
+        """Wait for background work and the outbox (after calling the core directly)."""
+        self.local.wait_idle()
+        return self
+
     def run_due(self) -> int:
         """Run scheduler jobs due by the fake clock, then wait for their work."""
         n = self.svc.scheduler.run_due() if self.svc.scheduler else 0

@@ -64,6 +64,7 @@ def test_missed_reminder_within_grace_is_posted_once(make_chat) -> None:  # type
     chat = make_chat(CONFIG, clock=FakeClock("2026-01-12T08:50:00+00:00"))
     cadence_handlers.setup(chat.svc)
     cadence_handlers.setup(chat.svc)
+    chat.wait()
     assert len(_reminders(chat)) == 1
     assert [a.subject for a in chat.audit("cadence.reminder.skipped")] == [
         "reminder:freeze-eve:2026-01-11T15:00"]   # 18 hours late: beyond grace
@@ -72,6 +73,7 @@ def test_missed_reminder_within_grace_is_posted_once(make_chat) -> None:  # type
 def test_missed_reminder_beyond_grace_is_skipped_and_audited(make_chat) -> None:  # type: ignore[no-untyped-def]
     chat = make_chat(CONFIG, clock=FakeClock("2026-01-12T09:30:00+00:00"))
     cadence_handlers.setup(chat.svc)
+    chat.wait()
     assert _reminders(chat) == []
     skipped = chat.audit("cadence.reminder.skipped")
     assert [a.subject for a in skipped] == ["reminder:freeze-eve:2026-01-11T15:00",
@@ -85,6 +87,7 @@ def test_holiday_weeks_post_nothing(make_chat) -> None:  # type: ignore[no-untyp
     for _ in range(14 * 24):
         chat.clock.advance(hours=1)
         run_pending(chat.svc)
+    chat.wait()
     assert _reminders(chat) == []
 
 

@@ -50,6 +50,7 @@ def test_block_kit_renders_as_readable_text(chat: Chat) -> None:
     from handlers.base import post_message
 
     post_message(chat.svc, "Dry-run DR-T1", blocks, "C0RELEASES")
+    chat.wait()
     assert chat.last().rendered == blocks_to_text(blocks, "Dry-run DR-T1")
     check_golden("plan_message.txt", chat.last().rendered)
 

@@ -60,6 +60,7 @@ def test_home_shows_cycle_milestones_releases_and_waiting_approvals(make_chat) -
     # a reminder mentions the release in flight
     chat.clock.set(chat.clock.now().replace(day=15, hour=13, minute=0))
     run_pending(chat.svc)
+    chat.wait()
     assert chat.last().text == ("Release day for 2.0.0 (step rc, failing: RL-01); "
                                 "U0ALICE, U0BOB, @release-managers.")
 

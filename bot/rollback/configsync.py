@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import Refused, RelbotError
-from bot.messages import update_message
 from bot.rollback.message import close_unapproved, decided, mark
 from bot.rollback.run import crashed, fail, lock, verify
 from bot.rollback.service import product_cfg, schedule_escalation, store
@@ -59,9 +58,7 @@ def drop_dry_run(svc: Any, row: RollbackRow, why: str) -> None:
         if sreq is not None:
             svc.approvals.transition(sreq.id, "open", "cancelled")
         svc.audit.append("relbot", "sync.cancelled", plan_id, {"reason": why})
-        prow = sync_flow.store(svc).get(plan_id)
-        if prow is not None and prow.ts:  # the dry-run message no longer invites approvals
-            update_message(svc, prow.channel, prow.ts, sync_flow.message_text(svc, prow))
+        sync_flow.refresh_message(svc, plan_id)  # the dry-run no longer invites approvals
 
 
 def on_sync_finished(svc: Any, plan_id: str, result: str, error: str) -> None:

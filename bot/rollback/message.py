@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from bot.clock import iso
-from bot.messages import post_message, update_message
+from bot.messages import post_message, rendering, update_message
 from bot.render.common import user as mention
 from bot.render.rollback import rollback_blocks, summary
 from bot.rollback.service import config, elapsed, local_time, store
@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
     """Post or update the one rollback message; returns the fresh row. Unchanged content is
     not sent again unless ``force`` (a refused checkbox click must be put back in Slack)."""
+    with rendering(svc, f"rollback:{row.num}"):
+        return _refresh(svc, row, force)
+
+
+def _refresh(svc: Any, row: RollbackRow, force: bool) -> RollbackRow:
     row = store(svc).get(row.num) or row
     blocks = rollback_blocks(row, _approval_line(svc, row), lambda t: local_time(svc, t))
     shown = svc.features.setdefault("rollback.shown", {})
@@ -26,10 +31,7 @@ def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
         return row  # nothing changed: spare Slack the chat.update
     shown[row.num] = key
     if row.ts:
-        try:
-            update_message(svc, row.channel, row.ts, summary(row), blocks)
-        except Exception as exc:  # noqa: BLE001 - the record is in SQLite; the message is a view
-            log.warning("could not update the message of %s: %s", row.id, exc)
+        update_message(svc, row.channel, row.ts, summary(row), blocks)
     else:
         channel = svc.config.current.channel
         ts = post_message(svc, summary(row), blocks, channel)

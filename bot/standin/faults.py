@@ -10,8 +10,8 @@ Used by tests (``chat.api.faults``) and by ``relbot console`` (``fault ...``)::
     faults.clear("chat.update"); faults.clear()         # one method / everything
 
 A call that meets a fault is still recorded in the stand-in's call log. A hung call is
-answered normally once its hang is cleared (as Slack may process a request the client
-has given up on).
+answered normally once its hang is cleared, unless its client gave up meanwhile (timed
+out): then it is dropped unprocessed (``Call.dropped``), as if a proxy never forwarded it.
 """
 
 from __future__ import annotations
@@ -90,6 +90,13 @@ class Faults:
                 event = self._hang.pop(name, None)
                 if event is not None:
                     event.set()
+
+    def blocking(self, method: str) -> bool:
+        """Does ``method`` hang, or fail every call, until cleared? (``wait_idle`` does not
+        wait for such calls.)"""
+        with self._lock:
+            return method in self._hang or any(f.times is None
+                                               for f in self._fail.get(method, []))
 
     def describe(self) -> list[str]:
         """One line per active fault (console ``fault``)."""

@@ -14,6 +14,8 @@ and served by ``reactions.get`` in Slack's shape; ``reactions.add``/``remove`` a
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ TEAM = "T0RELBOT"
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)   # when it arrived (monotonic)
+    dropped: bool = False     # hung until its client gave up: never processed
 
 
 @dataclass
@@ -128,6 +132,11 @@ class SlackState:
         with self.lock:
             return [c for c in self.calls if c.method == method]
 
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> bool:
+        """Block until ``predicate()`` holds (re-checked after every call and change)."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
     def message(self, number: int) -> Message:
         with self.lock:
             if not 1 <= number <= len(self.messages):
@@ -194,6 +203,13 @@ class _Handler(BaseHTTPRequestHandler):
             params["_raw"] = raw
         return params
 
+    def _client_gone(self) -> bool:
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def do_GET(self) -> None:  # noqa: N802
         self.do_POST()
 
@@ -214,9 +230,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         method = path.removeprefix("/api/")
         params = _coerce(params)
+        call = Call(method, params)
         with st.lock:
-            st.calls.append(Call(method, params))
+            st.calls.append(call)
+            st.changed.notify_all()
         failure = st.faults.before(method, st.stopping)  # may sleep or hang: outside the lock
+        if self._client_gone():   # it timed out while we hung: like a proxy that never
+            call.dropped = True   # forwarded the request, Slack does not process it
+            return
         if failure:
             status, body, headers = failure
             self._send(status, body, headers)

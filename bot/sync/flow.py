@@ -20,7 +20,7 @@ from bot.errors import (
     Refused,
     RelbotError,
 )
-from bot.messages import post_message, update_message, upload_file
+from bot.messages import post_message, rendering, update_message, upload_file
 from bot.redact import scrub, scrub_text
 from bot.render.sync import (
     as_file,
@@ -90,6 +90,15 @@ def _status_text(svc: Any, row: PlanRow, st: ApprovalState | None = None) -> str
     return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
 
 
+def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None) -> None:
+    """Queue the plan message's update, rendered from the plan as it is now (``state``: its
+    approval's, when the caller has it already)."""
+    with rendering(svc, f"sync:{plan_id}"):
+        row = store(svc).get(plan_id)
+        if row is not None and row.ts:
+            update_message(svc, row.channel, row.ts, message_text(svc, row, state))
+
+
 def message_text(svc: Any, row: PlanRow, state: ApprovalState | None = None) -> str:
     """The channel message for a plan (first part; the rest is threaded); ``state``: its
     approval's, when the caller has it already (a vote)."""
@@ -129,9 +138,7 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
         post_message(svc, chunk, None, channel, ts)
     if listing:
         _post_listing(svc, plan, listing, channel, ts)
-    row = st.get(plan.id)
-    assert row is not None
-    update_message(svc, channel, ts, message_text(svc, row))
+    refresh_message(svc, plan.id)
     if req is not None:
         svc.approvals.opened(req)  # reactions made before the request existed count too
     return plan.id
@@ -198,7 +205,7 @@ def on_change(svc: Any, state: ApprovalState) -> None:
     row = store(svc).get(state.request.subject)
     if row is None:
         return
-    update_message(svc, row.channel, row.ts, message_text(svc, row, state))
+    refresh_message(svc, row.id, state)
     if not state.reached and state.request.status == "approved" and row.status == "planned":
         _reopen(svc, state.request)  # an approval withdrawn before it ran: votes count again
         return
@@ -231,8 +238,7 @@ def expire_job(svc: Any, plan_id: str) -> None:
     if svc.approvals.state(req).expired and svc.approvals.transition(req.id, "open", "expired"):
         store(svc).set_status(plan_id, "expired", f"approval expired at {req.expires}")
         svc.audit.append("relbot", "sync.expired", plan_id, {"digest": row.digest})
-        fresh = store(svc).get(plan_id)
-        update_message(svc, row.channel, row.ts, message_text(svc, fresh))  # type: ignore[arg-type]
+        refresh_message(svc, plan_id)
         notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
 
 
@@ -435,7 +441,7 @@ def recover_job(svc: Any, plan_id: str) -> None:
     post_message(svc, f":warning: Sync {plan_id} was interrupted: relbot stopped while it ran. "
                       f"Check the target, then `/sync plan {row.sync}` for a new dry-run.",
                  None, row.channel, row.ts or None)
-    update_message(svc, row.channel, row.ts, message_text(svc, store(svc).get(plan_id)))
+    refresh_message(svc, plan_id)
     notify_finished(svc, plan_id, "failed", INTERRUPTED)
 
 
@@ -483,9 +489,7 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
                       "targets": [o.model_dump() for o in outcomes]})
     post_message(svc, outcome_text(plan, result, error, outcomes, retry), None, row.channel,
                  row.ts)
-    fresh = store(svc).get(plan.id)
-    if fresh is not None:
-        update_message(svc, row.channel, row.ts, message_text(svc, fresh))
+    refresh_message(svc, plan.id)
     notify_finished(svc, plan.id, result, error)
 
 

@@ -1,0 +1,298 @@
+"""State first, Slack after: every channel post and update goes through a durable outbox.
+
+``post`` / ``update`` only write a row (in the caller's transaction if one is open) and
+return at once: a post returns the message's *key*, which the core stores wherever it used
+to store Slack's ``ts`` (records, approvals, thread parents). A delivery thread sends the
+rows to Slack in the order they were decided:
+
+- posts are FIFO per stream (a channel, or one thread); a reply waits for its parent's post,
+  an update for its message's post;
+- several updates of one message coalesce into the latest (a post not yet delivered goes
+  out with the latest content);
+- a retryable failure (HTTP 5xx, 429, timeout, connection) is retried with exponential
+  backoff, or after ``Retry-After``; a permanent one (``channel_not_found``) fails the row,
+  its updates and its replies, and is logged;
+- rows survive restarts (pending rows go out at start-up) and each is leased by one
+  deliverer at a time, so two processes on one database never send the same row.
+
+Inbound Slack ts (a reaction's ``item.ts``) map back to keys with :meth:`Outbox.key_for`.
+The delivery transport is a :class:`Delivery` (``bot.delivery.SlackDelivery`` in the app).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.clock import Clock, iso
+from storage.outbox import OpRow, OutboxStore
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.2    # seconds before the first retry; doubles per attempt
+BACKOFF_CAP = 30.0    # never wait longer than this between attempts (unless Retry-After)
+POLL = 0.5            # how often to look for rows written by another process
+METHOD = {"post": "chat.postMessage", "update": "chat.update"}
+
+
+class DeliveryError(Exception):
+    """A Slack call that did not succeed; ``retryable`` says whether to try again."""
+
+    def __init__(self, error: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(error)
+        self.error, self.retryable, self.retry_after = error, retryable, retry_after
+
+
+class Delivery(Protocol):
+    """The transport to Slack (raises :class:`DeliveryError`)."""
+
+    timeout: float
+
+    def post(self, channel: str, text: str, blocks: list[dict] | None,
+             thread_ts: str | None) -> str:
+        """chat.postMessage; returns the new message's ts."""
+        ...
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
+        """chat.update."""
+        ...
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Seconds to wait before attempt ``attempts + 1``; Slack's ``Retry-After`` wins."""
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempts)
+
+
+@dataclass(frozen=True)
+class _Send:
+    op: OpRow
+    text: str
+    blocks: list[dict] | None
+    thread_ts: str | None
+    through: int          # updates of the same message with id <= this are covered
+
+
+class Outbox:
+    """The queue API for the core plus the delivery loop (one thread per process)."""
+
+    def __init__(self, store: OutboxStore, clock: Clock,
+                 delivery: Delivery | None = None) -> None:
+        self.store, self.clock, self.delivery = store, clock, delivery
+        self.owner = uuid.uuid4().hex[:12]
+        self._cond = threading.Condition()
+        self._inflight: str | None = None      # method of the call being made, if any
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._serial: dict[str, threading.Lock] = {}
+
+    # --- queueing (called by bot.messages) -----------------------------------------------
+    def post(self, channel: str, text: str, blocks: list[dict] | None,
+             thread_ts: str | None = None) -> str:
+        """Queue a new message; returns its key (use it as the message's ts everywhere)."""
+        key = "m-" + uuid.uuid4().hex[:16]
+        thread_key = self._known(channel, thread_ts) if thread_ts else None
+        self.store.add_post(key, channel, thread_key, text, blocks, iso(self.clock.now()))
+        self.kick()
+        return key
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
+        """Queue an update of the message ``ts`` (a key, or a Slack ts posted earlier)."""
+        key = self._known(channel, ts)
+        self.store.add_update(key, text, blocks, iso(self.clock.now()))
+        self.kick()
+
+    def serial(self, name: str) -> threading.Lock:
+        """A lock per message ``name``: read the state, render and queue the update while
+        holding it, so the update queued last (the one sent) shows the latest state."""
+        with self._cond:
+            return self._serial.setdefault(name, threading.Lock())
+
+    def key_for(self, channel: str, ts: str) -> str:
+        """The key the core knows a Slack message by (its ts if it never went through here)."""
+        return self.store.key_for_ts(channel, ts) or ts
+
+    def slack_ts(self, key: str) -> str | None:
+        """Slack's ts for ``key`` once delivered (None while still queued)."""
+        row = self.store.message(key)
+        if row is None:
+            return key if _looks_like_ts(key) else None
+        return row.ts
+
+    def _known(self, channel: str, ts: str) -> str:
+        if self.store.message(ts) is None:
+            self.store.known(channel, ts, iso(self.clock.now()))
+        return ts
+
+    # --- delivery ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start delivering (pending rows from before a restart go first)."""
+        if self.delivery is None or self._thread is not None:
+            return
+        self._stop = False
+        self.store.fail_orphans(iso(self.clock.now()))
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="relbot-outbox")
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the delivery thread; undelivered rows stay for the next start."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        try:
+            self.store.release_leases(self.owner)
+        except Exception:  # the database may already be closed
+            log.debug("outbox: could not release leases", exc_info=True)
+
+    def kick(self) -> None:
+        """Wake the delivery thread (a row was added)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._stop:
+                    return
+            try:
+                sent = self.deliver_once()
+            except Exception:
+                log.exception("outbox delivery pass failed")
+                sent = 0
+            if sent:
+                continue
+            with self._cond:
+                if not self._stop:
+                    self._cond.wait(self._next_wait())
+
+    def _next_wait(self) -> float:
+        now = time.time()
+        waits = [r.not_before - now for r in self.store.pending() if r.not_before > now]
+        return max(0.01, min([POLL, *waits]))
+
+    def deliver_once(self) -> int:
+        """Send every row deliverable now (one pass); returns how many were attempted."""
+        if self.delivery is None:
+            return 0
+        n = 0
+        for send in self.plan(time.time()):
+            if self._stop:
+                break
+            with self._cond:   # before the lease: a leased row is never "settled" unseen
+                self._inflight = METHOD[send.op.op]
+            try:
+                now = time.time()
+                if self.store.lease(send.op.id, self.owner, now,
+                                    now + self.delivery.timeout + 10):
+                    self._send(send)
+                    n += 1
+            finally:
+                with self._cond:
+                    self._inflight = None
+                    self._cond.notify_all()
+        return n
+
+    def plan(self, now: float, *, ignore: Callable[[str], bool] = lambda m: False
+             ) -> list[_Send]:
+        """Rows that may be sent at ``now``, in order (pure over the pending rows)."""
+        rows = self.store.pending()
+        busy = {r.key for r in rows if r.lease_until >= now}
+        latest: dict[str, OpRow] = {}
+        for r in rows:
+            if r.op == "update":
+                latest[r.key] = r
+        streams: set[tuple[str, str | None]] = set()
+        out = []
+        for r in rows:
+            if r.op == "post":
+                stream = (r.channel, r.thread_key)
+                if stream in streams:
+                    continue            # FIFO: an earlier post of this stream goes first
+                streams.add(stream)
+            elif latest[r.key].id != r.id or r.ts is None:
+                continue                # a newer update covers it / its post is not out yet
+            send = self._ready(r, latest.get(r.key), busy, now)
+            if send is not None and not ignore(METHOD[r.op]):
+                out.append(send)
+        return out
+
+    def _ready(self, r: OpRow, newest: OpRow | None, busy: set[str], now: float
+               ) -> _Send | None:
+        if r.not_before > now or r.key in busy:
+            return None
+        if r.op == "update":
+            return _Send(r, r.text, r.blocks, None, r.id)
+        thread_ts = None
+        if r.thread_key is not None:
+            thread_ts = self.slack_ts(r.thread_key)
+            if thread_ts is None:
+                return None             # the parent is not in Slack yet
+        src = newest or r               # a queued post goes out with its latest content
+        return _Send(r, src.text, src.blocks, thread_ts, src.id)
+
+    def _send(self, s: _Send) -> None:
+        assert self.delivery is not None
+        try:
+            ts = None
+            if s.op.op == "post":
+                ts = self.delivery.post(s.op.channel, s.text, s.blocks, s.thread_ts)
+            else:
+                assert s.op.ts is not None
+                self.delivery.update(s.op.channel, s.op.ts, s.text, s.blocks)
+        except DeliveryError as exc:
+            self._failed(s.op, exc)
+        except Exception as exc:  # noqa: BLE001 - a transport bug must not wedge the row
+            log.exception("outbox: delivering %s raised", s.op.key)
+            self._failed(s.op, DeliveryError(type(exc).__name__, retryable=True))
+        else:
+            self.store.delivered(s.op, ts, s.through, iso(self.clock.now()))
+
+    def _failed(self, op: OpRow, exc: DeliveryError) -> None:
+        what = f"{METHOD[op.op]} {op.key}"
+        if not exc.retryable:
+            log.error("outbox: %s failed for good: %s", what, exc.error)
+            self.store.failed(op.id, exc.error, iso(self.clock.now()))
+            self.store.fail_orphans(iso(self.clock.now()))
+            return
+        delay = backoff(op.attempts, exc.retry_after)
+        log.warning("outbox: %s failed (%s), retry %d in %.1f s", what, exc.error,
+                    op.attempts + 1, delay)
+        self.store.retry_later(op.id, exc.error, time.time() + delay)
+
+    # --- waiting (tests, console) --------------------------------------------------------
+    def settled(self, horizon: float = 1.0, *,
+                ignore: Callable[[str], bool] = lambda m: False) -> bool:
+        """Nothing in flight and nothing that will be sendable within ``horizon`` seconds
+        (calls of methods ``ignore`` names, e.g. ones a test made hang, do not count)."""
+        with self._cond:
+            if self._inflight is not None and not ignore(self._inflight):
+                return False
+        return not self.plan(time.time() + horizon, ignore=ignore)
+
+    def wait_settled(self, timeout: float = 30.0, *,
+                     ignore: Callable[[str], bool] = lambda m: False) -> bool:
+        """Block until :meth:`settled` (or ``timeout``); True when settled."""
+        if self.delivery is None or self._thread is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while not self.settled(ignore=ignore):
+            if time.monotonic() >= deadline:
+                return False
+            self.kick()
+            with self._cond:
+                self._cond.wait(0.02)
+        return True
+
+
+def _looks_like_ts(value: str) -> bool:
+    head, _, tail = value.partition(".")
+    return head.isdigit() and tail.isdigit()
