@@ -13,7 +13,9 @@ rows to Slack in the order they were decided:
   backoff, or after ``Retry-After``; a permanent one (``channel_not_found``) fails the row,
   its updates and its replies, and is logged;
 - rows survive restarts (pending rows go out at start-up) and each is leased by one
-  deliverer at a time, so two processes on one database never send the same row.
+  deliverer at a time, so two processes on one database never send the same row;
+- one call at a time, except that a call slower than ``SLOW`` lets rows of other streams
+  start beside it: a hung call holds up its own stream only.
 
 Inbound Slack ts (a reaction's ``item.ts``) map back to keys with :meth:`Outbox.key_for`.
 The delivery transport is a :class:`Delivery` (``bot.delivery.SlackDelivery`` in the app).
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 0.2    # seconds before the first retry; doubles per attempt
 BACKOFF_CAP = 30.0    # never wait longer than this between attempts (unless Retry-After)
 POLL = 0.5            # how often to look for rows written by another process
+SLOW = 1.0            # a call in flight this long lets other streams' rows start beside it
+PARALLEL = 4          # at most this many calls in flight
 METHOD = {"post": "chat.postMessage", "update": "chat.update"}
 
 
@@ -87,7 +91,9 @@ class Outbox:
         self.store, self.clock, self.delivery = store, clock, delivery
         self.owner = uuid.uuid4().hex[:12]
         self._cond = threading.Condition()
-        self._inflight: str | None = None      # method of the call being made, if any
+        self._inflight: dict[int, tuple[str, float]] = {}   # op id -> (method, started)
+        self._sends = 0                        # attempts finished (settled() compares)
+        self._dirty = False                    # something changed since the loop looked
         self._stop = False
         self._thread: threading.Thread | None = None
         self._serial: dict[str, threading.Lock] = {}
@@ -141,13 +147,15 @@ class Outbox:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop the delivery thread; undelivered rows stay for the next start."""
+        """Stop delivering; undelivered rows stay for the next start."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        with self._cond:
+            self._cond.wait_for(lambda: not self._inflight, timeout)
         try:
             self.store.release_leases(self.owner)
         except Exception:  # the database may already be closed
@@ -156,6 +164,7 @@ class Outbox:
     def kick(self) -> None:
         """Wake the delivery thread (a row was added)."""
         with self._cond:
+            self._dirty = True
             self._cond.notify_all()
 
     def _loop(self) -> None:
@@ -163,43 +172,65 @@ class Outbox:
             with self._cond:
                 if self._stop:
                     return
+                self._dirty = False
             try:
-                sent = self.deliver_once()
+                self.deliver_once()
+                wait = self._next_wait()
             except Exception:
                 log.exception("outbox delivery pass failed")
-                sent = 0
-            if sent:
-                continue
+                wait = POLL
             with self._cond:
-                if not self._stop:
-                    self._cond.wait(self._next_wait())
+                if not self._stop and not self._dirty:
+                    self._cond.wait(wait)
 
     def _next_wait(self) -> float:
-        now = time.time()
+        now, mono = time.time(), time.monotonic()
         waits = [r.not_before - now for r in self.store.pending() if r.not_before > now]
+        with self._cond:   # when the call in flight becomes slow, others may start
+            waits += [t + SLOW - mono for _, t in self._inflight.values()]
         return max(0.01, min([POLL, *waits]))
 
     def deliver_once(self) -> int:
-        """Send every row deliverable now (one pass); returns how many were attempted."""
+        """Start sending the rows deliverable now; returns how many were started.
+
+        One call at a time, in order; only when the calls in flight have taken longer than
+        ``SLOW`` does another stream's row start beside them (up to ``PARALLEL``), so a
+        hung call delays its own stream only."""
         if self.delivery is None:
             return 0
-        n = 0
+        started = 0
         for send in self.plan(time.time()):
-            if self._stop:
-                break
-            with self._cond:   # before the lease: a leased row is never "settled" unseen
-                self._inflight = METHOD[send.op.op]
-            try:
-                now = time.time()
-                if self.store.lease(send.op.id, self.owner, now,
-                                    now + self.delivery.timeout + 10):
-                    self._send(send)
-                    n += 1
-            finally:
-                with self._cond:
-                    self._inflight = None
-                    self._cond.notify_all()
-        return n
+            with self._cond:
+                if self._stop or send.op.id in self._inflight:
+                    continue
+                if not self._may_start():
+                    break
+                self._inflight[send.op.id] = (METHOD[send.op.op], time.monotonic())
+            threading.Thread(target=self._attempt, args=(send,), daemon=True,
+                             name="relbot-outbox-send").start()
+            started += 1
+        return started
+
+    def _may_start(self) -> bool:
+        if len(self._inflight) >= PARALLEL:
+            return False
+        mono = time.monotonic()
+        return all(mono - t >= SLOW for _, t in self._inflight.values())
+
+    def _attempt(self, send: _Send) -> None:
+        assert self.delivery is not None
+        try:
+            now = time.time()
+            if self.store.lease(send.op.id, self.owner, now, now + self.delivery.timeout + 10):
+                self._send(send)
+        except Exception:
+            log.exception("outbox: attempt on %s failed", send.op.key)
+        finally:
+            with self._cond:
+                self._inflight.pop(send.op.id, None)
+                self._sends += 1
+                self._dirty = True
+                self._cond.notify_all()
 
     def plan(self, now: float, *, ignore: Callable[[str], bool] = lambda m: False
              ) -> list[_Send]:
@@ -273,10 +304,16 @@ class Outbox:
                 ignore: Callable[[str], bool] = lambda m: False) -> bool:
         """Nothing in flight and nothing that will be sendable within ``horizon`` seconds
         (calls of methods ``ignore`` names, e.g. ones a test made hang, do not count)."""
+        def quiet() -> bool:
+            return all(ignore(method) for method, _ in self._inflight.values())
+
         with self._cond:
-            if self._inflight is not None and not ignore(self._inflight):
+            if not quiet():
                 return False
-        return not self.plan(time.time() + horizon, ignore=ignore)
+            sends = self._sends
+        empty = not self.plan(time.time() + horizon, ignore=ignore)
+        with self._cond:   # no send began or ended while we looked at the rows
+            return empty and quiet() and self._sends == sends
 
     def wait_settled(self, timeout: float = 30.0, *,
                      ignore: Callable[[str], bool] = lambda m: False) -> bool:
