@@ -8,22 +8,25 @@ console use :meth:`Scheduler.run_due` with a fake clock instead of waiting.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.clock import Clock
+from bot.clock import Clock, iso
 from storage.db import Database
-from storage.jobstore import SQLiteJobStore
+from storage.jobstore import JobClaims, SQLiteJobStore
 
 log = logging.getLogger(__name__)
 JobFn = Callable[..., None]
+RETRIES = 3                           # a job that raises runs again up to this many times
+RETRY_AFTER = timedelta(minutes=1)    # ... this long after its failed attempt
 
 
-def _unbound(name: str, job_id: str, **kwargs: Any) -> None:  # pragma: no cover
+def _unbound(name: str, job_id: str, *occurrence: Any, **kwargs: Any) -> None:  # pragma: no cover
     raise RuntimeError(f"scheduler job {name!r} ran before a scheduler was bound")
 
 
@@ -47,6 +50,8 @@ class Scheduler:
         self.svc: Any = None
         self._fns: dict[str, JobFn] = {}
         self.store = SQLiteJobStore(db, self._bind_job)
+        self.claims = JobClaims(db)
+        self.owner = uuid.uuid4().hex[:12]
         self._aps = _Aps(
             jobstores={"default": self.store}, timezone=UTC,
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
@@ -64,23 +69,39 @@ class Scheduler:
     def _bind_job(self, job: Job) -> None:
         job.func = self._call
 
-    def _call(self, name: str, job_id: str, **kwargs: Any) -> None:
+    def _call(self, name: str, job_id: str, run_at: str | None = None, attempt: int = 0,
+              **kwargs: Any) -> None:
+        """Run one occurrence, once: claimed in the database first, so of two schedulers
+        (threads or processes on one database) firing it only one acts. A job that raises
+        is retried (a new occurrence) up to RETRIES times, RETRY_AFTER apart."""
         fn = self._fns.get(name)
         if fn is None:
             log.error("scheduler job %s: no function registered as %r", job_id, name)
+            return
+        occurrence = f"{job_id}@{run_at or 'unknown'}"
+        if not self.claims.claim(occurrence, job_id, self.owner, iso(self.clock.now())):
+            log.info("scheduler job %s already claimed elsewhere", occurrence)
             return
         try:
             fn(self.svc, **kwargs)
         except Exception:
             log.exception("scheduler job %s (%s) failed", job_id, name)
+            self.claims.finish(occurrence, "failed")
+            if attempt < RETRIES:
+                base = job_id.split("#retry")[0]
+                self.add_once(f"{base}#retry{attempt + 1}", self.clock.now() + RETRY_AFTER,
+                              name, _attempt=attempt + 1, **kwargs)
+            return
+        self.claims.finish(occurrence, "done")
 
     def add_once(self, job_id: str, run_at: datetime, name: str, **kwargs: Any) -> None:
         """Run ``name`` once at ``run_at`` (aware); replaces a job with the same id."""
         if run_at.tzinfo is None:
             raise ValueError(f"run_at for job {job_id!r} must be timezone-aware")
+        attempt = int(kwargs.pop("_attempt", 0))
         self._aps.add_job("bot.scheduler:_unbound", "date", run_date=run_at, id=job_id,
-                          args=[name, job_id], kwargs=kwargs, replace_existing=True,
-                          name=name)
+                          args=[name, job_id, iso(run_at), attempt], kwargs=kwargs,
+                          replace_existing=True, name=name)
 
     def remove(self, job_id: str) -> bool:
         """Forget ``job_id``; False if it did not exist."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from storage.db import Database
 from storage.dialect import DatabaseError, IntegrityError
 
@@ -21,12 +23,17 @@ class CadenceStore:
         self.db = db
         db.migrate("cadence", MIGRATIONS)
 
-    def claim(self, key: str, status: str, at: str) -> bool:
-        """Record ``key`` as ``status`` (posted/skipped); False if already recorded."""
+    def claim(self, key: str, status: str, at: str,
+              then: Callable[[], object] | None = None) -> bool:
+        """Record ``key`` as ``status`` (posted/skipped); False if already recorded.
+        ``then`` runs inside the same transaction (the reminder's queued message commits
+        with its claim, or neither does)."""
         try:
             with self.db.tx() as conn:
                 conn.execute("INSERT INTO cadence_occurrence (key, status, at) VALUES (?, ?, ?)",
                              (key, status, at))
+                if then is not None:
+                    then()
             return True
         except IntegrityError:
             return False

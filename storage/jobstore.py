@@ -22,6 +22,15 @@ MIGRATIONS = [
     );
     CREATE INDEX scheduler_jobs_next ON scheduler_jobs(next_run_time);
     """,
+    """
+    CREATE TABLE job_claims (
+        occurrence TEXT PRIMARY KEY,
+        job_id     TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'running'
+    );
+    """,
 ]
 
 
@@ -103,3 +112,29 @@ class SQLiteJobStore(BaseJobStore):
 
     def remove_all_jobs(self) -> None:
         self.db.conn().execute("DELETE FROM scheduler_jobs")
+
+
+class JobClaims:
+    """One row per occurrence of a timed job (job id @ its due time): whoever inserts it
+    acts, everyone else stands aside -- across threads and processes on one database.
+    Plain SQL (``INSERT ... ON CONFLICT DO NOTHING``), so it works on PostgreSQL too."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db   # the table is created by SQLiteJobStore's migrations
+
+    def claim(self, occurrence: str, job_id: str, owner: str, at: str) -> bool:
+        """True only for the one caller that claimed ``occurrence``."""
+        cur = self.db.conn().execute(
+            "INSERT INTO job_claims(occurrence, job_id, owner, claimed_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING", (occurrence, job_id, owner, at))
+        return cur.rowcount == 1
+
+    def finish(self, occurrence: str, state: str) -> None:
+        """Record how the claimed occurrence ended (``done`` or ``failed``)."""
+        self.db.conn().execute("UPDATE job_claims SET state = ? WHERE occurrence = ?",
+                               (state, occurrence))
+
+    def state(self, occurrence: str) -> str | None:
+        row = self.db.conn().execute("SELECT state FROM job_claims WHERE occurrence = ?",
+                                     (occurrence,)).fetchone()
+        return row[0] if row else None

@@ -73,14 +73,14 @@ def run_pending(svc: Any, now: datetime | None = None) -> list[str]:
                 svc.audit.append("relbot", "cadence.reminder.skipped", occ.key,
                                  {"due": iso(occ.when), "late": str(now - occ.when)})
             continue
-        if not store.claim(occ.key, "posted", iso(now)):
-            continue
         text = fill(occ.text, occ, cal, release_facts(svc))
         if calmod.is_stabilization(cal, occ.when.astimezone(calmod.tz(cal)).date()):
             from bot.release.freeze import active_notes  # only fixes: name the feat: commits
             text = "\n".join([text, *active_notes(svc)])
         channel = occ.channel or cal.channel or svc.config.current.channel
-        post_message(svc, text, None, channel)
+        if not store.claim(occ.key, "posted", iso(now),
+                           then=lambda t=text, c=channel: post_message(svc, t, None, c)):
+            continue   # another thread or replica has it
         svc.audit.append("relbot", "cadence.reminder", occ.key,
                          {"channel": channel, "text": text, "due": iso(occ.when)})
         posted.append(occ.key)
