@@ -14,12 +14,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
-from bot.clock import iso
-from bot.errors import DatabaseUnwritable
+from bot.errors import DatabaseBusy, DatabaseUnwritable
 from bot.services import Services
 from storage.replays import SeenTriggers
 
 log = logging.getLogger(__name__)
+ACK_DB_WAIT = 0.5   # seconds a request may wait for the write lock before its ack
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -77,13 +77,12 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
 
     @app.middleware
     def inject_services(body: dict, context: Any, next: Any) -> Any:  # noqa: A002
+        # Acks never wait for the database: the replay check waits for the write lock only
+        # briefly (else it records after the ack), and retried events are dropped after the
+        # ack (handlers.base.once_per_event).
         context["svc"] = svc
         try:
             if isinstance(body, dict) and _replayed(svc, triggers, body):
-                return BoltResponse(status=200, body="")
-            event_id = body.get("event_id") if isinstance(body, dict) else None
-            if event_id and not svc.events.first_time(event_id, iso(svc.clock.now())):
-                log.info("dropping already-seen event %s (Slack retry)", event_id)
                 return BoltResponse(status=200, body="")
         except DatabaseUnwritable as exc:
             return cannot_write(exc)
@@ -104,15 +103,26 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
 def _replayed(svc: Services, triggers: SeenTriggers, body: dict) -> bool:
     """A slash command or interaction whose ``trigger_id`` was already acted on: audited as
     a replay, and the caller ignores it (Slack never sends one trigger twice)."""
+    from handlers.base import when_writable
+
     trigger = body.get("trigger_id")
-    if not trigger or triggers.first_time(str(trigger), time.time()):
+    if not trigger:
+        return False
+    try:
+        with svc.db.briefly(ACK_DB_WAIT):
+            first = triggers.first_time(str(trigger), time.time())
+    except DatabaseBusy:  # another process holds the write lock: record it after the ack
+        first = triggers.remember(str(trigger), time.time())
+        svc.work.submit(when_writable, svc, triggers.flush)
+    if first:
         return False
     user = body.get("user")
     uid = body.get("user_id") or (user.get("id") if isinstance(user, dict) else user) or ""
     text = body.get("text")
-    svc.audit.append(uid, "request.replay", str(trigger), {
-        "type": body.get("type") or "slash_command", "command": body.get("command"),
-        "text": text[:500] if isinstance(text, str) else None})
+    svc.work.submit(when_writable, svc, lambda: svc.audit.append(
+        uid, "request.replay", str(trigger), {
+            "type": body.get("type") or "slash_command", "command": body.get("command"),
+            "text": text[:500] if isinstance(text, str) else None}))
     log.warning("refused a replayed request (trigger_id %s)", trigger)
     return True
 

@@ -118,6 +118,15 @@ class StorageError(RelbotError):
     """The SQLite store refused an operation (e.g. tampering with the audit log)."""
 
 
+class DatabaseBusy(StorageError):
+    """Another process holds the database's write lock (try again later)."""
+
+    def __init__(self, path: str, waited: float) -> None:
+        self.path, self.waited = path, waited
+        super().__init__(f"relbot's database {path} is locked by another writer "
+                         f"(waited {waited:g} s)")
+
+
 class DatabaseUnwritable(StorageError):
     """relbot cannot write its database (read-only file, directory or filesystem)."""
 

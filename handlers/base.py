@@ -14,14 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.clock import iso
 from bot.errors import DatabaseUnwritable, Refused, RelbotError, UsageError
 from bot.groups import describe
 from bot.messages import post_message, update_message
 from bot.redact import scrub, scrub_text
 from bot.words import OPTION, split_words
+from storage.db import is_busy
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 40_000  # Slack's own limit for message text; no real command comes near it
+
+DB_WAIT = 300.0   # seconds after-ack work waits for another process's write lock, then says so
 
 
 @dataclass(frozen=True)
@@ -175,21 +179,21 @@ def register_command(app: Any, spec: CommandSpec) -> None:
                                 body.get("trigger_id", ""))
         except UsageError as exc:
             ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec, _sub_of(spec, text))}")
-            svc.audit.append(user, "command.usage", spec.name, {"text": text, "error": str(exc)})
+            _audit(svc, user, "command.usage", spec.name, {"text": text, "error": str(exc)})
             return
         sub = spec.subcommands.get(cmd.sub)
         if sub is None:
             unknown = cmd.sub and cmd.sub != "help"
             prefix = f"Unknown subcommand `{cmd.sub}`.\n\n" if unknown else ""
             ack(response_type="ephemeral", text=prefix + usage_text(spec))
-            svc.audit.append(user, "command.usage", spec.name, {"text": text, "channel": channel})
+            _audit(svc, user, "command.usage", spec.name, {"text": text, "channel": channel})
             return
         perm = _permission(spec, sub)
         allowed = getattr(svc.config.current.permissions, perm) if perm else None
         if not svc.groups.allowed(user, allowed):
             ack(response_type="ephemeral",
                 text=f":no_entry: `{spec.name} {cmd.sub}` is limited to {describe(allowed)}.")
-            svc.audit.append(user, "command.refused", spec.name, {
+            _audit(svc, user, "command.refused", spec.name, {
                 "text": text, "channel": channel, "reason": f"not in permissions.{perm}"})
             return
         try:
@@ -197,15 +201,70 @@ def register_command(app: Any, spec: CommandSpec) -> None:
                 sub.check(cmd)
         except UsageError as exc:
             ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec, cmd.sub)}")
-            svc.audit.append(user, "command.usage", spec.name, {"text": text, "error": str(exc)})
+            _audit(svc, user, "command.usage", spec.name, {"text": text, "error": str(exc)})
             return
         if sub.ack_text:
             ack(response_type="ephemeral", text=sub.ack_text)
         else:
             ack()
-        svc.audit.append(user, "command", spec.name, {"sub": cmd.sub, "text": text,
-                                                        "channel": channel})
+        # After the ack: the database may be locked by another process for a while.
+        if not _audit(svc, user, "command", spec.name,
+                      {"sub": cmd.sub, "text": text, "channel": channel}):
+            _safe_respond(CommandContext(svc, cmd, respond),
+                          f":warning: `{spec.name} {text}` did not run: relbot's database stayed "
+                          f"busy (locked by another process) for {DB_WAIT:g} s. Nothing was "
+                          "changed; please try again.")
+            return
         run_subcommand(svc, spec, sub, cmd, respond)
+
+
+def _audit(svc: Any, user: str, action: str, subject: str, payload: dict) -> bool:
+    """An audit entry written after the ack (waits out a locked database)."""
+    return when_writable(svc, lambda: svc.audit.append(user, action, subject, payload))
+
+
+def when_writable(svc: Any, first_write: Callable[[], Any], wait: float | None = None) -> bool:
+    """Run ``first_write`` (the first, idempotent write of work done after an ack), retrying
+    while another process holds the database's write lock, for up to ``wait`` (DB_WAIT)
+    seconds; False if it never got through (the caller tells the user)."""
+    deadline = time.monotonic() + (DB_WAIT if wait is None else wait)
+    while True:
+        try:
+            first_write()
+            return True
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            if time.monotonic() >= deadline:
+                log.error("database still locked after %.0f s: giving up", DB_WAIT)
+                return False
+            log.warning("database busy (locked by another process); retrying")
+            time.sleep(0.1)
+
+
+def once_per_event(fn: Callable[[dict, dict, Any], None]) -> Callable[..., None]:
+    """An Events API listener: ack at once, then run ``fn(body, event, context)`` only for
+    the first delivery of the envelope's ``event_id`` (Slack retries are dropped). The
+    dedupe write happens after the ack and waits out a locked database."""
+
+    def listener(ack: Any, body: dict, event: dict, context: Any) -> None:
+        ack()
+        svc = context["svc"]
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id:
+            first: list[bool] = []
+            if not when_writable(svc, lambda: first.append(
+                    svc.events.first_time(event_id, iso(svc.clock.now())))):
+                log.error("event %s (%s) not processed: the database stayed locked",
+                          event_id, event.get("type"))
+                return
+            if not first[0]:
+                log.info("dropping already-seen event %s (Slack retry)", event_id)
+                return
+        fn(body, event, context)
+
+    listener.__name__ = fn.__name__
+    return listener
 
 
 def run_subcommand(svc: Any, spec: CommandSpec, sub: SubcommandSpec, cmd: Command,

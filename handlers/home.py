@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.cadence.loader import effective
 from bot.render.home import home_view
+from handlers.base import once_per_event
 from storage.cadence import active_releases
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def _rollbacks(svc: Any) -> list[str]:
 
 def register(app: Any) -> None:
     @app.event("app_home_opened")
-    def app_home_opened(ack: Any, event: dict, context: Any) -> None:
-        ack()
+    @once_per_event
+    def app_home_opened(body: dict, event: dict, context: Any) -> None:
         svc = context["svc"]
         if event.get("tab", "home") != "home":
             return

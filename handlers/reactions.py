@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.approvals import event_order
 from bot.messages import message_key
+from handlers.base import once_per_event
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,11 @@ def register(app: Any) -> None:
     """Listen to ``reaction_added`` / ``reaction_removed``."""
 
     @app.event("reaction_added")
-    def reaction_added(ack: Any, body: dict, event: dict, context: Any) -> None:
-        ack()
+    @once_per_event
+    def reaction_added(body: dict, event: dict, context: Any) -> None:
         _on_reaction(body, event, context, True)
 
     @app.event("reaction_removed")
-    def reaction_removed(ack: Any, body: dict, event: dict, context: Any) -> None:
-        ack()
+    @once_per_event
+    def reaction_removed(body: dict, event: dict, context: Any) -> None:
         _on_reaction(body, event, context, False)

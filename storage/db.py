@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bot.errors import DatabaseUnwritable
+from bot.errors import DatabaseBusy, DatabaseUnwritable
 from storage.dialect import SQLITE, PerDialect, is_postgres, parse_target
 
 _BOOTSTRAP = """
@@ -63,6 +63,7 @@ class Database:
         if self.path != ":memory:" and not readonly:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._busy_ms = 30000
         self.writer = threading.RLock()
         self._migrate_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
@@ -87,7 +88,7 @@ class Database:
             c = self._connect()
             c.row_factory = sqlite3.Row
             try:
-                c.execute("PRAGMA busy_timeout=30000")
+                c.execute(f"PRAGMA busy_timeout={self._busy_ms}")
                 c.execute("PRAGMA foreign_keys=ON")
                 c.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.OperationalError as exc:  # opening a WAL file needs its -shm
@@ -214,6 +215,33 @@ class Database:
     def after_copy(self, table: str) -> None:
         """Hook run after rows were copied in with their ids (PostgreSQL moves sequences)."""
 
+    @contextmanager
+    def briefly(self, seconds: float) -> Iterator[None]:
+        """Writes inside wait at most ``seconds`` for the write lock (this process's writer
+        and another process's SQLite lock), else raise :class:`DatabaseBusy` (an ack path
+        must not wait the full busy timeout)."""
+        if not self.writer.acquire(timeout=seconds):
+            raise DatabaseBusy(self.path, seconds)
+        c = self.conn()
+        try:
+            c.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+            yield
+        except sqlite3.OperationalError as exc:
+            if _code(exc) in _BUSY:
+                raise DatabaseBusy(self.path, seconds) from None
+            raise
+        finally:
+            c.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            self.writer.release()
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long one statement waits for another process's write lock (default 30 s),
+        for this thread's connections and those opened later."""
+        self._busy_ms = int(seconds * 1000)
+        for c in list(self._all):
+            c.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+
+
     def version(self, component: str) -> int:
         row = self.conn().execute(
             "SELECT version FROM schema_version WHERE component = ?", (component,)
@@ -248,6 +276,14 @@ class _Connection(sqlite3.Connection):
 
 # SQLITE_READONLY, SQLITE_CANTOPEN (a read-only directory: no -wal/-shm), SQLITE_PERM
 _UNWRITABLE = {8, 14, 3}
+_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED: another connection holds the write lock
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Did ``exc`` come from the database being locked by another writer (try again)?"""
+    if isinstance(exc, DatabaseBusy):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and _code(exc) in _BUSY
 
 
 def _code(exc: sqlite3.Error) -> int:

@@ -141,6 +141,14 @@ class PostgresDatabase(Database):
     def file(self) -> Path | None:
         return None
 
+    @contextmanager
+    def briefly(self, seconds: float) -> Iterator[None]:
+        """As is: PostgreSQL writers queue on row and advisory locks, not a file lock."""
+        yield
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """Nothing to set (SQLite's busy timeout)."""
+
     def conn(self) -> Conn | AutoConn:  # type: ignore[override]
         """The thread's transaction when inside :meth:`tx`, else autocommit statements."""
         current = getattr(self._local, "tx", None)
