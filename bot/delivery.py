@@ -43,6 +43,16 @@ class SlackDelivery:
             raise _classify(exc) from exc
 
 
+    def upload(self, channel: str, thread_ts: str | None, filename: str, content: str,
+               comment: str) -> None:
+        try:
+            self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, filename=filename,
+                                        title=filename, content=content,
+                                        initial_comment=comment)
+        except (SlackApiError, OSError, HTTPException, ValueError) as exc:
+            raise _classify(exc) from exc
+
+
 def make_delivery(token: str, base_url: str) -> SlackDelivery:
     """A SlackDelivery with its own client for ``base_url``."""
     return SlackDelivery(WebClient(token=token, base_url=base_url))

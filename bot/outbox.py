@@ -41,7 +41,8 @@ BACKOFF_CAP = 30.0    # never wait longer than this between attempts (unless Ret
 POLL = 0.5            # how often to look for rows written by another process
 SLOW = 1.0            # a call in flight this long lets other streams' rows start beside it
 PARALLEL = 4          # at most this many calls in flight
-METHOD = {"post": "chat.postMessage", "update": "chat.update"}
+METHOD = {"post": "chat.postMessage", "update": "chat.update",
+          "file": "files.getUploadURLExternal"}
 
 
 class DeliveryError(Exception):
@@ -64,6 +65,11 @@ class Delivery(Protocol):
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
         """chat.update."""
+        ...
+
+    def upload(self, channel: str, thread_ts: str | None, filename: str, content: str,
+               comment: str) -> None:
+        """A text file through the files v2 upload."""
         ...
 
 
@@ -107,6 +113,15 @@ class Outbox:
         self.store.add_post(key, channel, thread_key, text, blocks, iso(self.clock.now()))
         self.kick()
         return key
+
+    def upload(self, channel: str, thread_ts: str | None, filename: str, content: str,
+               comment: str) -> None:
+        """Queue a text file for ``channel`` (a thread: after its parent's post)."""
+        key = "f-" + uuid.uuid4().hex[:16]
+        thread_key = self._known(channel, thread_ts) if thread_ts else None
+        self.store.add_file(key, channel, thread_key, filename, content, comment,
+                            iso(self.clock.now()))
+        self.kick()
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
         """Queue an update of the message ``ts`` (a key, or a Slack ts posted earlier)."""
@@ -244,7 +259,7 @@ class Outbox:
         streams: set[tuple[str, str | None]] = set()
         out = []
         for r in rows:
-            if r.op == "post":
+            if r.op in ("post", "file"):
                 stream = (r.channel, r.thread_key)
                 if stream in streams:
                     continue            # FIFO: an earlier post of this stream goes first
@@ -267,7 +282,7 @@ class Outbox:
             thread_ts = self.slack_ts(r.thread_key)
             if thread_ts is None:
                 return None             # the parent is not in Slack yet
-        src = newest or r               # a queued post goes out with its latest content
+        src = (newest or r) if r.op == "post" else r   # a queued post: its latest content
         return _Send(r, src.text, src.blocks, thread_ts, src.id)
 
     def _send(self, s: _Send) -> None:
@@ -276,6 +291,9 @@ class Outbox:
             ts = None
             if s.op.op == "post":
                 ts = self.delivery.post(s.op.channel, s.text, s.blocks, s.thread_ts)
+            elif s.op.op == "file":
+                self.delivery.upload(s.op.channel, s.thread_ts, s.op.filename or "file.txt",
+                                     s.text, s.op.comment or "")
             else:
                 assert s.op.ts is not None
                 self.delivery.update(s.op.channel, s.op.ts, s.text, s.blocks)

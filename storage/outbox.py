@@ -2,7 +2,7 @@
 
 Two tables. ``outbox_messages`` gives every message the bot posts a *key* at once (before
 Slack has seen it); Slack's ``ts`` is filled in when the post is delivered. ``outbox`` holds
-the operations (``post`` / ``update``) with their scrubbed text and blocks, their state
+the operations (``post`` / ``update`` / ``file``) with their scrubbed text and blocks, their state
 (``pending`` -> ``sent`` | ``superseded`` | ``failed``), attempts, the last error, when the
 next attempt may run and who is delivering it (a lease, so two processes on one database
 never deliver the same row). Plain SQL, ``?`` parameters, ``ON CONFLICT DO NOTHING``.
@@ -29,8 +29,10 @@ MIGRATIONS = [
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         key         TEXT NOT NULL REFERENCES outbox_messages(key),
         op          TEXT NOT NULL,
-        text        TEXT NOT NULL,
+        body        TEXT NOT NULL,
         blocks      TEXT,
+        filename    TEXT,
+        comment     TEXT,
         state       TEXT NOT NULL DEFAULT 'pending',
         attempts    INTEGER NOT NULL DEFAULT 0,
         last_error  TEXT,
@@ -62,9 +64,11 @@ class OpRow:
 
     id: int
     key: str
-    op: str
-    text: str
+    op: str                   # post | update | file
+    text: str                 # message text, or a file's content
     blocks: list[dict] | None
+    filename: str | None      # file ops: the file's name and its comment
+    comment: str | None
     attempts: int
     not_before: float
     lease_until: float
@@ -88,6 +92,15 @@ class OutboxStore:
             c.execute("INSERT INTO outbox_messages(key, channel, thread_key, ts, created) "
                       "VALUES (?, ?, ?, NULL, ?)", (key, channel, thread_key, now))
             self._insert_op(c, key, "post", text, blocks, now)
+
+    def add_file(self, key: str, channel: str, thread_key: str | None, filename: str,
+                 content: str, comment: str, now: str) -> None:
+        """A file upload into the channel or a thread (its key is never updated)."""
+        with self._tx() as c:
+            c.execute("INSERT INTO outbox_messages(key, channel, thread_key, ts, created) "
+                      "VALUES (?, ?, ?, NULL, ?)", (key, channel, thread_key, now))
+            c.execute("INSERT INTO outbox(key, op, body, filename, comment, created) "
+                      "VALUES (?, 'file', ?, ?, ?, ?)", (key, content, filename, comment, now))
 
     def add_update(self, key: str, text: str, blocks: list[dict] | None, now: str) -> None:
         """Queue an update of ``key``; older updates not yet started are superseded."""
@@ -117,14 +130,15 @@ class OutboxStore:
     def pending(self, limit: int = 500) -> list[OpRow]:
         """Pending operations in the order they were decided."""
         rows = self.db.conn().execute(
-            "SELECT o.id, o.key, o.op, o.text, o.blocks, o.attempts, o.not_before, "
+            "SELECT o.id, o.key, o.op, o.body, o.blocks, o.filename, o.comment, o.attempts, "
+            "o.not_before, "
             "o.lease_until, m.channel, m.thread_key, m.ts FROM outbox o "
             "JOIN outbox_messages m ON m.key = o.key WHERE o.state = 'pending' "
             "ORDER BY o.id LIMIT ?", (limit,)).fetchall()
-        return [OpRow(r["id"], r["key"], r["op"], r["text"],
+        return [OpRow(r["id"], r["key"], r["op"], r["body"],
                       json.loads(r["blocks"]) if r["blocks"] is not None else None,
-                      r["attempts"], r["not_before"], r["lease_until"], r["channel"],
-                      r["thread_key"], r["ts"]) for r in rows]
+                      r["filename"], r["comment"], r["attempts"], r["not_before"],
+                      r["lease_until"], r["channel"], r["thread_key"], r["ts"]) for r in rows]
 
     def fail_orphans(self, now: str) -> int:
         """Fail the updates and thread replies of messages whose post failed for good."""
@@ -178,7 +192,7 @@ class OutboxStore:
     # --- helpers -------------------------------------------------------------------------
     def _insert_op(self, c: object, key: str, op: str, text: str, blocks: list[dict] | None,
                    now: str) -> None:
-        c.execute("INSERT INTO outbox(key, op, text, blocks, created) VALUES (?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
+        c.execute("INSERT INTO outbox(key, op, body, blocks, created) VALUES (?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
                   (key, op, text, json.dumps(blocks) if blocks is not None else None, now))
 
     def _tx(self) -> _Tx:

@@ -24,6 +24,7 @@ COMPONENTS: dict[str, str] = {
     "rollback": "storage.rollback",
     "cadence": "storage.cadence",
     "scheduler": "storage.jobstore",
+    "outbox": "storage.outbox",
 }
 
 

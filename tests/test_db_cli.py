@@ -14,7 +14,7 @@ from tests.test_rollback_immediate import START
 def test_migrate_creates_then_is_idempotent(db_url: str, tmp_path: Path) -> None:
     first = relbot("db", "migrate", "--db", db_url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "migrated audit 0 -> " in first.stdout and "scheduler 0 -> 1" in first.stdout
+    assert "migrated audit 0 -> " in first.stdout and "scheduler 0 -> 2" in first.stdout
     again = relbot("db", "migrate", "--db", db_url, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"schema up to date ({len(COMPONENTS)} components)" in again.stdout

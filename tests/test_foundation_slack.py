@@ -201,7 +201,7 @@ def test_secrets_are_scrubbed_from_messages_and_audit(chat: Chat) -> None:
 
     token = "xoxb-1234567890-abcdefghijkl"
     post_message(chat.svc, f"deploy with {token} done", None, "C0RELEASES")
-    queued = chat.svc.db.conn().execute("SELECT text FROM outbox").fetchall()
+    queued = chat.svc.db.conn().execute("SELECT body FROM outbox").fetchall()
     assert queued and all(token not in r[0] for r in queued)   # scrubbed before it is stored
     chat.wait()
     assert token not in chat.last().text and "[REDACTED]" in chat.last().text

@@ -139,6 +139,7 @@ def test_a_minor_in_the_stabilization_week_needs_a_reason_and_feats_are_listed(
     # the stabilization-week reminder (Wed 28 Jan 09:00 Berlin) names it too
     chat.clock.advance(hours=23)
     run_pending(chat.svc)
+    chat.wait()
     [rem] = [m for m in chat.messages if m.text.startswith("Stabilization week")]
     assert f"{feat[:7]} feat: sneaky feature" in rem.text
 
