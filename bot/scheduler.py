@@ -69,8 +69,7 @@ class Scheduler:
     def _bind_job(self, job: Job) -> None:
         job.func = self._call
 
-    def _call(self, name: str, job_id: str, run_at: str | None = None, attempt: int = 0,
-              **kwargs: Any) -> None:
+    def _call(self, name: str, job_id: str, *occurrence: Any, **kwargs: Any) -> None:
         """Run one occurrence, once: claimed in the database first, so of two schedulers
         (threads or processes on one database) firing it only one acts. A job that raises
         is retried (a new occurrence) up to RETRIES times, RETRY_AFTER apart."""
@@ -78,21 +77,22 @@ class Scheduler:
         if fn is None:
             log.error("scheduler job %s: no function registered as %r", job_id, name)
             return
-        occurrence = f"{job_id}@{run_at or 'unknown'}"
-        if not self.claims.claim(occurrence, job_id, self.owner, iso(self.clock.now())):
-            log.info("scheduler job %s already claimed elsewhere", occurrence)
+        run_at, attempt = (list(occurrence) + [None, 0])[:2]  # older jobs have neither
+        key = f"{job_id}@{run_at or 'unknown'}"
+        if not self.claims.claim(key, job_id, self.owner, iso(self.clock.now())):
+            log.info("scheduler job %s already claimed elsewhere", key)
             return
         try:
             fn(self.svc, **kwargs)
         except Exception:
             log.exception("scheduler job %s (%s) failed", job_id, name)
-            self.claims.finish(occurrence, "failed")
+            self.claims.finish(key, "failed")
             if attempt < RETRIES:
                 base = job_id.split("#retry")[0]
                 self.add_once(f"{base}#retry{attempt + 1}", self.clock.now() + RETRY_AFTER,
                               name, _attempt=attempt + 1, **kwargs)
             return
-        self.claims.finish(occurrence, "done")
+        self.claims.finish(key, "done")
 
     def add_once(self, job_id: str, run_at: datetime, name: str, **kwargs: Any) -> None:
         """Run ``name`` once at ``run_at`` (aware); replaces a job with the same id."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bot.messages import message_key
+
 Row = TypeVar("Row")
 
 
@@ -27,7 +29,8 @@ def bound_record(svc: Any, body: dict, kind: str, named: str,
     otherwise None, after auditing ``action.refused`` and telling the user."""
     container = body.get("container") if isinstance(body.get("container"), dict) else {}
     channel, ts = str(container.get("channel_id", "")), str(container.get("message_ts", ""))
-    row = by_message(channel, ts) if channel and ts else None
+    # records hold the outbox's message key (bot/outbox.py), Slack sends its ts
+    row = by_message(channel, message_key(svc, channel, ts)) if channel and ts else None
     if row is not None and record_id(row) == named:
         return row
     reason = (f"{named} is not the {kind} of this message ({record_id(row)})" if row is not None

@@ -59,7 +59,7 @@ def test_sighup_with_a_bomb_keeps_the_running_config_and_says_why(make_chat, cap
     assert reload_config(chat.svc, chat.holder, str(chat.config_path)) is False
     assert chat.holder.current is before
     assert "keeping the running config" in caplog.text and "expands to more than" in caplog.text
-    said = chat.last()
+    said = chat.wait().last()
     assert said.channel == "C0RELEASES" and "kept its running config" in said.text
     assert chat.audit("config.reload_failed")[0].payload["error"].startswith(
         str(chat.config_path))
