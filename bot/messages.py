@@ -31,13 +31,16 @@ def update_message(svc: Any, channel: str, ts: str, text: str,
 
 
 def upload_file(svc: Any, channel: str, thread_ts: str | None, filename: str, content: str,
-                comment: str) -> None:
+                comment: str, fallback: list[str] | None = None) -> None:
     """Queue one text file for the channel (or a thread: after its parent is posted),
     delivered through Slack's files v2 upload (``files.getUploadURLExternal``, the upload,
-    ``files.completeUploadExternal``), with secrets scrubbed from the content and comment."""
+    ``files.completeUploadExternal``), with secrets scrubbed from the content and comment.
+    If Slack refuses the upload for good, the ``fallback`` messages are posted there instead
+    (``{error}`` in the first is replaced by Slack's error)."""
     secrets = svc.config.current.secrets
     svc.outbox.upload(channel, thread_ts, filename, scrub_text(content, secrets),
-                      scrub_text(comment, secrets))
+                      scrub_text(comment, secrets),
+                      [scrub_text(t, secrets) for t in fallback or ()])
 
 
 def message_key(svc: Any, channel: str, ts: str) -> str:

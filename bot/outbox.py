@@ -115,12 +115,13 @@ class Outbox:
         return key
 
     def upload(self, channel: str, thread_ts: str | None, filename: str, content: str,
-               comment: str) -> None:
-        """Queue a text file for ``channel`` (a thread: after its parent's post)."""
+               comment: str, fallback: list[str] | None = None) -> None:
+        """Queue a text file for ``channel`` (a thread: after its parent's post); if Slack
+        refuses it for good, ``fallback`` is posted there instead."""
         key = "f-" + uuid.uuid4().hex[:16]
         thread_key = self._known(channel, thread_ts) if thread_ts else None
         self.store.add_file(key, channel, thread_key, filename, content, comment,
-                            iso(self.clock.now()))
+                            list(fallback or ()), iso(self.clock.now()))
         self.kick()
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
@@ -310,6 +311,11 @@ class Outbox:
         if not exc.retryable:
             log.error("outbox: %s failed for good: %s", what, exc.error)
             self.store.failed(op.id, exc.error, iso(self.clock.now()))
+            if op.op == "file":   # what to post instead, in the same place
+                thread = self.slack_ts(op.thread_key) if op.thread_key else None
+                for i, text in enumerate(op.blocks or ()):
+                    self.post(op.channel, str(text).replace("{error}", exc.error) if i == 0
+                              else str(text), None, thread)
             self.store.fail_orphans(iso(self.clock.now()))
             return
         delay = backoff(op.attempts, exc.retry_after)

@@ -94,13 +94,15 @@ class OutboxStore:
             self._insert_op(c, key, "post", text, blocks, now)
 
     def add_file(self, key: str, channel: str, thread_key: str | None, filename: str,
-                 content: str, comment: str, now: str) -> None:
-        """A file upload into the channel or a thread (its key is never updated)."""
+                 content: str, comment: str, fallback: list[str], now: str) -> None:
+        """A file upload into the channel or a thread (its key is never updated); the
+        ``fallback`` texts (posted if Slack refuses the file) ride in its blocks column."""
         with self._tx() as c:
             c.execute("INSERT INTO outbox_messages(key, channel, thread_key, ts, created) "
                       "VALUES (?, ?, ?, NULL, ?)", (key, channel, thread_key, now))
-            c.execute("INSERT INTO outbox(key, op, body, filename, comment, created) "
-                      "VALUES (?, 'file', ?, ?, ?, ?)", (key, content, filename, comment, now))
+            c.execute("INSERT INTO outbox(key, op, body, blocks, filename, comment, created) "
+                      "VALUES (?, 'file', ?, ?, ?, ?, ?)",
+                      (key, content, json.dumps(fallback), filename, comment, now))
 
     def add_update(self, key: str, text: str, blocks: list[dict] | None, now: str) -> None:
         """Queue an update of ``key``; older updates not yet started are superseded."""

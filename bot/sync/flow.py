@@ -163,20 +163,15 @@ def _open_approval(svc: Any, sync_def: SyncDef, plan: Plan, requester: str, chan
 def _post_listing(svc: Any, plan: Plan, listing: dict[str, Any], channel: str,
                   ts: str) -> None:
     """Upload the complete change list into the plan's thread; when Slack refuses the upload
-    (an install without ``files:write``, say) the changes follow as thread messages instead,
-    so every change is still shown (DR-03)."""
+    (an install without ``files:write``, say) the outbox posts the changes as thread messages
+    instead, so every change is still shown (DR-03)."""
     name, content = change_list_file(plan)
-    try:
-        upload_file(svc, channel, ts, name, content,
-                    f"All {listing['changes']} changes of {plan.id} (sha256 {listing['sha256']}, "
-                    "recorded in the evidence)")
-    except Exception as exc:  # noqa: BLE001 - any refusal: fall back to messages
-        log.warning("upload of %s failed (%s): posting the changes as messages", name, exc)
-        body = summary_lines(plan)[1]
-        post_message(svc, f"Could not upload {name} ({type(exc).__name__}); every change "
-                          "follows in this thread instead.", None, channel, ts)
-        for i in range(0, len(body), LIMIT):
-            post_message(svc, "\n".join(body[i:i + LIMIT]), None, channel, ts)
+    body = summary_lines(plan)[1]
+    fallback = [f"Could not upload {name} ({{error}}); every change follows in this thread "
+                "instead."] + ["\n".join(body[i:i + LIMIT]) for i in range(0, len(body), LIMIT)]
+    upload_file(svc, channel, ts, name, content,
+                f"All {listing['changes']} changes of {plan.id} (sha256 {listing['sha256']}, "
+                "recorded in the evidence)", fallback=fallback)
 
 
 def change_list_evidence(svc: Any, plan: Plan) -> dict[str, Any] | None:
