@@ -259,3 +259,16 @@ def test_the_token_never_appears(tmp_path: Path, make_chat, github, caplog) -> N
     seen += [r.getMessage() for r in caplog.records]
     assert not [s for s in seen if GH_TOKEN in s]
     assert any("Leaky [REDACTED]" in s for s in seen)
+
+
+def test_an_unexpected_answer_fails_the_check_instead_of_crashing(tmp_path: Path, make_chat,
+                                                                   github) -> None:
+    github.milestone(REPO, "1.3.0")
+    github.fail_next("GET", "/repos/acme/api/issues", 200, {"not": "a list"})
+    chat, _ = _start(make_chat, tmp_path, github)
+    c = _check(chat, "RL-01")
+    assert c.result == "fail"
+    assert c.evidence.startswith("GitHub acme/api: unexpected answer (")
+    assert "is api_url the REST API root?" in c.evidence
+    said = chat.command("U0ALICE", "/release check")  # asked again: GitHub answers properly
+    assert "RL-01: pass 0 merged, none open in milestone 1.3.0" in said.text

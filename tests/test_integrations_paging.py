@@ -44,6 +44,10 @@ def test_immediate_rollback_triggers_then_resolves_on_completion(make_chat, page
     assert [e.payload["action"] for e in chat.audit("rollback.page")] == ["trigger", "resolve"]
     rec = verified(chat)
     assert [p["action"] for p in rec["pages"]] == ["trigger", "resolve"]
+    from bot.rollback.evidence import verify_evidence
+    rec["pages"].pop()  # a record hiding that the incident was resolved does not verify
+    assert any(x.startswith("pages (action, dedup_key, audit_seq)")
+               for x in verify_evidence(chat.svc.audit, rec))
     # resolving the lock later sends nothing more: the incident is closed already
     chat.command("U0CAROL", "/rollback resolve RB-0001 fixed in 1.4.1")
     assert len(pagerduty.events()) == 2

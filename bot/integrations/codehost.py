@@ -3,6 +3,7 @@ bot.release.checks plugs in), and publishing a release at Execution."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot.integrations.github import GitHub
@@ -10,6 +11,7 @@ from bot.integrations.gitlab import GitLab
 from bot.integrations.http import IntegrationError, Timing
 from bot.integrations.model import CodeHost, Decision, decide_gates, decide_merged
 
+log = logging.getLogger(__name__)
 PROVIDED = ("RL-01", "RL-02")
 
 
@@ -60,6 +62,11 @@ class CodeHostProvider:
                 return Decision("waiting", f"{exc}; asked again later", {"error": str(exc)},
                                 recheck_at=when)
             return Decision("fail", str(exc), {"error": str(exc)})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("%s: unexpected answer deciding %s", host.label, cid, exc_info=True)
+            text = f"{host.label}: unexpected answer ({type(exc).__name__}: {exc}); is " \
+                   "api_url the REST API root?"
+            return Decision("fail", text, {"error": text})
         finally:
             host.close()
 

@@ -40,10 +40,12 @@ def publish(svc: Any, row: ReleaseRow, actor: str) -> str | None:
         url = codehost.publish(p, Timing(svc.clock.now, svc.clock.sleep), tag, row.commit,
                                f"{p.name} {row.version}", notes_text(p, row.version),
                                prerelease)
-    except IntegrationError as exc:
+    except (IntegrationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        error = str(exc) if isinstance(exc, IntegrationError) else \
+            f"{label}: unexpected answer ({type(exc).__name__}: {exc})"
         svc.audit.append(actor, "release.publish.failed", rs.subject(row), {
-            "tag": tag, "host": f"{label} {where}", "error": str(exc)})
-        return (f":warning: {label} release {tag} was not created: {exc}. "
+            "tag": tag, "host": f"{label} {where}", "error": error})
+        return (f":warning: {label} release {tag} was not created: {error}. "
                 f"`/release publish {row.version}` tries again.")
     svc.audit.append(actor, "release.publish", rs.subject(row), {
         "tag": tag, "commit": row.commit, "host": f"{label} {where}", "url": url,

@@ -97,6 +97,12 @@ def verify_evidence(audit: Any, record: dict[str, Any]) -> list[str]:
                   for e in by_action.get("rollback.retry", [])]
         cited = [(r.get("by"), r.get("step"), r.get("audit_seq")) for r in record["retries"]]
         problems += _differs("retries (by, step, audit_seq)", cited, logged)
+    if "pages" in record:  # PagerDuty events sent (records before paging do not list them)
+        logged = [(e.payload.get("action"), e.payload.get("dedup_key"), e.seq)
+                  for e in by_action.get("rollback.page", [])]
+        cited = [(p.get("action"), p.get("dedup_key"), p.get("audit_seq"))
+                 for p in record["pages"]]
+        problems += _differs("pages (action, dedup_key, audit_seq)", cited, logged)
     return problems
 
 
