@@ -72,3 +72,24 @@ def test_prepare_refuses_a_version_file_without_a_version(tmp_path: Path, make_c
         in said.text
     assert rs.find(chat.svc, "1.3.0").step == "RC"
     assert chat.audit("release.prepare.failed")
+
+
+def test_notes_drafted_before_rc_are_drafted_again_for_the_prepared_commit(
+        tmp_path: Path, make_chat) -> None:
+    """Review: notes drafted at Feature Freeze stopped counting (RL-08 pending, 'drafted for
+    <base>, not <prepared>') because of relbot's own prepare commit."""
+    repo = make_repo(tmp_path, msgs=("feat: users endpoint",))
+    chat = make_chat(config(repo, product_extra="      prepare: true\n"))
+    chat.command("U0ALICE", "/release start 1.3.0")
+    chat.command("U0BOB", "/release notes")
+    chat.command("U0BOB", "/release waive RL-01 merged")
+    said = chat.command("U0ALICE", "/release advance")
+    new = git("rev-parse", "main", cwd=repo).strip()
+    assert f"notes drafted again for {new[:7]} (RL-08)" in said.text, said.text
+    row = rs.find(chat.svc, "1.3.0")
+    assert row.step == "RC" and row.commit == new
+    assert (row.checks["RL-08"].result, row.checks["RL-08"].commit) == ("pass", new)
+    notes = yaml.safe_load((repo / "release-notes" / "v1.3.0.yaml").read_text())
+    assert notes["to"] == new
+    assert "cannot leave RC" not in chat.command("U0ALICE", "/release advance").text
+    assert rs.find(chat.svc, "1.3.0").step == "Validation"

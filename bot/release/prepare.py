@@ -154,5 +154,11 @@ def prepare(svc: Any, row: ReleaseRow, actor: str) -> str | None:
         "commit": new, "parent": base, "branch": branch, "files": sorted(files),
         "evidence_id": eid, "pushed_to": remote or None, "at": iso(svc.clock.now())})
     where = f" and pushed to {remote}" if remote else ""
-    return (f"{p.name}: committed {', '.join(sorted(files))} for {row.version} on {branch} "
+    text = (f"{p.name}: committed {', '.join(sorted(files))} for {row.version} on {branch} "
             f"({new[:7]}, {eid}){where}")
+    if row.notes_digest and row.notes_commit == base:
+        # the notes were drafted for the commit relbot just built on: draft them for the
+        # prepared commit too, or RL-08 would stop holding because of relbot's own commit
+        rs.draft_notes(svc, row, actor)
+        text += f"; notes drafted again for {new[:7]} (RL-08)"
+    return text
