@@ -41,6 +41,8 @@ BACKOFF_CAP = 30.0    # never wait longer than this between attempts (unless Ret
 POLL = 0.5            # how often to look for rows written by another process
 SLOW = 1.0            # a call in flight this long lets other streams' rows start beside it
 PARALLEL = 4          # at most this many calls in flight
+LEASE = 5.0           # a row being sent is held this long, renewed while its call runs,
+RENEW = 1.5           # ... every this often: a killed process's rows are free in seconds
 METHOD = {"post": "chat.postMessage", "update": "chat.update",
           "file": "files.getUploadURLExternal"}
 
@@ -100,6 +102,7 @@ class Outbox:
         self._inflight: dict[int, tuple[str, float]] = {}   # op id -> (method, started)
         self._sends = 0                        # attempts finished (settled() compares)
         self._dirty = False                    # something changed since the loop looked
+        self._renewed = 0.0                    # when our leases were last renewed
         self._stop = False
         self._thread: threading.Thread | None = None
         self._serial: dict[str, threading.Lock] = {}
@@ -190,6 +193,7 @@ class Outbox:
                     return
                 self._dirty = False
             try:
+                self._renew()
                 self.deliver_once()
                 wait = self._next_wait()
             except Exception:
@@ -198,6 +202,13 @@ class Outbox:
             with self._cond:
                 if not self._stop and not self._dirty:
                     self._cond.wait(wait)
+
+    def _renew(self) -> None:
+        with self._cond:
+            due = bool(self._inflight) and time.monotonic() - self._renewed >= RENEW
+        if due:
+            self.store.renew_leases(self.owner, time.time() + LEASE)
+            self._renewed = time.monotonic()
 
     def _next_wait(self) -> float:
         now, mono = time.time(), time.monotonic()
@@ -237,7 +248,7 @@ class Outbox:
         assert self.delivery is not None
         try:
             now = time.time()
-            if self.store.lease(send.op.id, self.owner, now, now + self.delivery.timeout + 10):
+            if self.store.lease(send.op.id, self.owner, now, now + LEASE):
                 self._send(send)
         except Exception:
             log.exception("outbox: attempt on %s failed", send.op.key)
@@ -335,7 +346,10 @@ class Outbox:
             if not quiet():
                 return False
             sends = self._sends
-        empty = not self.plan(time.time() + horizon, ignore=ignore)
+        now = time.time()
+        others = any(r.lease_owner not in (None, self.owner) and r.lease_until >= now
+                     for r in self.store.pending())   # another deliverer's calls, or a dead
+        empty = not others and not self.plan(now + horizon, ignore=ignore)   # one's lapsing
         with self._cond:   # no send began or ended while we looked at the rows
             return empty and quiet() and self._sends == sends
 

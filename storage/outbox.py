@@ -72,6 +72,7 @@ class OpRow:
     attempts: int
     not_before: float
     lease_until: float
+    lease_owner: str | None
     channel: str
     thread_key: str | None
     ts: str | None
@@ -134,13 +135,14 @@ class OutboxStore:
         rows = self.db.conn().execute(
             "SELECT o.id, o.key, o.op, o.body, o.blocks, o.filename, o.comment, o.attempts, "
             "o.not_before, "
-            "o.lease_until, m.channel, m.thread_key, m.ts FROM outbox o "
+            "o.lease_until, o.lease_owner, m.channel, m.thread_key, m.ts FROM outbox o "
             "JOIN outbox_messages m ON m.key = o.key WHERE o.state = 'pending' "
             "ORDER BY o.id LIMIT ?", (limit,)).fetchall()
         return [OpRow(r["id"], r["key"], r["op"], r["body"],
                       json.loads(r["blocks"]) if r["blocks"] is not None else None,
                       r["filename"], r["comment"], r["attempts"], r["not_before"],
-                      r["lease_until"], r["channel"], r["thread_key"], r["ts"]) for r in rows]
+                      r["lease_until"], r["lease_owner"], r["channel"], r["thread_key"], r["ts"])
+                for r in rows]
 
     def fail_orphans(self, now: str) -> int:
         """Fail the updates and thread replies of messages whose post failed for good."""
@@ -185,6 +187,11 @@ class OutboxStore:
         self.db.conn().execute(
             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, "
             "done_at = ?, lease_owner = NULL WHERE id = ?", (error, now, op_id))
+
+    def renew_leases(self, owner: str, until: float) -> None:
+        """A live deliverer keeps the rows it is sending (a dead one's lapse quickly)."""
+        self.db.conn().execute("UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND "
+                               "state = 'pending'", (until, owner))
 
     def release_leases(self, owner: str) -> None:
         """A stopping deliverer hands its unfinished rows back at once."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.clock import FakeClock
 from bot.delivery import make_delivery
 from bot.messages import post_message, slack_ts, update_message
@@ -139,3 +141,14 @@ def test_a_hang_longer_than_the_client_timeout_is_retried(chat: Chat) -> None:
     chat.wait()
     assert [m.text for m in chat.messages] == ["patient"]   # the timed-out call was dropped
     assert chat.api.calls("chat.postMessage")[0].dropped
+
+
+def test_a_killed_deliverers_rows_go_out_when_its_lease_lapses(chat: Chat) -> None:
+    chat.svc.outbox.stop()
+    post_message(chat.svc, "half sent", None, CH)
+    [op] = chat.svc.outbox.store.pending()
+    now = time.time()      # a process killed mid-call leaves its lease; it lapses in 0.5 s
+    assert chat.svc.outbox.store.lease(op.id, "killed-process", now, now + 0.5)
+    chat.svc.outbox.start()
+    chat.wait()            # waits for the other deliverer's lease, then sends the row
+    assert [m.text for m in chat.messages] == ["half sent"]
