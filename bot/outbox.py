@@ -99,7 +99,7 @@ class Outbox:
         self.store, self.clock, self.delivery = store, clock, delivery
         self.owner = uuid.uuid4().hex[:12]
         self._cond = threading.Condition()
-        self._inflight: dict[int, tuple[str, float]] = {}   # op id -> (method, started)
+        self._inflight: dict[int, tuple[str, float, str]] = {}  # id -> method, start, channel
         self._sends = 0                        # attempts finished (settled() compares)
         self._dirty = False                    # something changed since the loop looked
         self._renewed = 0.0                    # when our leases were last renewed
@@ -140,8 +140,20 @@ class Outbox:
             return self._serial.setdefault(name, threading.Lock())
 
     def key_for(self, channel: str, ts: str) -> str:
-        """The key the core knows a Slack message by (its ts if it never went through here)."""
-        return self.store.key_for_ts(channel, ts) or ts
+        """The key the core knows a Slack message by (its ts if it never went through here).
+
+        A reaction can come the instant Slack has a post, before its delivery is recorded:
+        an unknown ts while posts to ``channel`` are in flight waits (up to 5 s) for them."""
+        key = self.store.key_for_ts(channel, ts)
+        if key is None:
+            deadline = time.monotonic() + 5
+            with self._cond:
+                while time.monotonic() < deadline and any(
+                        m == METHOD["post"] and c == channel
+                        for m, _, c in self._inflight.values()):
+                    self._cond.wait(0.05)
+            key = self.store.key_for_ts(channel, ts)
+        return key or ts
 
     def slack_ts(self, key: str) -> str | None:
         """Slack's ts for ``key`` once delivered (None while still queued)."""
@@ -214,7 +226,7 @@ class Outbox:
         now, mono = time.time(), time.monotonic()
         waits = [r.not_before - now for r in self.store.pending() if r.not_before > now]
         with self._cond:   # when the call in flight becomes slow, others may start
-            waits += [t + SLOW - mono for _, t in self._inflight.values()]
+            waits += [t + SLOW - mono for _, t, _ in self._inflight.values()]
         return max(0.01, min([POLL, *waits]))
 
     def deliver_once(self) -> int:
@@ -232,7 +244,8 @@ class Outbox:
                     continue
                 if not self._may_start():
                     break
-                self._inflight[send.op.id] = (METHOD[send.op.op], time.monotonic())
+                self._inflight[send.op.id] = (METHOD[send.op.op], time.monotonic(),
+                                              send.op.channel)
             threading.Thread(target=self._attempt, args=(send,), daemon=True,
                              name="relbot-outbox-send").start()
             started += 1
@@ -242,7 +255,7 @@ class Outbox:
         if len(self._inflight) >= PARALLEL:
             return False
         mono = time.monotonic()
-        return all(mono - t >= SLOW for _, t in self._inflight.values())
+        return all(mono - t >= SLOW for _, t, _ in self._inflight.values())
 
     def _attempt(self, send: _Send) -> None:
         assert self.delivery is not None
@@ -340,7 +353,7 @@ class Outbox:
         """Nothing in flight and nothing that will be sendable within ``horizon`` seconds
         (calls of methods ``ignore`` names, e.g. ones a test made hang, do not count)."""
         def quiet() -> bool:
-            return all(ignore(method) for method, _ in self._inflight.values())
+            return all(ignore(method) for method, _, _ in self._inflight.values())
 
         with self._cond:
             if not quiet():
