@@ -56,6 +56,13 @@ def test_the_tag_carries_the_bump_committed_after_start(tmp_path: Path, make_cha
     assert any(text in m.text for m in chat.thread(msg))
     assert any(text in m.text for m in chat.messages if not m.thread_ts)
     chat.command("U0ALICE", "/release advance")
+    notes = (repo / "release-notes" / "v1.3.0.md").read_text()
+    digest = rs.find(chat.svc, "1.3.0").notes_digest
+    said = chat.command("U0BOB", "/release notes 1.3.0")  # review: it rewrote what shipped
+    assert f"api 1.3.0 is released: it keeps the notes it finished with (sha256 " \
+           f"{digest[:12]})" in said.text
+    assert rs.find(chat.svc, "1.3.0").notes_digest == digest
+    assert (repo / "release-notes" / "v1.3.0.md").read_text() == notes
     said = chat.command("U0ALICE", "/release status")      # none active: the last one
     assert "'(active)' not found" not in said.text and "status: *released*" in said.text
     assert "tagged `v1.3.0`" in said.text

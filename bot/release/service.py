@@ -260,9 +260,15 @@ def abort(svc: Any, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
 
 
 def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]:
-    """Write the notes files, record the digest, re-run RL-08; returns the Markdown."""
-    row, _ = follow_ref(svc, row, actor)
+    """Write the notes files, record the digest, re-run RL-08; returns the Markdown. A
+    finished release keeps the notes it finished with (its evidence names their digest)."""
     p = product(svc, row.product)
+    if row.status != "active":
+        kept = f" (sha256 {row.notes_digest[:12]})" if row.notes_digest else ""
+        raise Refused(f"{row.product} {row.version} is {row.status}: it keeps the notes it "
+                      f"finished with{kept}, in {p.notes_dir}/v{row.version}.md; they are not "
+                      "drafted again")
+    row, _ = follow_ref(svc, row, actor)
     ver = vs.parse(row.version)
     since = vs.last_tag(repo(p), ver, final_only=not ver.prerelease)
     cs = vs.commits(repo(p), since, row.commit)
