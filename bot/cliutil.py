@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.clock import SystemClock
 from bot.config import load_config
-from bot.errors import RelbotError
+from bot.errors import Refused, RelbotError
 from storage.audit import AuditLog
 from storage.db import Database
 
@@ -41,6 +41,9 @@ def wrap(fn: Callable[[argparse.Namespace], Result]) -> Callable[[argparse.Names
         except RelbotError as exc:
             print(f"relbot: {exc}", file=sys.stderr)
             return 2
+        except Refused as exc:  # a refusal is an answer, not a crash
+            print(f"relbot: {exc}", file=sys.stderr)
+            return 1
         text, code = out if isinstance(out, tuple) else (out, 0)
         print(text)
         return code

@@ -63,6 +63,10 @@ def test_the_tag_carries_the_bump_committed_after_start(tmp_path: Path, make_cha
            f"{digest[:12]})" in said.text
     assert rs.find(chat.svc, "1.3.0").notes_digest == digest
     assert (repo / "release-notes" / "v1.3.0.md").read_text() == notes
+    r = relbot("--config", str(chat.config_path), "--db", str(chat.db_path), "release",
+               "notes", "1.3.0")
+    assert r.returncode == 1 and "Traceback" not in r.stderr     # a refusal, not a crash
+    assert "relbot: api 1.3.0 is released: it keeps the notes it finished with" in r.stderr
     said = chat.command("U0ALICE", "/release status")      # none active: the last one
     assert "'(active)' not found" not in said.text and "status: *released*" in said.text
     assert "tagged `v1.3.0`" in said.text
