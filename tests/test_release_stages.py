@@ -206,3 +206,15 @@ def test_a_prerelease_after_a_tagged_one_keeps_its_kind(tmp_path: Path, make_cha
     chat = make_chat(config(repo))
     said = chat.command("U0ALICE", "/release start alpha")
     assert "Started api 1.3.0-alpha.2 (minor)" in said.text, said.text
+
+
+def test_a_bump_smaller_than_the_commits_call_for_is_said(tmp_path: Path, make_chat) -> None:
+    """Review: `/release start minor` over a breaking change started 1.3.0 without a word."""
+    repo = make_repo(tmp_path, msgs=("feat!: drop the v1 API",))
+    chat = make_chat(config(repo))
+    said = chat.command("U0ALICE", "/release start minor")
+    assert "Started api 1.3.0 (minor): requested minor; :warning: the commits call for a " \
+           "major release: " in said.text, said.text
+    assert "drop the v1 API" in said.text
+    msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
+    assert any("the commits call for a major release" in m.text for m in chat.thread(msg))

@@ -50,7 +50,7 @@ def choose(svc: Any, p: Product, how: str | None) -> tuple[semver.Version, semve
                           f"`major|minor|patch` or a version")
         return target, last, f"requested final of {target}"
     if how in vs.BUMPS:
-        return vs.next_version(last, how), last, f"requested {how}"
+        return vs.next_version(last, how), last, f"requested {how}" + _below(how, bump, why)
     new = vs.parse(how)
     if new.prerelease and new.prerelease in vs.STAGES:          # 1.5.0-alpha: next alpha.N
         return vs.prerelease(new.prerelease, new.finalize_version(), taken), last, \
@@ -67,6 +67,14 @@ def _last_final_below(svc: Any, p: Product, new: semver.Version) -> semver.Versi
                                                 rs.store(svc).released(p.name)]
               if not v.prerelease and v < target]
     return max(finals, default=None)
+
+
+def _below(how: str, bump: str | None, why: list[str]) -> str:
+    """A warning when the requested bump is smaller than the one the commits call for (a
+    breaking change in a minor, a feature in a patch); '' otherwise."""
+    if bump is None or vs.BUMPS.index(bump) >= vs.BUMPS.index(how):
+        return ""
+    return f"; :warning: the commits call for a {bump} release: " + "; ".join(why)
 
 
 def cadence_rule(svc: Any, kind: str, now: datetime) -> str | None:
