@@ -224,3 +224,30 @@ def test_execution_is_not_ready_while_a_check_does_not_hold_on_the_moved_candida
     assert "Ready to leave Execution" in chat._msg(msg.number).rendered
     chat.command("U0ALICE", "/release advance")
     assert git("rev-parse", "v1.3.0^{commit}", cwd=repo).strip() == late
+
+
+def test_a_failed_tag_push_keeps_no_tag_and_advance_retries(tmp_path: Path,
+                                                            make_chat) -> None:
+    """Review: when pushing the tag failed, the local tag stayed; every later advance was
+    refused 'tag v1.3.0 already exists in api; not overwriting it' — the release was stuck."""
+    repo = make_repo(tmp_path, msgs=("feat: users",))
+    sha = commit(repo, "chore: release 1.3.0", BUMP)
+    git("remote", "add", "origin", str(tmp_path / "missing.git"), cwd=repo)
+    chat = _tagging_chat(make_chat, repo)
+    chat.command("U0ALICE", "/release start 1.3.0")
+    _clear(chat)
+    chat.command("U0BOB", "/release notes")
+    for _ in range(3):
+        chat.command("U0ALICE", "/release advance")
+    said = chat.command("U0ALICE", "/release advance")
+    assert "not tagging v1.3.0: pushing it to origin failed" in said.text, said.text
+    assert "Internal error" not in said.text
+    assert not git("tag", "--list", "v1.3.0", cwd=repo).strip()     # nothing half-done
+    assert rs.find(chat.svc, "1.3.0").step == "Execution"
+    assert [e.payload["tag"] for e in chat.audit("release.tag.failed")] == ["v1.3.0"]
+    remote = tmp_path / "missing.git"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    said = chat.command("U0ALICE", "/release advance")
+    assert f"api: tagged v1.3.0 ({sha[:7]}) and pushed to origin" in [
+        m.text for m in chat.messages if not m.thread_ts][-1], said.text
+    assert git("rev-parse", "v1.3.0^{commit}", cwd=remote).strip() == sha

@@ -49,8 +49,13 @@ def tag(svc: Any, row: ReleaseRow, actor: str) -> str | None:
         raise Refused(f"not {what} on {row.commit[:7]}: " + "; ".join(bad), gate=row.step)
     if not p.tag:
         return None
-    obj, remote = make_tag(p, name, row.commit,
-                           f"{p.name} {row.version}\n\nrelbot release {rs.subject(row)}")
+    try:
+        obj, remote = make_tag(p, name, row.commit,
+                               f"{p.name} {row.version}\n\nrelbot release {rs.subject(row)}")
+    except Refused as exc:
+        svc.audit.append(actor, "release.tag.failed", rs.subject(row), {
+            "tag": name, "commit": row.commit, "error": str(exc)})
+        raise
     rs.store(svc).set_tag(row.id, name, obj, remote)
     svc.audit.append(actor, "release.tag", rs.subject(row), {
         "tag": name, "tag_object": obj, "commit": row.commit, "pushed_to": remote or None})
@@ -67,7 +72,13 @@ def make_tag(p: Any, name: str, commit: str, message: str) -> tuple[str, str]:
     remotes = git("remote", cwd=p.repo).split()
     remote = remotes[0] if remotes else ""
     if remote:
-        git("push", remote, f"refs/tags/{name}", cwd=p.repo)
+        try:
+            git("push", remote, f"refs/tags/{name}", cwd=p.repo)
+        except CommandFailed as exc:  # keep nothing half-done: the next attempt tags again
+            git("tag", "-d", name, cwd=p.repo, check=False)
+            why = " ".join(exc.output.split())[-300:] or str(exc)
+            raise Refused(f"not tagging {name}: pushing it to {remote} failed ({why}); the "
+                          f"tag was not kept, try again once {remote} takes it") from None
     return obj, remote
 
 
