@@ -20,7 +20,18 @@ def split_words(text: str) -> list[str]:
     text = _UNICODE_SPACE.sub(" ", text)  # a pasted non-breaking space separates words too
     text = _APOSTROPHE.sub(_KEEP, text)
     try:
-        words = shlex.split(text)
+        words = _shell_split(text)
     except ValueError:  # nothing is dropped: the quote stays a character
         words = text.split()
     return [w.replace(_KEEP, "'") for w in words]
+
+
+def _shell_split(text: str) -> list[str]:
+    """``shlex.split`` without backslash escapes: people type ``C:\\build`` or ``a\\b`` in
+    chat, and a backslash is a letter there, never a shell escape that eats a character."""
+    lex = shlex.shlex(text, posix=True)
+    lex.whitespace_split = True
+    lex.commenters = ""
+    lex.escape = ""
+    return list(lex)
+

@@ -120,3 +120,10 @@ def test_audit_append_verify_round_trip(tmp_path_factory, entries: list, keyed: 
         assert result.ok and result.count == len(entries), result
     finally:
         log.db.close()
+
+
+def test_a_backslash_is_a_letter_not_an_escape() -> None:
+    """Found by the word-parser property: ``\\ `` became the word " " (shell escaping)."""
+    assert split_words("\\ ") == ["\\"]
+    assert split_words('deploy C:\\build "two words" won\'t') == [
+        "deploy", "C:\\build", "two words", "won't"]
