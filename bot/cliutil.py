@@ -9,10 +9,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bot.auditlog import open_audit
 from bot.clock import SystemClock
 from bot.config import load_config
 from bot.errors import Refused, RelbotError
-from storage.audit import AuditLog
 from storage.db import Database
 
 Result = str | tuple[str, int]
@@ -28,8 +28,9 @@ def offline_services(args: argparse.Namespace) -> Any:
                           "or RELBOT_DB)")
     db = Database(args.db)
     clock = SystemClock()
-    audit = AuditLog(db, clock, lambda: cfg.secrets)
-    return SimpleNamespace(config=SimpleNamespace(current=cfg), db=db, audit=audit,
+    holder = SimpleNamespace(current=cfg)
+    audit = open_audit(db, clock, holder)  # keyed and checkpointed as the bot's own entries
+    return SimpleNamespace(config=holder, db=db, audit=audit,
                            clock=clock, features={})
 
 

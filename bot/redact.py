@@ -29,6 +29,9 @@ _BUILTIN_SHAPES = (
 _NAMED_VALUE = (r"(?i)(?<![\w.-])(?P<name>[\w.-]*(?:pass(?:word|wd|phrase)|secret|token"
                 r"|credential|api[_-]?key|private[_-]?key)[\w.-]*)(?P<sep>\"?\s*[:=]\s*\"?)"
                 r"(?!changed \(value hidden\))(?P<value>[^\s\"',;()\[\]{}]+)")
+_SHAPE_HINTS = ("xox", "xapp-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+                "PRIVATE KEY")
+_NAME_HINTS = ("pass", "secret", "token", "credential", "key")
 # userinfo of a URL: everything between "scheme://" and "@" before the host
 _URL_USERINFO = r"(?<=://)[^\s/@?#'\"<>]+@"
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -56,16 +59,29 @@ class Redactor:
     def __init__(self, values: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
         vals = [os.environ.get(k, "") for k in _ENV_SECRETS]
         vals += [os.environ.get(v[4:], "") if v.startswith("env:") else v for v in values]
-        known = sorted({v for v in vals if v and len(v) >= 4}, key=len, reverse=True)
-        alts = [re.escape(v) for v in known] + list(_BUILTIN_SHAPES) + list(patterns)
-        self._values = re.compile("|".join(f"(?:{a})" for a in alts))
+        self._literals = sorted({v for v in vals if v and len(v) >= 4}, key=len, reverse=True)
+        self._shapes = re.compile("|".join(f"(?:{a})" for a in _BUILTIN_SHAPES))
+        pats = list(patterns)
+        self._patterns = re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
         self._url = re.compile(_URL_USERINFO)
         self._named = re.compile(_NAMED_VALUE)
 
     def text(self, text: str) -> str:
-        """``text`` with every secret masked."""
-        text = self._url.sub(URL_MASK, self._values.sub(MASK, text))
-        return self._named.sub(lambda m: m["name"] + m["sep"] + MASK, text)
+        """``text`` with every secret masked. Substring tests in C decide which of the
+        regular expressions can match at all (most strings need none of them)."""
+        for v in self._literals:
+            if v in text:
+                text = text.replace(v, MASK)
+        if any(h in text for h in _SHAPE_HINTS):
+            text = self._shapes.sub(MASK, text)
+        if self._patterns is not None:
+            text = self._patterns.sub(MASK, text)
+        if "://" in text and "@" in text:
+            text = self._url.sub(URL_MASK, text)
+        low = text.lower()
+        if any(h in low for h in _NAME_HINTS):
+            text = self._named.sub(lambda m: m["name"] + m["sep"] + MASK, text)
+        return text
 
     def obj(self, obj: Any, hidden: bool = False) -> Any:
         """A JSON-like structure scrubbed: values under secret-looking keys are masked (at

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.actions.hooks import Hooks
 from bot.approvals import Approvals
+from bot.auditlog import open_audit
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigHolder
 from bot.groups import GroupResolver
@@ -19,8 +20,8 @@ from bot.reactions import SlackReactions
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
-from storage.audit import AuditLog, CheckpointPolicy
-from storage.checkpoints import Checkpoint, CheckpointFile
+from storage.audit import AuditLog
+from storage.checkpoints import Checkpoint
 from storage.db import Database
 from storage.events import SeenEvents
 from storage.locks import Locks
@@ -128,17 +129,6 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
             lambda c: svc.work.submit(_post_checkpoint, svc, cp.channel, c))
     svc.metrics = _metrics(svc)
     return svc
-
-
-def open_audit(db: Database, clock: Clock, config: ConfigHolder) -> AuditLog:
-    """The audit log with the config's key and checkpoint sink (``audit:``)."""
-    cfg = config.current
-    key = cfg.audit.resolve_key()
-    cp = cfg.audit.checkpoints
-    policy = CheckpointPolicy(CheckpointFile(cfg.resolve_path(cp.file), key), cp.every,
-                              cp.interval) if cp is not None else None
-    return AuditLog(db, clock, secrets=lambda: config.current.secrets, key=key,
-                    checkpoints=policy)
 
 
 def _post_checkpoint(svc: Services, channel: str, cp: Checkpoint) -> None:

@@ -194,3 +194,24 @@ def test_checkpoint_is_posted_to_the_audit_channel(make_chat, tmp_path: Path, mo
     assert posted and posted[0].text.startswith("audit checkpoint: seq ")
     assert KEY not in cps.read_text() and KEY not in posted[0].text
     assert chat.svc.audit.verify().ok
+
+
+def test_cli_entries_join_a_keyed_chain_keyed(tmp_path: Path) -> None:
+    """`relbot sync plan --db` appends too: with a key it must append HMAC entries, or the
+    chain would read as rewritten."""
+    from tests.test_sync_plan import make_remote
+
+    _, db, cps = _keyed_log(tmp_path, 2)
+    src = make_remote(tmp_path, "src", {"a.yml": "x: 1\n"})
+    dst = make_remote(tmp_path, "dst", {"a.yml": "x: 2\n"})
+    cfg = _config(tmp_path, cps)
+    cfg.write_text(cfg.read_text() + f"syncs:\n  - name: s\n    type: config\n"
+                   f"    source: {{repo: {src}}}\n    target: {{repo: {dst}}}\n")
+    env = {"RELBOT_AUDIT_KEY": KEY}
+    r = relbot("sync", "plan", "s", "--db", str(db), "--config", str(cfg), env=env)
+    assert "recorded" in r.stdout, r.stdout + r.stderr
+    r = relbot("audit", "verify", "--db", str(db), "--config", str(cfg), env=env)
+    assert r.returncode == 0 and "3 entries" in r.stdout, r.stdout + r.stderr
+    r = relbot("sync", "plan", "s", "--db", str(db), "--config", str(cfg),
+               env={"RELBOT_AUDIT_KEY": ""})
+    assert r.returncode == 2 and "RELBOT_AUDIT_KEY" in r.stderr, r.stdout + r.stderr

@@ -127,3 +127,16 @@ def test_a_backslash_is_a_letter_not_an_escape() -> None:
     assert split_words("\\ ") == ["\\"]
     assert split_words('deploy C:\\build "two words" won\'t') == [
         "deploy", "C:\\build", "two words", "won't"]
+def test_found_by_hypothesis_a_huge_duration_is_a_config_error_not_a_traceback() -> None:
+    try:
+        parse_config("channel: C0RELEASES\nusergroup_cache_ttl: 86400000000000\n")
+    except ConfigError as exc:
+        assert str(exc).startswith("relbot.yml:2: usergroup_cache_ttl:"), str(exc)
+        assert "out of range" in str(exc)
+    else:
+        raise AssertionError("accepted")
+
+
+def test_found_by_hypothesis_a_non_breaking_space_separates_words() -> None:
+    assert split_words("api\u00a0sev=1\u0085impact=widespread") == [
+        "api", "sev=1", "impact=widespread"]

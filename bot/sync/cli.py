@@ -56,8 +56,10 @@ def _record(args: argparse.Namespace, plan: Plan) -> str:
     if not getattr(args, "db_given", False):
         return (f"not recorded: {plan.id} is a terminal dry-run only; give --db (or "
                 "RELBOT_DB) to record it as evidence (DR-05)")
+    from types import SimpleNamespace
+
+    from bot.auditlog import open_audit
     from bot.clock import SystemClock
-    from storage.audit import AuditLog
     from storage.db import Database
     from storage.sync import SyncStore
     if args.db != ":memory:" and not Path(args.db).exists():
@@ -69,7 +71,8 @@ def _record(args: argparse.Namespace, plan: Plan) -> str:
         actor = f"cli:{_user()}"
         pid = SyncStore(db).insert_plan(plan.id, plan.sync, plan.digest, plan.model_dump(),
                                         actor, plan.created, status="dry-run")
-        e = AuditLog(db, SystemClock(), lambda: cfg.secrets).append(actor, "sync.planned", pid, {
+        e = open_audit(db, SystemClock(), SimpleNamespace(current=cfg)).append(
+            actor, "sync.planned", pid, {
             "sync": plan.sync, "digest": plan.digest, "source_sha": plan.source_sha,
             "targets": [{"repo": t.repo, "branch": t.branch, "sha": t.sha}
                         for t in plan.targets],
