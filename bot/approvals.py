@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 OnChange = Callable[[Any, "ApprovalState"], None]
 NO_REQUEST = "no approval is open on this message"
+BUTTON = "button"
+"""The name a vote cast with the Approve button is stored under (beside reaction names);
+Slack's reactions never hold it, so reconciling leaves button votes alone."""
 
 
 class ReactionReader(Protocol):
@@ -57,6 +60,12 @@ def event_order(event_time: float | int | str | None, event_ts: str | None) -> s
 class Vote:
     user: str
     at: str
+    via: str = ""
+    """How it was cast: a reaction name (``white_check_mark``) or ``button``."""
+
+    def how(self) -> str:
+        """``:white_check_mark:`` or ``button``, for the message's "approved by" line."""
+        return self.via if self.via in ("", BUTTON) else f":{self.via}:"
 
     def record(self) -> dict[str, str]:
         """The vote as evidence records list it: ``{"user": ..., "at": ...}``."""
@@ -152,10 +161,11 @@ class Approvals:
 
     def state(self, req: RequestRow, now: datetime | None = None) -> ApprovalState:
         now = now or self.clock.now()
-        first: dict[str, str] = {}
+        first: dict[str, tuple[str, str]] = {}
         for v in self.store.votes(req.id):
-            first.setdefault(v.user, v.at)
-        votes = tuple(Vote(u, at) for u, at in sorted(first.items(), key=lambda x: x[1]))
+            first.setdefault(v.user, (v.at, v.reaction))
+        votes = tuple(Vote(u, at, via) for u, (at, via)
+                      in sorted(first.items(), key=lambda x: x[1][0]))
         expired = req.status == "open" and iso(now) >= req.expires
         return ApprovalState(req, votes, int(req.policy["quorum"]), expired,
                              tuple(req.policy.get("approvers") or ()))
@@ -201,7 +211,7 @@ class Approvals:
             return None
         if reaction not in req.policy.get("reactions", ()):
             return None
-        evidence = self._evidence(req, reaction)
+        evidence = {**self._evidence(req, reaction), "via": "reaction"}
         prev = self.store.reaction(req.id, user, reaction)
         if order and prev is not None and prev.event_order >= order:
             self.audit.append(user, "approval.ignored", req.subject, {
@@ -228,6 +238,46 @@ class Approvals:
         if not self.store.put_reaction(req.id, VoteRow(user, reaction, at, "counted", order),
                                        prev=prev) or counted:
             return self.state(req)  # the same vote again, or a concurrent event won
+        self.audit.append(user, "approval.counted", req.subject, evidence)
+        return self._changed(req)
+
+    def button(self, *, channel: str, ts: str, user: str, request_id: str,
+               approve: bool) -> ApprovalState | None:
+        """The Approve (``approve``) or Withdraw button on message (channel, ts): the same
+        policy and audit as a reaction (``via: button``), bound to the request of that very
+        message. None when no request is open there (audited); ``refusal`` says why a click
+        did not count."""
+        req = self.store.by_message(channel, ts)
+        if req is None or req.id != request_id:
+            self.audit.append(user, "approval.refused", f"message:{channel}/{ts}", {
+                "request": request_id, "reason": NO_REQUEST, "via": BUTTON,
+                "message": {"channel": channel, "ts": ts}})
+            return None
+        evidence = {**self._evidence(req, BUTTON), "via": BUTTON}
+        prev = self.store.reaction(req.id, user, BUTTON)
+        now = iso(self.clock.now())
+        if not approve:
+            if prev is None or prev.state != "counted":
+                other = [v for v in self.store.votes(req.id) if v.user == user]
+                why = (f"you approved with :{other[0].reaction}:; remove that reaction to "
+                       "withdraw" if other else "you have not approved it")
+                return replace(self.state(req), refusal=why)
+            if not self.store.put_reaction(req.id, replace(prev, at=now, state="removed"),
+                                           prev=prev):
+                return self.state(req)
+            self.audit.append(user, "approval.revoked", req.subject, evidence)
+            return self._changed(req)
+        reason = self._refusal(req, user)
+        if reason:
+            self.store.put_reaction(req.id, VoteRow(user, BUTTON, now, "refused"), prev=prev)
+            self.audit.append(user, "approval.refused", req.subject, {**evidence,
+                                                                     "reason": reason})
+            return replace(self.state(req), refusal=reason)
+        if prev is not None and prev.state == "counted":
+            return self.state(req)  # a second click: the vote stands once
+        if not self.store.put_reaction(req.id, VoteRow(user, BUTTON, now, "counted"),
+                                       prev=prev):
+            return self.state(req)
         self.audit.append(user, "approval.counted", req.subject, evidence)
         return self._changed(req)
 
@@ -298,7 +348,7 @@ class Approvals:
                     continue
                 changed |= self._reconcile_add(req, user, name, prev, now)
         for (user, name), r in rows.items():
-            if r.state == "counted" and user not in shown.get(name, ()):
+            if r.state == "counted" and name in names and user not in shown.get(name, ()):
                 if self.store.put_reaction(req.id, replace(r, state="removed"), prev=r):
                     self.audit.append(user, "approval.revoked", req.subject, {
                         **self._evidence(req, name), "via": "reconciled"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import home, reactions, release, rollback, sync
+from handlers import buttons, home, reactions, release, rollback, sync
 from handlers.base import CommandSpec, register_command
 
 RELEASE_SUBCOMMANDS = {**release.SUBCOMMANDS}
@@ -25,7 +25,8 @@ COMMANDS: dict[str, CommandSpec] = {
                              default="start" if "start" in rollback.SUBCOMMANDS else None),
 }
 
-MODULES: list[Any] = [m for m in (reactions, home, release, sync, rollback, cadence) if m]
+MODULES: list[Any] = [m for m in (reactions, buttons, home, release, sync, rollback, cadence)
+                      if m]
 
 
 def register_all(app: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.clock import iso
 from bot.messages import post_message, rendering, update_message
+from bot.render.approval import approval_buttons, who_decided
 from bot.render.common import user as mention
 from bot.render.rollback import rollback_blocks, summary
 from bot.rollback.service import config, elapsed, local_time, store
@@ -25,6 +26,11 @@ def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
 def _refresh(svc: Any, row: RollbackRow, force: bool) -> RollbackRow:
     row = store(svc).get(row.num) or row
     blocks = rollback_blocks(row, _approval_line(svc, row), lambda t: local_time(svc, t))
+    req = svc.approvals.for_subject("rollback", row.id)
+    if row.status == "awaiting-approval" and req is not None and req.status == "open":
+        what = (f"rollback *{row.id}*: {row.product} {row.data.get('from_version')} → "
+                f"{row.data.get('to_version')} ({row.data.get('kind')}, {row.procedure})")
+        blocks = [*blocks, approval_buttons(req.id, what)]
     shown = svc.features.setdefault("rollback.shown", {})
     key = hash((summary(row), repr(blocks)))
     if row.ts and shown.get(row.num) == key and not force:
@@ -57,11 +63,11 @@ def _approval_line(svc: Any, row: RollbackRow) -> str:
     if req is None:
         return ""
     st = svc.approvals.state(req)
-    who = ", ".join(f"<@{v.user}> at {v.at}" for v in st.approved_by) or "nobody yet"
+    who = who_decided(st.approved_by)
     if row.status != "awaiting-approval":
         return f"approved by: {who}"
     reacts = " or ".join(f":{r}:" for r in req.policy.get("reactions", ()))
-    return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
+    return f"approved by: {who}\n{st.needs_text()}; react with {reacts} or press Approve"
 
 
 def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",

@@ -22,6 +22,7 @@ from bot.errors import (
 )
 from bot.messages import post_message, rendering, update_message, upload_file
 from bot.redact import scrub, scrub_text
+from bot.render.approval import approval_buttons, text_blocks, who_decided
 from bot.render.sync import (
     as_file,
     change_list_file,
@@ -85,9 +86,23 @@ def _status_text(svc: Any, row: PlanRow, st: ApprovalState | None = None) -> str
     if row.status != "planned" or req is None:
         return f"status: {row.status}" + (f" ({row.note})" if row.note else "")
     st = st or svc.approvals.state(req)
-    who = ", ".join(f"<@{v.user}> at {v.at}" for v in st.approved_by) or "nobody yet"
     reacts = " or ".join(f":{r}:" for r in req.policy.get("reactions", ()))
-    return f"approved by: {who}\n{st.needs_text()}; react with {reacts}"
+    return (f"approved by: {who_decided(st.approved_by)}\n{st.needs_text()}; react with "
+            f"{reacts} or press Approve")
+
+
+def message_blocks(svc: Any, row: PlanRow, state: ApprovalState | None = None
+                   ) -> list[dict] | None:
+    """While the plan collects votes: its text and the Approve / Withdraw buttons (None
+    afterwards: the message is plain text again and the buttons are gone)."""
+    req = state.request if state is not None else svc.approvals.for_subject("sync", row.id)
+    if row.status != "planned" or req is None or req.status != "open":
+        return None
+    sd = svc.config.current.sync(row.sync)
+    into = ", ".join(f"{t.repo} {t.branch or ''}".strip() + (f" {t.path}" if t.path else "")
+                     for t in (sd.all_targets() if sd else ()))
+    what = f"sync *{row.sync}* ({row.id}, digest {row.digest[:12]}): one commit into {into}"
+    return text_blocks(message_text(svc, row, state)) + [approval_buttons(req.id, what)]
 
 
 def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None) -> None:
@@ -96,7 +111,8 @@ def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None) 
     with rendering(svc, f"sync:{plan_id}"):
         row = store(svc).get(plan_id)
         if row is not None and row.ts:
-            update_message(svc, row.channel, row.ts, message_text(svc, row, state))
+            update_message(svc, row.channel, row.ts, message_text(svc, row, state),
+                           message_blocks(svc, row, state))
 
 
 def message_text(svc: Any, row: PlanRow, state: ApprovalState | None = None) -> str:
