@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import buttons, home, reactions, release, rollback, sync
+from handlers import buttons, home, modals, reactions, release, rollback, sync
 from handlers.base import CommandSpec, register_command
 
 RELEASE_SUBCOMMANDS = {**release.SUBCOMMANDS}
@@ -22,11 +22,12 @@ COMMANDS: dict[str, CommandSpec] = {
                          "sync", sync.SUBCOMMANDS, aliases={"dry-run": "plan"}),
     "/rollback": CommandSpec("/rollback", "roll a product back (decision matrix, RB-IMM/RB-PLN)",
                              "rollback", rollback.SUBCOMMANDS,
-                             default="start" if "start" in rollback.SUBCOMMANDS else None),
+                             default="start" if "start" in rollback.SUBCOMMANDS else None,
+                             empty="start" if "start" in rollback.SUBCOMMANDS else None),
 }
 
-MODULES: list[Any] = [m for m in (reactions, buttons, home, release, sync, rollback, cadence)
-                      if m]
+MODULES: list[Any] = [m for m in (reactions, buttons, modals, home, release, sync, rollback,
+                                   cadence) if m]
 
 
 def register_all(app: Any) -> None:

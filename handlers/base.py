@@ -69,6 +69,7 @@ class SubcommandSpec:
     ack_text: str | None = None     # shown at once while slow work runs
     check: Callable[[Command], Any] | None = None  # fast, pure: a UsageError is the ack
     free_text: bool = False  # key=value words may be prose (a reason); it checks its options
+    modal: Callable[[Any, Command], None] | None = None  # no arguments: open this form instead
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class CommandSpec:
     subcommands: dict[str, SubcommandSpec]
     default: str | None = None      # subcommand used when the first word is not one
     aliases: dict[str, str] = field(default_factory=dict)
+    empty: str | None = None        # subcommand run for an empty text (its modal opens)
 
 
 class CommandContext:
@@ -116,7 +118,7 @@ def parse_command(spec: CommandSpec, text: str, user: str, channel: str,
                   response_url: str = "", trigger_id: str = "") -> Command:
     """Split ``text`` into subcommand, positional args and ``key=value`` options."""
     words = split_words(text)
-    sub = words[0].lower() if words else ""
+    sub = words[0].lower() if words else (spec.empty or "")
     rest = words[1:]
     sub = spec.aliases.get(sub, sub)
     if words and sub not in spec.subcommands and sub != "help" and spec.default:
@@ -195,6 +197,12 @@ def register_command(app: Any, spec: CommandSpec) -> None:
                 text=f":no_entry: `{spec.name} {cmd.sub}` is limited to {describe(allowed)}.")
             _audit(svc, user, "command.refused", spec.name, {
                 "text": text, "channel": channel, "reason": f"not in permissions.{perm}"})
+            return
+        if sub.modal is not None and not cmd.words and cmd.trigger_id:
+            ack()
+            svc.audit.append(user, "command.modal", spec.name, {"sub": cmd.sub,
+                                                                "channel": channel})
+            sub.modal(svc, cmd)
             return
         try:
             if sub.check is not None:

@@ -14,6 +14,7 @@ from bot.release import evidence as ev
 from bot.release import service as rs
 from bot.release import version as vs
 from bot.render.release import release_blocks, summary
+from handlers import modals
 from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
 from handlers.binding import bound_record, clicker
 
@@ -207,7 +208,8 @@ def evidence(ctx: CommandContext) -> str:
 SUBCOMMANDS: dict[str, SubcommandSpec] = {
     "start": SubcommandSpec(start, "[PRODUCT] [major|minor|patch|alpha|beta|rc|final|X.Y.Z] "
                             "[reason=\"...\"]",
-                            "start a release (no bump: proposed from commits)"),
+                            "start a release (nothing: a form with the bump proposed from "
+                            "commits)", modal=modals.open_release),
     "status": SubcommandSpec(status, "[VERSION]", "step, checks and what blocks the next step",
                              permission=None),
     "advance": SubcommandSpec(advance, "[VERSION]", "move to the next step when checks pass"),

@@ -15,6 +15,7 @@ from bot.rollback import gates as rb_gates
 from bot.rollback import service as rb
 from bot.rollback.decision import USAGE, parse_request, split_request
 from bot.rollback.evidence import evidence
+from handlers import modals
 from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
 
@@ -96,7 +97,7 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
                             "declare a rollback; the matrix decides RB-IMM or RB-PLN",
                             ack_text="Declaring the rollback...",
                             check=lambda cmd: parse_request(*split_request(list(cmd.words))),
-                            free_text=True),
+                            free_text=True, modal=modals.open_rollback),
     "status": SubcommandSpec(_status, "[ID]", "the rollback evidence record (YAML)",
                              permission=None),
     "list": SubcommandSpec(_list, "", "recent rollbacks", permission=None),

@@ -111,6 +111,15 @@ class Chat:
              selected: list[str]) -> Said:
         return self._did(self.sender.tick, user, self._msg(message), action_id, selected)
 
+    def choose(self, user: str, modal: int, block_id: str, value: str) -> Said:
+        """Pick ``value`` in a select of modal number ``modal`` (1-based)."""
+        return self._did(self.sender.choose, user, self.api.state.modals[modal - 1], block_id,
+                         value)
+
+    def submit(self, user: str, modal: int, **values: str) -> Said:
+        """Type ``values`` into modal number ``modal`` and press its submit button."""
+        return self._did(self.sender.submit, user, self.api.state.modals[modal - 1], values)
+
     def event(self, event: dict, **kw: Any) -> Said:
         return self._did(self.sender.event, event, **kw)
 

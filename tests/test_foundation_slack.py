@@ -117,14 +117,16 @@ def test_slack_retry_of_the_same_event_is_recorded_once(chat: Chat) -> None:
 
 @pytest.mark.parametrize("command", ["/release", "/sync", "/rollback"])
 def test_help_and_empty_answer_with_ephemeral_usage(chat: Chat, command: str) -> None:
-    for text in ("help", "", "   "):
+    # an empty /rollback opens its form instead (tests/test_modals.py)
+    texts = ("help",) if command == "/rollback" else ("help", "", "   ")
+    for text in texts:
         said = chat.command("U0ALICE", f"{command} {text}")
         assert said.status == 200
         assert said.http.json["response_type"] == "ephemeral"
         assert command in said.ack and "Traceback" not in said.text
         assert said.posted == []
     entries = chat.audit("command")
-    assert len(entries) == 3 and {e.subject for e in entries} == {command}
+    assert len(entries) == len(texts) and {e.subject for e in entries} == {command}
     assert all(e.actor == "U0ALICE" for e in entries)
 
 

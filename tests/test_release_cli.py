@@ -34,7 +34,7 @@ def test_evidence_round_trip_and_verification(tmp_path: Path, make_chat) -> None
     repo = make_repo(tmp_path, msgs=("feat: b",))
     commit(repo, "chore: bump", {"pyproject.toml": 'version = "1.3.0"'})
     chat = make_chat(config(repo))
-    chat.command("U0ALICE", "/release start")
+    chat.command("U0ALICE", "/release start api")
     chat.command("U0BOB", "/release waive RL-01 hotfix branch")
     base = ("--config", str(chat.config_path), "--db", str(chat.db_path))
     r = relbot(*base, "release", "evidence", "1.3.0", "--product", "api", "--format", "yaml")

@@ -24,7 +24,7 @@ def _ready_repo(tmp_path: Path, msgs: tuple[str, ...] = ("feat: users endpoint",
 def test_start_proposes_bump_and_posts_one_message(tmp_path: Path, make_chat) -> None:
     repo = _ready_repo(tmp_path)
     chat = make_chat(config(repo))
-    said = chat.command("U0ALICE", "/release start")
+    said = chat.command("U0ALICE", "/release start api")
     assert "Started api 1.3.0 (minor): proposed minor from:" in said.text
     assert "feat: users endpoint" in said.text
     [msg] = [m for m in chat.messages if m.rendered.startswith("== Release api 1.3.0")]
@@ -87,7 +87,7 @@ def test_advance_blocked_with_reason_then_buttons(tmp_path: Path, make_chat) -> 
 def test_major_requires_rl07_and_waive(tmp_path: Path, make_chat) -> None:
     repo = make_repo(tmp_path, msgs=("feat!: new API",))
     chat = make_chat(config(repo))
-    said = chat.command("U0ALICE", "/release start")
+    said = chat.command("U0ALICE", "/release start api")
     assert "2.0.0 (major)" in said.text
     row = rs.find(chat.svc, "2.0.0")
     assert row.checks["RL-07"].result == "pending"
@@ -114,7 +114,7 @@ def test_command_checks_decide_with_evidence(tmp_path: Path, make_chat) -> None:
 def test_builtin_checks_fail_then_pass(tmp_path: Path, make_chat) -> None:
     repo = make_repo(tmp_path, msgs=("fix: a",))
     chat = make_chat(config(repo))
-    chat.command("U0ALICE", "/release start")
+    chat.command("U0ALICE", "/release start api")
     row = rs.find(chat.svc, "1.2.1")
     assert row.checks["RL-03"].result == "fail" and row.checks["RL-04"].result == "fail"
     (repo / "CHANGELOG.md").write_text("# Changelog\n\n## [1.2.1]\n- a\n")

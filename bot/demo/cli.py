@@ -33,7 +33,11 @@ def cmd_demo(keep: str | None, out: object = None) -> int:
         sandbox.build(root)
         print(f"relbot demo: sandbox in {root}", file=stream, flush=True)
         story = Story(root, stream)  # type: ignore[arg-type]
-        outcome = story.run()
+        try:
+            outcome = story.run()
+        except LookupError as exc:  # the bot did not do what the story expects
+            print(f"\nrelbot demo: FAILED: {exc}", file=stream)
+            return 1
         print(f"\n(demo took {time.monotonic() - started:.1f} s)", file=stream)
         if keep:
             print(f"Sandbox kept in {root}. Explore it (the clock goes on from where the demo "

@@ -132,8 +132,11 @@ class Story:
         sandbox.commit_release_bump(self.root / "product", VERSION,
                                     ["search endpoint", "worker retries on timeout"])
         self.sh("git", "-C", "product", "show", "--stat", "--format=%h %s", "HEAD")
-        self.chat("/release start", "/release notes", "/release advance", "/release advance",
-                  "/release advance")
+        self.say("# /release start with nothing after it opens a form with the proposal:")
+        self.chat("/release start")
+        assert self.api is not None
+        self.chat(f"submit {len(self.api.state.modals)}", "/release notes", "/release advance",
+                  "/release advance", "/release advance")
         msg = self.top(f"Release api {VERSION}")
         self.chat("as U0BOB", f"click {msg.number} release:check:RL-05",
                   "as U0ALICE", f"click {msg.number} release:check:RL-06",

@@ -19,6 +19,7 @@ from bot.runner import setup_logging
 from bot.standin.faults import parse_fault_command
 from bot.standin.github_console import HELP as GITHUB_HELP
 from bot.standin.local import LocalSlack
+from bot.standin.modals import Modal
 from bot.standin.webapi import Message
 from bot.words import split_words
 
@@ -30,6 +31,8 @@ Console commands:
   unreact REACTION N            remove that reaction
   click N ACTION_ID [VALUE]     click a button on message N
   tick N ACTION_ID [V1,V2]      set the checkboxes ACTION_ID on message N
+  set N FIELD=VALUE ...          fill in modal N (a select may update the modal at once)
+  submit N [FIELD=VALUE ...]    fill in modal N and press its submit button
   home                          open the App Home tab
   group @HANDLE USER...         set the members of a Slack user group
   advance DURATION              move the fake clock (needs --clock), run due jobs
@@ -66,7 +69,10 @@ class Console:
             self._print(kind, item)
         self._seen = len(events)
 
-    def _print(self, kind: str, item: Message | dict) -> None:
+    def _print(self, kind: str, item: Message | dict | Modal) -> None:
+        if isinstance(item, Modal):
+            self._print_modal(kind, item)
+            return
         if kind == "view":
             from bot.render.common import blocks_to_text
 
@@ -94,6 +100,38 @@ class Console:
         for att in item.attachments or []:
             if "file" in att:
                 self.say(_indent(f"(file {att['file']})\n{att['content']}"))
+
+    def _print_modal(self, kind: str, m: Modal) -> None:
+        lines = m.rendered.splitlines()
+        key = -m.number  # modals share _shown with messages under negative numbers
+        before = self._shown.get(key) or []
+        self._shown[key] = lines
+        if kind == "modal":
+            self.say(f"[modal {m.number}] opened for {m.user}:\n" + _indent(m.rendered))
+        elif kind == "modal-update":
+            changed = [ln for ln in lines if ln not in before]
+            if changed:  # two quick updates: the first print already shows the latest view
+                self.say(f"[modal {m.number}] updated (changed lines):\n"
+                         + _indent("\n".join(changed)))
+        elif kind == "modal-errors":
+            self.say(f"[modal {m.number}] not submitted; shown in the modal:\n" + _indent(
+                "\n".join(f"{k}: {v}" for k, v in m.errors.items())))
+        else:
+            self.say(f"[modal {m.number}] submitted and closed")
+
+    def _fill(self, args: list[str], submit: bool) -> None:
+        modal = self.local.state.modals[int(args[0]) - 1]
+        values = {}
+        for w in args[1:]:
+            key, sep, value = w.partition("=")
+            if not sep:
+                raise ValueError(f"{w!r}: write FIELD=VALUE")
+            values[key] = value
+        for key, value in values.items():  # selects first: the modal may change with them
+            self.local.sender.choose(self.user, modal, key, value)
+            self.local.wait_idle()
+        if submit:
+            self.local.sender.submit(self.user, modal, {})
 
     def _number_of(self, ts: str | None) -> str:
         for m in self.local.state.messages:
@@ -129,6 +167,8 @@ class Console:
             elif head == "tick" and len(args) >= 2:
                 values = args[2].split(",") if len(args) > 2 else []
                 sender.tick(self.user, self.local.message(int(args[0])), args[1], values)
+            elif head in ("set", "submit") and args:
+                self._fill(args, head == "submit")
             elif head == "home":
                 sender.home_opened(self.user)
             elif head == "group" and args:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.standin.modals import Modal
 from bot.standin.webapi import TEAM, FakeSlackAPI, Message
 
 APP_ID = "A0RELBOT"
@@ -72,7 +73,7 @@ class SlackSender:
             "user_name": user.lower(), "command": name, "text": text.strip(),
             "api_app_id": APP_ID, "is_enterprise_install": "false",
             "response_url": self.api.response_url(user, channel),
-            "trigger_id": f"{n}.{self._session}.trigger",
+            "trigger_id": self._trigger(user, n),
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
@@ -119,7 +120,7 @@ class SlackSender:
             "api_app_id": APP_ID, "token": "standin-verification-token",
             "container": {"type": "message", "message_ts": message.ts,
                           "channel_id": message.channel, "is_ephemeral": False},
-            "trigger_id": f"{next(self._ids)}.{self._session}.trigger",
+            "trigger_id": self._trigger(user, next(self._ids)),
             "channel": {"id": message.channel, "name": "releases"},
             "message": {"type": "message", "ts": message.ts, "text": message.text,
                         "blocks": message.blocks or [], "user": message.user,
@@ -153,6 +154,59 @@ class SlackSender:
         return self.post_action(user, message, act)
 
     post_action = action
+
+    def _trigger(self, user: str, n: int) -> str:
+        """A trigger_id the stand-in will accept once from ``views.open`` (as Slack does)."""
+        tid = f"{n}.{self._session}.trigger"
+        self.api.state.triggers[tid] = user
+        return tid
+
+    def choose(self, user: str, modal: Modal, block_id: str, value: str) -> HTTPResult:
+        """Pick ``value`` in the select ``block_id`` of ``modal``: a ``block_actions`` from
+        the view when the select dispatches actions (the bot may update the view)."""
+        el = modal.set(block_id, value)
+        block = next(b for b in modal.view.get("blocks", []) if b.get("block_id") == block_id)
+        if el.get("type") != "static_select" or not block.get("dispatch_action") or not value:
+            return HTTPResult(200, "")  # typing in a field sends nothing until submit
+        opt = next(o for o in el.get("options", []) if o["value"] == value)
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM, "domain": "relbot"},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+            "api_app_id": APP_ID, "token": "standin-verification-token",
+            "container": {"type": "view", "view_id": modal.id},
+            "trigger_id": self._trigger(user, next(self._ids)),
+            "view": modal.payload_view(),
+            "actions": [{"type": "static_select", "action_id": el.get("action_id"),
+                         "block_id": block_id, "selected_option": opt,
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded")
+
+    def submit(self, user: str, modal: Modal, values: dict[str, str]) -> HTTPResult:
+        """Press the modal's submit button after typing ``values``: a ``view_submission``.
+        An ``errors`` answer keeps the modal open showing them; anything else closes it."""
+        for block_id, value in values.items():
+            modal.set(block_id, value)
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM, "domain": "relbot"},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+            "api_app_id": APP_ID, "token": "standin-verification-token",
+            "trigger_id": self._trigger(user, next(self._ids)),
+            "view": modal.payload_view(),
+        }
+        res = self.post(urlencode({"payload": json.dumps(payload)}),
+                        "application/x-www-form-urlencoded")
+        data = res.json if res.status == 200 else None
+        st = self.api.state
+        with st.lock:
+            if isinstance(data, dict) and data.get("response_action") == "errors":
+                modal.errors = dict(data.get("errors") or {})
+                st.transcript.append(("modal-errors", modal))
+            elif res.status == 200:
+                modal.open, modal.errors = False, {}
+                st.transcript.append(("modal-closed", modal))
+        return res
 
 
 def _find_element(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:

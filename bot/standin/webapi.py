@@ -2,8 +2,9 @@
 
 Implements what relbot uses: ``auth.test``, ``chat.postMessage``, ``chat.update``,
 ``chat.postEphemeral``, ``chat.getPermalink``, ``users.info``, ``usergroups.list``,
-``usergroups.users.list``, ``views.publish``, ``conversations.info`` and the files v2 upload
-flow, plus ``POST /response/<id>`` standing in for slash-command ``response_url``s.
+``usergroups.users.list``, ``views.publish``, ``views.open``, ``views.update``,
+``conversations.info`` and the files v2 upload flow, plus ``POST /response/<id>`` standing
+in for slash-command ``response_url``s.
 Any Web API method can be made to fail, slow down or hang (``state.faults``,
 :mod:`bot.standin.faults`).
 
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from bot.standin.faults import Faults
+from bot.standin.modals import Modal
 
 BOT_USER = "U0RELBOT"
 TEAM = "T0RELBOT"
@@ -78,6 +80,8 @@ class SlackState:
         self.messages: list[Message] = []      # channel messages incl. thread replies
         self.private: list[Message] = []       # ephemerals and response_url answers
         self.views: dict[str, dict] = {}
+        self.modals: list[Modal] = []
+        self.triggers: dict[str, str] = {}     # trigger_id -> user it was issued to
         self.files: list[dict] = []
         self.transcript: list[tuple[str, Message | dict]] = []
         self.users: dict[str, dict] = {}
@@ -391,6 +395,26 @@ class FakeSlackAPI:
         if group is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(group["users"])}
+
+    def _m_views_open(self, p: dict) -> dict:
+        user = self.state.triggers.pop(str(p.get("trigger_id", "")), None)
+        if user is None:  # unknown, or already used: Slack's answer
+            return {"ok": False, "error": "invalid_trigger_id"}
+        n = len(self.state.modals) + 1
+        modal = Modal(n, f"V0MODAL{n:04d}", user, p.get("view") or {})
+        self.state.modals.append(modal)
+        self.state.transcript.append(("modal", modal))
+        return {"ok": True, "view": modal.payload_view()}
+
+    def _m_views_update(self, p: dict) -> dict:
+        modal = next((m for m in self.state.modals if m.id == p.get("view_id")), None)
+        if modal is None or not modal.open:
+            return {"ok": False, "error": "not_found"}
+        if p.get("hash") and p["hash"] != modal.hash:
+            return {"ok": False, "error": "hash_conflict"}
+        modal.view, modal.hash = p.get("view") or {}, f"h{int(modal.hash[1:]) + 1}"
+        self.state.transcript.append(("modal-update", modal))
+        return {"ok": True, "view": modal.payload_view()}
 
     def _m_views_publish(self, p: dict) -> dict:
         view = p.get("view") or {}
