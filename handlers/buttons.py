@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.messages import message_key
 from bot.render.approval import APPROVE, WITHDRAW
 
 log = logging.getLogger(__name__)
@@ -16,8 +17,9 @@ def _on_click(body: dict, context: Any, approve: bool) -> None:
     container = body.get("container") or {}
     channel, ts = container.get("channel_id", ""), container.get("message_ts", "")
     request_id = str(body["actions"][0].get("value", ""))
-    state = svc.approvals.button(channel=channel, ts=ts, user=user, request_id=request_id,
-                                 approve=approve)
+    # the core knows its messages by outbox key, Slack by ts (as for reactions)
+    state = svc.approvals.button(channel=channel, ts=message_key(svc, channel, ts), user=user,
+                                 request_id=request_id, approve=approve)
     if state is None:
         why = "no approval is open on this message any more"
     elif state.refusal:

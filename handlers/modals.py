@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.errors import Refused, RelbotError, UsageError
 from bot.groups import describe
+from bot.release import begin
 from bot.release import service as rs
 from bot.release import version as vs
 from bot.render import modals as mv
@@ -170,8 +171,8 @@ def release_how(svc: Any, product: str, vals: dict[str, str]) -> tuple[str, dict
         return "", {"bump": "choose a bump or give a version"}
     try:
         p = rs.product(svc, product)
-        last = vs.last_release(rs.repo(p), list(rs.store(svc).released(p.name)))
-        vs.check_greater(vs.next_version(last, vs.bump_kind_or_usage(how)), last, p.name)
+        new, last, _ = begin.choose(svc, p, how)
+        vs.check_greater(new, last, p.name)
     except (UsageError, Refused, RelbotError) as exc:
         return "", {field: str(exc)}
     return how, {}
@@ -183,13 +184,14 @@ def _asked(meta: dict[str, Any], vals: dict[str, str], how: str) -> str | None:
     return None if not vals.get("version") and how == meta.get("proposed") else how
 
 
-def _start_release(svc: Any, user: str, product: str, how: str, channel: str) -> None:
+def _start_release(svc: Any, user: str, product: str, how: str, channel: str,
+                   reason: str = "") -> None:
     from handlers.release import refresh
 
     svc.audit.append(user, "command", "/release", {"sub": "start", "text": f"{product} {how}",
                                                    "channel": channel, "via": "modal"})
     try:
-        row, why = rs.start(svc, user, product, how or None)
+        row, why = begin.start(svc, user, product, how or None, reason or None)
         row = rs.run_auto(svc, row)
         refresh(svc, row, f"Started {row.product} {row.version}: {why}")
     except (Refused, RelbotError) as exc:
@@ -246,4 +248,5 @@ def register(app: Any) -> None:
             return
         ack()
         _start_release(svc, user, product, _asked(meta, vals, how) or "",
-                       meta.get("channel") or svc.config.current.channel)
+                       meta.get("channel") or svc.config.current.channel,
+                       vals.get("reason", ""))

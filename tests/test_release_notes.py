@@ -64,7 +64,7 @@ def test_notes_through_slack_keep_footers_other_changes_and_provenance(tmp_path:
     repo = make_repo(tmp_path, msgs=("feat(billing): invoices", "Fix typo in handler"))
     commit(repo, "fix: pool\n\nBREAKING CHANGE: `pool` is now `pool_size`.")
     chat = make_chat(config(repo, product_extra="      highlight_scopes: [billing]\n"))
-    chat.command("U0ALICE", "/release start")
+    chat.command("U0ALICE", "/release start api")
     chat.command("U0BOB", "/release notes")
     md = (repo / "release-notes" / "v2.0.0.md").read_text()
     assert "## Highlights\n\n- invoices" in md and "- pool (" in md

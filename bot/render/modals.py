@@ -98,5 +98,7 @@ def release_view(product: str, last: str, proposed: str | None, new: str | None,
         _select("bump", "Bump", "bump", [(c, c) for c in choices],
                 proposed if proposed in choices else None),
         _text("version", "Or an exact version (optional)", "1.4.0", optional=True),
+        _text("reason", "Reason (when the cadence needs one: a major outside a major cycle, "
+              "a minor in the stabilization week)", "", optional=True),
     ]
     return _modal(RELEASE, f"Release {product}", "Start", blocks, meta)
