@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import buttons, home, modals, reactions, release, rollback, sync
+from handlers import buttons, home, home_actions, modals, reactions, release, rollback, sync
 from handlers.base import CommandSpec, register_command
 
 RELEASE_SUBCOMMANDS = {**release.SUBCOMMANDS}
@@ -26,8 +26,8 @@ COMMANDS: dict[str, CommandSpec] = {
                              empty="start" if "start" in rollback.SUBCOMMANDS else None),
 }
 
-MODULES: list[Any] = [m for m in (reactions, buttons, modals, home, release, sync, rollback,
-                                   cadence) if m]
+MODULES: list[Any] = [m for m in (reactions, buttons, modals, home, home_actions, release, sync,
+                                   rollback, cadence) if m]
 
 
 def register_all(app: Any) -> None:

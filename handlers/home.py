@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.actionable import for_user
 from bot.cadence.loader import effective
+from bot.render.actionable import actionable_blocks
 from bot.render.home import home_view
 from handlers.base import once_per_event
 from storage.cadence import active_releases
@@ -13,8 +15,9 @@ from storage.cadence import active_releases
 log = logging.getLogger(__name__)
 
 
-def build_view(svc: Any) -> dict[str, Any]:
-    """The home view for the current state (calendar, releases, open approvals)."""
+def build_view(svc: Any, user: str | None = None) -> dict[str, Any]:
+    """The home view for the current state (calendar, releases, open approvals) and, for
+    ``user``, what they can act on now."""
     try:
         cal = effective(svc.config.current)
     except Exception:  # noqa: BLE001 - a broken calendar must not break the home tab
@@ -24,7 +27,13 @@ def build_view(svc: Any) -> dict[str, Any]:
         pending = list(svc.approvals.store.open_requests())
     except Exception:  # noqa: BLE001 - approvals optional
         pending = []
-    return home_view(cal, svc.clock.now(), active_releases(svc.db), pending, _rollbacks(svc))
+    view = home_view(cal, svc.clock.now(), active_releases(svc.db), pending, _rollbacks(svc))
+    if user:
+        try:
+            view["blocks"][1:1] = actionable_blocks(for_user(svc, user), user)
+        except Exception:  # noqa: BLE001 - the overview still shows if this part fails
+            log.exception("could not list what %s can act on", user)
+    return view
 
 
 def _rollbacks(svc: Any) -> list[str]:
@@ -45,4 +54,5 @@ def register(app: Any) -> None:
         svc = context["svc"]
         if event.get("tab", "home") != "home":
             return
-        svc.client.views_publish(user_id=event.get("user", ""), view=build_view(svc))
+        user = event.get("user", "")
+        svc.client.views_publish(user_id=user, view=build_view(svc, user))

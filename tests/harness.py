@@ -120,6 +120,20 @@ class Chat:
         """Type ``values`` into modal number ``modal`` and press its submit button."""
         return self._did(self.sender.submit, user, self.api.state.modals[modal - 1], values)
 
+    def home(self, user: str) -> Said:
+        """``user`` opens the App Home tab."""
+        return self._did(self.sender.home_opened, user)
+
+    def home_text(self, user: str) -> str:
+        """``user``'s App Home tab as last published, as text."""
+        from bot.render.common import blocks_to_text
+
+        return blocks_to_text((self.api.state.views.get(user) or {}).get("blocks"), "")
+
+    def home_click(self, user: str, action_id: str, value: str | None = None) -> Said:
+        """Click a button on ``user``'s App Home tab."""
+        return self._did(self.sender.home_click, user, action_id, value)
+
     def event(self, event: dict, **kw: Any) -> Said:
         return self._did(self.sender.event, event, **kw)
 

@@ -156,7 +156,7 @@ class Story:
         self.chat("advance 20m", "/sync plan docs")
         plan = self.top("docs")
         self.chat(f"react white_check_mark {plan.number}",
-                  "as U0BOB", f"react white_check_mark {plan.number}",
+                  "as U0BOB", "home", f"react white_check_mark {plan.number}",
                   "as U0CAROL", f"react +1 {plan.number}", "as U0ALICE")
         self.sh("git", "-C", "remotes/site.git", "log", "--format=%h %an: %s", "-2")
         after = self.sh("git", "-C", "remotes/site.git", "show", "--stat", "--format=",

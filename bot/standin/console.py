@@ -30,6 +30,7 @@ Console commands:
   react REACTION N              react to message N (e.g. react white_check_mark 3)
   unreact REACTION N            remove that reaction
   click N ACTION_ID [VALUE]     click a button on message N
+  click home ACTION_ID [VALUE]  click a button on your App Home tab
   tick N ACTION_ID [V1,V2]      set the checkboxes ACTION_ID on message N
   set N FIELD=VALUE ...          fill in modal N (a select may update the modal at once)
   submit N [FIELD=VALUE ...]    fill in modal N and press its submit button
@@ -161,6 +162,8 @@ class Console:
             elif head in ("react", "unreact") and len(args) == 2:
                 sender.react(self.user, self.local.message(int(args[1])), args[0],
                              removed=head == "unreact")
+            elif head == "click" and len(args) >= 2 and args[0] == "home":
+                sender.home_click(self.user, args[1], args[2] if len(args) > 2 else None)
             elif head == "click" and len(args) >= 2:
                 sender.click(self.user, self.local.message(int(args[0])), args[1],
                              args[2] if len(args) > 2 else None)

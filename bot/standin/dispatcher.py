@@ -112,6 +112,34 @@ class SlackSender:
         return self.event({"type": "app_home_opened", "user": user, "channel": "D0HOME",
                            "tab": "home", "event_ts": f"{time.time():.6f}"})
 
+    def home_click(self, user: str, action_id: str, value: str | None = None) -> HTTPResult:
+        """Click the button ``action_id`` on ``user``'s App Home tab (as last published)."""
+        view = self.api.state.views.get(user) or {}
+        for b in view.get("blocks", []):
+            for el in [*(b.get("elements") or []), *([b["accessory"]] if b.get("accessory")
+                                                     else [])]:
+                if el.get("action_id") == action_id and (value is None
+                                                         or el.get("value") == value):
+                    break
+            else:
+                continue
+            break
+        else:
+            raise LookupError(f"{user}'s home tab has no button {action_id} {value or ''}")
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM, "domain": "relbot"},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+            "api_app_id": APP_ID, "token": "standin-verification-token",
+            "container": {"type": "view", "view_id": "V0HOME"},
+            "trigger_id": self._trigger(user, next(self._ids)),
+            "view": {**view, "id": "V0HOME"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id":
+                         b.get("block_id", ""), "value": el.get("value", ""),
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded")
+
     def action(self, user: str, message: Message, action: dict[str, Any]) -> HTTPResult:
         """A ``block_actions`` payload for ``action`` clicked on ``message``."""
         payload = {
