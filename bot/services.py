@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,4 +151,13 @@ def _metrics(svc: Services) -> Metrics:
         svc.client.on_error = m.slack_error
     sched = svc.scheduler
     m.jobs = lambda: [when for _, _, when in sched.jobs()] if sched is not None else []
+    store = svc.outbox.store
+
+    def backlog() -> tuple[int, float]:
+        n, oldest = store.backlog()
+        age = (svc.clock.now() - datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+               ).total_seconds() if oldest else 0.0
+        return n, max(0.0, age)
+
+    m.outbox = backlog
     return m

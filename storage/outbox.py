@@ -153,6 +153,12 @@ class OutboxStore:
             "p.state = 'failed' AND (p.key = m.key OR p.key = m.thread_key))", (now,))
         return cur.rowcount
 
+    def backlog(self) -> tuple[int, str | None]:
+        """Pending operations and when the oldest of them was decided (metrics)."""
+        r = self.db.conn().execute("SELECT COUNT(*) AS n, MIN(created) AS oldest FROM outbox "
+                                   "WHERE state = 'pending'").fetchone()
+        return int(r["n"]), r["oldest"]
+
     def counts(self) -> dict[str, int]:
         rows = self.db.conn().execute(
             "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state").fetchall()

@@ -98,3 +98,15 @@ def test_unknown_path_is_404_and_healthz_still_ok(chat) -> None:  # type: ignore
         assert exc.code == 404
     else:
         raise AssertionError("expected 404")
+
+
+def test_outbox_depth_and_age_while_slack_refuses_posts(chat) -> None:  # type: ignore[no-untyped-def]
+    _, s = scrape(chat)
+    assert value(s, "relbot_outbox_depth") == 0
+    assert value(s, "relbot_outbox_oldest_age_seconds") == 0
+    chat.api.state.faults.fail("chat.postMessage", 500, times=None)
+    chat.svc.outbox.post("C0RELEASES", "held back", None)
+    chat.clock.advance(seconds=90)
+    _, s = scrape(chat)
+    assert value(s, "relbot_outbox_depth") >= 1
+    assert value(s, "relbot_outbox_oldest_age_seconds") >= 90
