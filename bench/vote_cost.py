@@ -43,11 +43,15 @@ class Meter:
     def __init__(self, chat: object) -> None:
         self.chat = chat
         self.sql: list[str] = []
+        self.by_thread: Counter = Counter()
         self._lock = threading.Lock()
 
     def _on(self, sql: str) -> None:
+        who = threading.current_thread().name.split(" ", 1)[0].split("_", 1)[0]
+        who = who.rstrip("-0123456789") or who
         with self._lock:
             self.sql.append(sql)
+            self.by_thread[who] += 1
 
     def __enter__(self) -> Meter:
         self.n_calls = len(self.chat.api.state.calls)  # type: ignore[attr-defined]
@@ -89,6 +93,8 @@ class Meter:
             f"   target <= {target}: {'MET' if len(self.sql) <= target else 'MISSED'}")
         print(f"{label}\n  SQL statements: {len(self.sql):4d}  ("
               + ", ".join(f"{k} {n}" for k, n in kinds.most_common()) + f"){verdict}")
+        print("  by thread:      " + ", ".join(f"{k} {n}" for k, n in
+                                               self.by_thread.most_common()))
         print("  Slack calls:    " + ", ".join(f"{m} {n}" for m, n in sorted(self.slack().items()))
               + f"\n  chat.update:    {vis} visible, {noop} no-op"
               f"   target: one per visible change: {'MET' if noop == 0 else 'MISSED'}")

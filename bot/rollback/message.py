@@ -59,6 +59,8 @@ def announce(svc: Any, row: RollbackRow, text: str) -> None:
 
 
 def _approval_line(svc: Any, row: RollbackRow) -> str:
+    if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
+        return ""  # never opens an approval of its own (a Config one's is its dry-run's)
     req = svc.approvals.for_subject("rollback", row.id)
     if req is None:
         return ""

@@ -105,14 +105,16 @@ def message_blocks(svc: Any, row: PlanRow, state: ApprovalState | None = None
     return text_blocks(message_text(svc, row, state)) + [approval_buttons(req.id, what)]
 
 
-def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None) -> None:
+def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None
+                    ) -> PlanRow | None:
     """Queue the plan message's update, rendered from the plan as it is now (``state``: its
-    approval's, when the caller has it already)."""
+    approval's, when the caller has it already); returns the row it rendered."""
     with rendering(svc, f"sync:{plan_id}"):
         row = store(svc).get(plan_id)
         if row is not None and row.ts:
             update_message(svc, row.channel, row.ts, message_text(svc, row, state),
                            message_blocks(svc, row, state))
+        return row
 
 
 def message_text(svc: Any, row: PlanRow, state: ApprovalState | None = None) -> str:
@@ -213,10 +215,9 @@ def _policy(base: Any, override: Any) -> Any:
 
 def on_change(svc: Any, state: ApprovalState) -> None:
     """Approval hook: update the message; execute when quorum is reached."""
-    row = store(svc).get(state.request.subject)
+    row = refresh_message(svc, state.request.subject, state)
     if row is None:
         return
-    refresh_message(svc, row.id, state)
     if not state.reached and state.request.status == "approved" and row.status == "planned":
         _reopen(svc, state.request)  # an approval withdrawn before it ran: votes count again
         return
