@@ -7,6 +7,8 @@ retrying.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.client import HTTPException
 
 from slack_sdk import WebClient
@@ -20,7 +22,8 @@ RETRYABLE = {"ratelimited", "internal_error", "fatal_error", "request_timeout",
 
 
 class SlackDelivery:
-    """chat.postMessage / chat.update through a WebClient; failures as DeliveryError."""
+    """chat.postMessage / chat.update / files v2 uploads through a WebClient; every failure
+    raised as a DeliveryError that says whether it is worth retrying."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
@@ -28,34 +31,39 @@ class SlackDelivery:
 
     def post(self, channel: str, text: str, blocks: list[dict] | None,
              thread_ts: str | None) -> str:
-        try:
+        """chat.postMessage; returns the new message's ts."""
+        with _as_delivery_error():
             resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
                                                 thread_ts=thread_ts)
-        except (SlackApiError, OSError, HTTPException, ValueError) as exc:
-            raise _classify(exc) from exc
         return str(resp["ts"])
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
-        try:
+        """chat.update of the message ``ts``."""
+        with _as_delivery_error():
             self.client.chat_update(channel=channel, ts=ts, text=text,
                                     blocks=blocks if blocks is not None else [])
-        except (SlackApiError, OSError, HTTPException, ValueError) as exc:
-            raise _classify(exc) from exc
-
 
     def upload(self, channel: str, thread_ts: str | None, filename: str, content: str,
                comment: str) -> None:
-        try:
+        """One text file through slack-sdk's files v2 upload (three Slack calls)."""
+        with _as_delivery_error():
             self.client.files_upload_v2(channel=channel, thread_ts=thread_ts, filename=filename,
                                         title=filename, content=content,
                                         initial_comment=comment)
-        except (SlackApiError, OSError, HTTPException, ValueError) as exc:
-            raise _classify(exc) from exc
 
 
 def make_delivery(token: str, base_url: str) -> SlackDelivery:
     """A SlackDelivery with its own client for ``base_url``."""
     return SlackDelivery(WebClient(token=token, base_url=base_url))
+
+
+@contextmanager
+def _as_delivery_error() -> Iterator[None]:
+    """Re-raise what a WebClient call can fail with as a classified DeliveryError."""
+    try:
+        yield
+    except (SlackApiError, OSError, HTTPException, ValueError) as exc:
+        raise _classify(exc) from exc
 
 
 def _classify(exc: Exception) -> DeliveryError:

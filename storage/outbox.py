@@ -60,13 +60,13 @@ class MessageRow:
 
 @dataclass(frozen=True)
 class OpRow:
-    """One pending post/update of a message, joined with the message it is about."""
+    """One pending post, update or file upload, joined with the message it is about."""
 
     id: int
     key: str
     op: str                   # post | update | file
     text: str                 # message text, or a file's content
-    blocks: list[dict] | None
+    blocks: list[dict] | None  # file ops: the fallback texts (posted if Slack refuses it)
     filename: str | None      # file ops: the file's name and its comment
     comment: str | None
     attempts: int
@@ -121,11 +121,13 @@ class OutboxStore:
 
     # --- lookups -----------------------------------------------------------------------
     def message(self, key: str) -> MessageRow | None:
+        """The message known by ``key`` (None if the outbox never saw it)."""
         r = self.db.conn().execute("SELECT key, channel, thread_key, ts FROM outbox_messages "
                                    "WHERE key = ?", (key,)).fetchone()
         return MessageRow(r["key"], r["channel"], r["thread_key"], r["ts"]) if r else None
 
     def key_for_ts(self, channel: str, ts: str) -> str | None:
+        """The key of the delivered message Slack knows as ``ts`` in ``channel``."""
         r = self.db.conn().execute("SELECT key FROM outbox_messages WHERE channel = ? AND "
                                    "ts = ?", (channel, ts)).fetchone()
         return r["key"] if r else None
@@ -160,6 +162,7 @@ class OutboxStore:
         return int(r["n"]), r["oldest"]
 
     def counts(self) -> dict[str, int]:
+        """How many operations are in each state (pending, sent, superseded, failed)."""
         rows = self.db.conn().execute(
             "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state").fetchall()
         return {r["state"]: r["n"] for r in rows}
@@ -185,11 +188,13 @@ class OutboxStore:
                       (now, op.key, through, op.id))
 
     def retry_later(self, op_id: int, error: str, not_before: float) -> None:
+        """A retryable failure: count the attempt, free the lease, wait until ``not_before``."""
         self.db.conn().execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?, "
             "lease_owner = NULL, lease_until = 0 WHERE id = ?", (error, not_before, op_id))
 
     def failed(self, op_id: int, error: str, now: str) -> None:
+        """A permanent failure: the operation is never sent."""
         self.db.conn().execute(
             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?, "
             "done_at = ?, lease_owner = NULL WHERE id = ?", (error, now, op_id))
