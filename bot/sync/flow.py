@@ -471,9 +471,30 @@ def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> Non
 def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
                error: str, outcomes: list[Outcome], retry: bool = False,
                logged: bool = True) -> None:
+    """After an execution attempt: the sync log record (unless ``logged`` is False), the
+    ``sync.<result>`` audit entry, the outcome reply in the plan's thread, the refreshed plan
+    message and the :func:`on_finished` followers."""
+    record = _sync_record(svc, plan, executor, started, result, error, outcomes, retry)
+    if logged:  # a sync refused because another holds its target ran nothing to record
+        store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
+                           scrub(record, svc.config.current.secrets))  # evidence: no secrets
+    new_shas = [o.sha_after for o in outcomes if o.moved]
+    svc.audit.append(executor, f"sync.{result}", plan.id,
+                     {"digest": plan.digest, "error": error, "new_shas": new_shas,
+                      "log": record["id"], "retry": retry,
+                      "targets": [o.model_dump() for o in outcomes]})
+    post_message(svc, outcome_text(plan, result, error, outcomes, retry), None, row.channel,
+                 row.ts)
+    refresh_message(svc, plan.id)
+    notify_finished(svc, plan.id, result, error)
+
+
+def _sync_record(svc: Any, plan: Plan, executor: str, started: str, result: str, error: str,
+                 outcomes: list[Outcome], retry: bool) -> dict[str, Any]:
+    """The sync log record of one execution attempt (the evidence; not yet scrubbed)."""
     req = svc.approvals.for_subject("sync", plan.id)
     votes = svc.approvals.state(req).approved_by if req else ()
-    record = {
+    return {
         "id": "SL-" + hashlib.sha256(f"{plan.id}{started}".encode()).hexdigest()[:10],
         "sync_name": plan.sync, "type": plan.type, "evidence_id": plan.id,
         "source": {"repo": plan.source_repo, "ref": plan.source_ref, "sha": plan.source_sha},
@@ -491,18 +512,6 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
                      "added": c.added, "removed": c.removed, "binary": c.binary}
                     for t in plan.targets for c in t.changes],
     }
-    if logged:  # a sync refused because another holds its target ran nothing to record
-        store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
-                           scrub(record, svc.config.current.secrets))  # evidence: no secrets
-    new_shas = [o.sha_after for o in outcomes if o.moved]
-    svc.audit.append(executor, f"sync.{result}", plan.id,
-                     {"digest": plan.digest, "error": error, "new_shas": new_shas,
-                      "log": record["id"], "retry": retry,
-                      "targets": [o.model_dump() for o in outcomes]})
-    post_message(svc, outcome_text(plan, result, error, outcomes, retry), None, row.channel,
-                 row.ts)
-    refresh_message(svc, plan.id)
-    notify_finished(svc, plan.id, result, error)
 
 
 def record_yaml(record: dict) -> str:

@@ -22,6 +22,7 @@ class Outcome(BaseModel):
 
     @property
     def moved(self) -> bool:
+        """The target is no longer where it was (a failed verify after a push counts)."""
         return self.sha_after != self.sha_before
 
 
