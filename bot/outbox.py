@@ -43,6 +43,7 @@ SLOW = 1.0            # a call in flight this long lets other streams' rows star
 PARALLEL = 4          # at most this many calls in flight
 LEASE = 5.0           # a row being sent is held this long, renewed while its call runs,
 RENEW = 1.5           # ... every this often: a killed process's rows are free in seconds
+TS_WAIT = 5.0         # key_for: how long an unknown ts waits for this process's posts
 METHOD = {"post": "chat.postMessage", "update": "chat.update",
           "file": "files.getUploadURLExternal"}
 
@@ -112,7 +113,7 @@ class Outbox:
              thread_ts: str | None = None) -> str:
         """Queue a new message; returns its key (use it as the message's ts everywhere)."""
         key = "m-" + uuid.uuid4().hex[:16]
-        thread_key = self._known(channel, thread_ts) if thread_ts else None
+        thread_key = self._key_of(channel, thread_ts) if thread_ts else None
         self.store.add_post(key, channel, thread_key, text, blocks, iso(self.clock.now()))
         self.kick()
         return key
@@ -122,14 +123,14 @@ class Outbox:
         """Queue a text file for ``channel`` (a thread: after its parent's post); if Slack
         refuses it for good, ``fallback`` is posted there instead."""
         key = "f-" + uuid.uuid4().hex[:16]
-        thread_key = self._known(channel, thread_ts) if thread_ts else None
+        thread_key = self._key_of(channel, thread_ts) if thread_ts else None
         self.store.add_file(key, channel, thread_key, filename, content, comment,
                             list(fallback or ()), iso(self.clock.now()))
         self.kick()
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
         """Queue an update of the message ``ts`` (a key, or a Slack ts posted earlier)."""
-        key = self._known(channel, ts)
+        key = self._key_of(channel, ts)
         self.store.add_update(key, text, blocks, iso(self.clock.now()))
         self.kick()
 
@@ -143,10 +144,11 @@ class Outbox:
         """The key the core knows a Slack message by (its ts if it never went through here).
 
         A reaction can come the instant Slack has a post, before its delivery is recorded:
-        an unknown ts while posts to ``channel`` are in flight waits (up to 5 s) for them."""
+        an unknown ts while posts to ``channel`` are in flight waits (up to ``TS_WAIT``)
+        for them."""
         key = self.store.key_for_ts(channel, ts)
         if key is None:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + TS_WAIT
             with self._cond:
                 while time.monotonic() < deadline and any(
                         m == METHOD["post"] and c == channel
@@ -162,7 +164,10 @@ class Outbox:
             return key if _looks_like_ts(key) else None
         return row.ts
 
-    def _known(self, channel: str, ts: str) -> str:
+    def _key_of(self, channel: str, ts: str) -> str:
+        """``ts`` as a message key: a key from :meth:`post`, or the Slack ts of a message
+        posted before the outbox (recorded here as its own key). A Slack ts of a message the
+        outbox delivered must first go through :meth:`key_for`."""
         if self.store.message(ts) is None:
             self.store.known(channel, ts, iso(self.clock.now()))
         return ts
