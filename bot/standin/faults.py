@@ -33,10 +33,12 @@ class Failure:
     retry_after: float | None = None
 
     def answer(self) -> tuple[int, dict, dict]:
+        """(HTTP status, JSON body, headers) of the failed call, as Slack answers it."""
         headers = {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
         return self.status, {"ok": False, "error": self.error}, headers
 
     def describe(self, method: str) -> str:
+        """One line for the console's ``fault`` listing."""
         n = "every call" if self.times is None else f"next {self.times}"
         ra = "" if self.retry_after is None else f", Retry-After {self.retry_after:g}"
         return f"{method}: {n} -> {self.status} {self.error}{ra}"

@@ -72,6 +72,7 @@ class Plan(BaseModel):
 
     @property
     def changed(self) -> bool:
+        """Some target has something to change."""
         return any(t.changes for t in self.targets)
 
 
@@ -83,16 +84,16 @@ def resolve_repo(repo: str, base_dir: Path) -> str:
 
 
 def _matches(rel: str, sd: SyncDef) -> bool:
-    def m(pat: str) -> bool:
+    def matches(pat: str) -> bool:
         if fnmatchcase(rel, pat):
             return True
         if pat.startswith("**/") and fnmatchcase(rel, pat[3:]):
             return True
         return pat.endswith("/**") and (rel + "/").startswith(pat[:-2])
     f = sd.filters
-    if f.include and not any(m(p) for p in f.include):
+    if f.include and not any(matches(p) for p in f.include):
         return False
-    return not any(m(p) for p in f.exclude)
+    return not any(matches(p) for p in f.exclude)
 
 
 def _prefix(path: str) -> str:
