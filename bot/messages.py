@@ -1,7 +1,9 @@
-"""Posting and updating channel messages with secrets scrubbed: the one way the domain core
-talks to the channel. Both only queue the message in the durable outbox (``svc.outbox``,
-:mod:`bot.outbox`) and return at once; Slack gets it after the caller's state is committed,
-retried until it succeeds. The core imports nothing from Slack's SDK or from the handlers.
+"""Posting and updating channel messages and uploading files, with secrets scrubbed: the one
+way the domain core talks to the channel. Each only queues its work in the durable outbox
+(``svc.outbox``, :mod:`bot.outbox`) and returns at once; Slack gets it after the caller's
+state is committed, retried while its failures are retryable (a permanent one such as
+``channel_not_found`` is logged and dropped). The core imports nothing from Slack's SDK or
+from the handlers.
 """
 
 from __future__ import annotations
