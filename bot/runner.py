@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -149,6 +150,47 @@ def _serve(endpoint: Endpoint, args: argparse.Namespace, port: int, what: str) -
     return server
 
 
+class Signals:
+    """The main thread's wait for SIGTERM/SIGINT (stop) and SIGHUP (reload).
+
+    The handlers do nothing but make Python write the signal number to a wakeup socket
+    (:func:`signal.set_wakeup_fd`); the main thread blocks reading it and acts there. A
+    handler that sets a ``threading.Event`` the main thread waits on loses signals: one that
+    lands just before the wait blocks, or on another thread, leaves its Python handler pending
+    until the main thread runs bytecode again -- never, so SIGTERM was ignored under load.
+    """
+
+    STOP = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._w.setblocking(False)  # set_wakeup_fd requires it; a full buffer drops bytes
+        self._old_fd = signal.set_wakeup_fd(self._w.fileno(), warn_on_full_buffer=False)
+        names = [*self.STOP] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+        self._old = {s: signal.signal(s, _noop) for s in names}
+
+    def wait(self, on_hup: Callable[[], object]) -> int:
+        """Block until SIGTERM or SIGINT (returned); call ``on_hup`` for each SIGHUP."""
+        while True:
+            for signum in self._r.recv(64):
+                if signum in self.STOP:
+                    return signum
+                if signum == getattr(signal, "SIGHUP", None):
+                    on_hup()
+
+    def close(self) -> None:
+        """Put back the previous handlers and wakeup fd."""
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        signal.set_wakeup_fd(self._old_fd)
+        self._r.close()
+        self._w.close()
+
+
+def _noop(signum: int, frame: Any) -> None:
+    """Python writes ``signum`` to the wakeup fd; :meth:`Signals.wait` acts on it."""
+
+
 def _run(args: argparse.Namespace) -> int:
     token = _need("SLACK_BOT_TOKEN", "the bot token, xoxb-...")
     app_token = os.environ.get("SLACK_APP_TOKEN", "").strip()
@@ -171,21 +213,9 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit2(f"relbot: refusing to append: {problem}")
     app = build_app(svc, secret or "unused-in-socket-mode", socket_mode=socket_mode,
                     prechecked=True)  # bot.http.Endpoint checks every request first
-    stop = threading.Event()
     server: Any = None
     socket_handler: Any = None
-
-    def on_term(signum: int, frame: Any) -> None:
-        log.info("signal %s: shutting down", signum)
-        stop.set()
-
-    def on_hup(signum: int, frame: Any) -> None:
-        svc.work.submit(reload_config, svc, holder, str(args.config))
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, on_hup)
+    signals = Signals()
     svc.outbox.start()   # messages queued before a restart go out first
     if svc.scheduler is not None:
         svc.scheduler.start()
@@ -205,8 +235,11 @@ def _run(args: argparse.Namespace) -> int:
         else:
             server = _serve(Endpoint(app, secret, metrics, readiness(svc), svc.health), args,
                             args.port, "")
-        stop.wait()
+        signum = signals.wait(
+            lambda: svc.work.submit(reload_config, svc, holder, str(args.config)))
+        log.info("signal %s: shutting down", signum)
     finally:
+        signals.close()
         if server is not None:
             server.shutdown()
         if socket_handler is not None:

@@ -31,7 +31,7 @@ class ServerLimits:
     connection_limit: int = 200    # open connections; more wait in the listen backlog
     channel_timeout: int = 30      # seconds an idle or slow connection is kept
     max_request_header_size: int = 64 * 1024
-    max_request_body_size: int = MAX_BODY
+    max_request_body_size: int = MAX_BODY + 1  # waitress refuses a body >= this
 
 
 class SlackWSGI:
