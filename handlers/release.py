@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from bot.errors import NotFound, Refused, RelbotError, UsageError
+from bot.messages import rendering
 from bot.release import begin, freeze, publish, steps
 from bot.release import checks as ck
 from bot.release import evidence as ev
@@ -30,16 +31,19 @@ def blocks_for(svc: Any, row: Any) -> list[dict[str, Any]]:
 
 
 def refresh(svc: Any, row: Any, thread_note: str | None = None) -> None:
-    """Post or update the one release message; details go to its thread."""
-    row = rs.store(svc).get(row.id)
-    blocks = blocks_for(svc, row)
-    if row.ts:
-        update_message(svc, row.channel, row.ts, summary(row), blocks)
-    else:
-        channel = svc.config.current.channel
-        ts = post_message(svc, summary(row), blocks, channel)
-        rs.store(svc).set_message(row.id, channel, ts)
-        row.channel, row.ts = channel, ts
+    """Post or update the one release message; details go to its thread. The state is read,
+    rendered and queued under the message's rendering lock: of two concurrent refreshes the
+    update queued last (the one Slack keeps) shows the later state, and only one posts."""
+    with rendering(svc, f"release:{row.id}"):
+        row = rs.store(svc).get(row.id)
+        blocks = blocks_for(svc, row)
+        if row.ts:
+            update_message(svc, row.channel, row.ts, summary(row), blocks)
+        else:
+            channel = svc.config.current.channel
+            ts = post_message(svc, summary(row), blocks, channel)
+            rs.store(svc).set_message(row.id, channel, ts)
+            row.channel, row.ts = channel, ts
     if thread_note:
         post_message(svc, thread_note, None, row.channel, thread_ts=row.ts)
 
