@@ -138,6 +138,8 @@ def test_database_turning_read_only_at_runtime_is_said_to_every_command(
         assert "Planning" not in sender.command("U0ALICE", "/release help").text
         with urllib.request.urlopen(health, timeout=10) as r:
             assert r.status == 200
+        # the help's usage entry is written after its ack: count once it is in
+        assert _wait_for(db, "command.usage"), "the usage entry was never recorded"
         before = _count(db)
         # the file becomes read-only under the running bot (a full or remounted disk is the
         # same to SQLite): new connections cannot write
@@ -158,6 +160,22 @@ def test_database_turning_read_only_at_runtime_is_said_to_every_command(
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def _wait_for(db: Path, action: str, timeout: float = 10.0) -> bool:
+    """Until the other process has audited ``action`` (it writes after the ack)."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            if c.execute("SELECT 1 FROM audit_log WHERE action = ?", (action,)).fetchone():
+                return True
+        finally:
+            c.close()
+        time.sleep(0.02)
+    return False
 
 
 def _count(db: Path) -> int:
