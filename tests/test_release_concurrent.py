@@ -12,7 +12,7 @@ def test_concurrent_waivers_both_show_in_the_release_message(tmp_path: Path, mak
     repo = make_repo(tmp_path, msgs=("feat: b",))
     commit(repo, "chore: bump", {"pyproject.toml": 'version = "1.3.0"'})
     chat = make_chat(config(repo))
-    chat.command("U0ALICE", "/release start")
+    chat.command("U0ALICE", "/release start api")
     [msg] = [m for m in chat.messages if m.thread_ts is None and "1.3.0" in m.rendered]
     gate = threading.Barrier(2)
 
