@@ -134,8 +134,9 @@ class PostgresDatabase(Database):
             self.pool.close()
             raise psycopg.OperationalError(
                 f"cannot connect to {redact_url(self.url)}: {exc}") from None
-        with self.tx() as c:
-            c.execute(_BOOTSTRAP)
+        with self.tx() as c:  # a role without CREATE (docs/deploy.md) finds it made
+            if c.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+                c.execute(_BOOTSTRAP)
 
     @property
     def file(self) -> Path | None:
