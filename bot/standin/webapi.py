@@ -333,6 +333,12 @@ class FakeSlackAPI:
             st.changed.notify_all()
             return result
 
+    def _m_apps_connections_open(self, p: dict) -> dict:
+        hub = getattr(self, "socket_mode", None)  # bot.standin.socketmode.SocketModeHub
+        if hub is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": hub.new_url()}
+
     def _m_auth_test(self, p: dict) -> dict:
         return {"ok": True, "url": "https://relbot-standin.slack.invalid/", "team": "relbot",
                 "user": "relbot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0RELBOT"}

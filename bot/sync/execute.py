@@ -82,12 +82,32 @@ def _have_target(cache: Path, t: TargetPlan) -> None:
             cwd=cache)
 
 
+def _refetch_source(plan: Plan, cache: Path) -> bool:
+    """Fetch the planned source commit into this process's cache: another replica made the
+    dry-run (its cache has the objects, this one's may not). False for a plain directory
+    (its blobs exist only in the planning replica's cache) or when the commit is gone."""
+    src = Path(plan.source_repo)
+    if src.is_dir() and not is_git_repo(src):
+        return False
+    if not cache.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        git("init", "-q", "--bare", str(cache))
+    for want in (plan.source_sha, plan.source_ref):
+        if want:
+            git("fetch", "-q", "--no-tags", plan.source_repo, want, cwd=cache, check=False)
+        if git("cat-file", "-t", plan.source_sha, cwd=cache, check=False).strip() == "commit":
+            return True
+    return False
+
+
 def apply_target(plan: Plan, t: TargetPlan, cache: Path, message: str) -> str:
     """Commit ``t``'s changes on top of the planned target commit without a checkout (a
     temporary index in the dry-run's cache: read-tree, update the changed paths, write-tree,
     commit-tree) and push it; returns the new SHA ("dir" for a plain directory)."""
     oids = {c.oid for c in t.changes if c.oid}
     missing = oids - set(sizes(cache, oids)) if cache.exists() else oids
+    if missing and _refetch_source(plan, cache):
+        missing = oids - set(sizes(cache, oids))
     if missing:
         raise RelbotError(f"sync {plan.sync}: source objects missing from cache: {len(missing)}")
     if t.branch is None:
