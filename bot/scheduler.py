@@ -34,17 +34,22 @@ class _Aps(BackgroundScheduler):
     """APScheduler that processes jobs only while ``live`` (not while paused or stopping)."""
 
     live = False
+    poll: float | None = None  # shared database: also look for jobs other replicas added
 
     def _process_jobs(self) -> float | None:
         if not self.live:
             return None
-        return super()._process_jobs()
+        wait = super()._process_jobs()
+        if self.poll is not None and (wait is None or wait > self.poll):
+            return self.poll
+        return wait
 
 
 class Scheduler:
     """Named jobs on a persistent APScheduler; real time only after :meth:`start`."""
 
-    def __init__(self, db: Database, clock: Clock, *, real_time: bool = True) -> None:
+    def __init__(self, db: Database, clock: Clock, *, real_time: bool = True,
+                 poll: float | None = None) -> None:
         self.clock = clock
         self.real_time = real_time
         self.svc: Any = None
@@ -55,6 +60,9 @@ class Scheduler:
         self._aps = _Aps(
             jobstores={"default": self.store}, timezone=UTC,
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+        # Replicas share the job table: each one's APScheduler only knows its own additions,
+        # so with ``poll`` it also wakes every ``poll`` seconds to see the others'.
+        self._aps.poll = poll
         # Started paused at once so added jobs go straight to SQLite; resume() makes it live.
         self._aps.start(paused=True)
 

@@ -122,7 +122,8 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
                    work=WorkTracker(), outbox=outbox,
                    client=client)
     approvals.services = svc
-    svc.scheduler = Scheduler(db, clock, real_time=real_time)
+    svc.scheduler = Scheduler(db, clock, real_time=real_time,
+                              poll=2.0 if db.dialect == "postgresql" else None)
     svc.scheduler.bind(svc)
     cp = config.current.audit.checkpoints
     if cp is not None and cp.channel:

@@ -353,6 +353,12 @@ def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, take
         raise fresh.refuse()
     if not st.set_status(plan.id, "running", only_from=allowed):
         raise AlreadyRunning(plan.id)
+    if getattr(svc, "scheduler", None) is not None:
+        # A watchdog in the shared job table: if this process dies mid-sync, whichever
+        # replica wakes after the leases lapse finishes the plan as interrupted.
+        svc.scheduler.add_once(f"sync-recover:{plan.id}",
+                               svc.clock.now() + sd.lock_ttl + timedelta(seconds=1),
+                               "sync.recover", plan_id=plan.id)
 
 
 def execute(svc: Any, plan_id: str, executor: str, retry: bool = False,
@@ -414,6 +420,8 @@ def _execute(svc: Any, plan_id: str, executor: str, retry: bool, confirmed: bool
     finally:
         for k in taken:
             svc.locks.release(k, holder)
+        if ran and getattr(svc, "scheduler", None) is not None:
+            svc.scheduler.remove(f"sync-recover:{plan.id}")  # finished here: no watchdog
         if not lost:
             _post_sync(svc, row, plan, executor, started, result, error,
                        outcomes if ran else [], retry, logged)
