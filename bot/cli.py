@@ -26,7 +26,7 @@ from bot.errors import ConfigError, RelbotError
 from storage.audit import AuditLog
 from storage.checkpoints import CheckpointFile
 from storage.db import Database
-from storage.dialect import DatabaseError, redact_url
+from storage.dialect import database_errors, redact_url
 
 # command word -> the feature module that registers it (imported only when that command runs,
 # or for the full help)
@@ -153,7 +153,7 @@ def cmd_audit_verify(db_path: str, config_path: str | None = None,
             result = AuditLog(db, key=key, migrate=False).verify(checkpoint=cp)
         finally:
             db.close()
-    except DatabaseError as exc:
+    except database_errors() as exc:
         return f"relbot: cannot read the audit log in {redact_url(db_path)}: {exc}", 2
     if result.needs_key:
         return (f"relbot: cannot verify entry {result.bad_seq}: it is keyed; set the audit key "

@@ -7,7 +7,7 @@ import argparse
 from bot.cliutil import wrap
 from bot.errors import RelbotError
 from storage.db import Database
-from storage.dialect import DatabaseError, redact_url
+from storage.dialect import database_errors, redact_url
 
 
 def _open(target: str, *, must_exist: bool = False) -> Database:
@@ -17,7 +17,7 @@ def _open(target: str, *, must_exist: bool = False) -> Database:
         raise RelbotError(f"database {target} does not exist")
     try:
         return Database(target)
-    except DatabaseError as exc:
+    except database_errors() as exc:
         raise RelbotError(f"cannot open {redact_url(target)}: {exc}") from None
 
 

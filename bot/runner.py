@@ -22,7 +22,7 @@ from bot.http import Endpoint, Ready
 from bot.messages import post_message
 from bot.redact import redactor_for, scrub_text
 from bot.services import build_services
-from storage.dialect import DatabaseError, redact_url
+from storage.dialect import database_errors, redact_url
 
 log = logging.getLogger("relbot")
 
@@ -118,7 +118,7 @@ def run_bot(args: argparse.Namespace) -> int:
     except RelbotError as exc:  # e.g. an unset audit key
         print(f"relbot: {exc}", file=sys.stderr)
         return 2
-    except DatabaseError as exc:  # not a database, unreadable, unreachable
+    except database_errors() as exc:  # not a database, unreadable, unreachable
         print(f"relbot: cannot open database {redact_url(str(args.db))}: {exc}",
               file=sys.stderr)
         return 2

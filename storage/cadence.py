@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from storage.db import Database
-from storage.dialect import DatabaseError, IntegrityError
+from storage.dialect import database_errors, integrity_errors
 
 MIGRATIONS = ["""
 CREATE TABLE cadence_occurrence (
@@ -35,7 +35,7 @@ class CadenceStore:
                 if then is not None:
                     then()
             return True
-        except IntegrityError:
+        except integrity_errors():
             return False
 
     def status(self, key: str) -> str | None:
@@ -51,7 +51,7 @@ def active_releases(db: Database) -> list[dict]:
         with db.tx() as conn:
             rows = conn.execute("SELECT * FROM releases WHERE status = 'active' "
                                 "ORDER BY id DESC").fetchall()
-    except DatabaseError:
+    except database_errors():
         return []
     return [dict(r) for r in rows]
 
@@ -62,7 +62,7 @@ def failing_checks(db: Database, release_id: int) -> list[str]:
         with db.tx() as conn:
             rows = conn.execute("SELECT * FROM release_checks WHERE release_id = ?",
                                 (release_id,)).fetchall()
-    except DatabaseError:
+    except database_errors():
         return []
     out = []
     for r in rows:

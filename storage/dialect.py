@@ -24,18 +24,38 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
-
-import psycopg
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 
-#: Constraint violations (unique key, foreign key) on either backend.
-IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
-#: Any database error on either backend.
-DatabaseError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+
+# psycopg costs ~45 ms of start-up, so it is imported only once a postgresql:// database is
+# opened (storage/pg.py). Until then no psycopg error can exist, so catching sqlite3's is
+# enough. ``except`` evaluates its expression when an exception is matched: catch sites write
+# ``except integrity_errors():`` to get the tuple for the backends loaded at that moment.
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """Constraint violations (unique key, foreign key) on every backend loaded so far."""
+    pg = sys.modules.get("psycopg")
+    return (sqlite3.IntegrityError,) if pg is None else (sqlite3.IntegrityError, pg.IntegrityError)
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """Any database error on every backend loaded so far."""
+    pg = sys.modules.get("psycopg")
+    return (sqlite3.Error,) if pg is None else (sqlite3.Error, pg.Error)
+
+
+def __getattr__(name: str) -> tuple[type[Exception], ...]:
+    # The former constants ``IntegrityError`` / ``DatabaseError`` (both backends, so they
+    # import psycopg): kept for callers that bind them at import.
+    if name in ("IntegrityError", "DatabaseError"):
+        import psycopg  # noqa: F401  (registers the module for the functions above)
+
+        return integrity_errors() if name == "IntegrityError" else database_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Taken by every write transaction on PostgreSQL: one writer per schema, like SQLite.
 PG_WRITER_LOCK = "SELECT pg_advisory_xact_lock(1919252580, hashtext(current_schema()))"

@@ -11,7 +11,7 @@ from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLook
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
 from storage.db import Database
-from storage.dialect import IntegrityError
+from storage.dialect import integrity_errors
 
 MIGRATIONS = [
     """
@@ -89,7 +89,7 @@ class SQLiteJobStore(BaseJobStore):
                 "INSERT INTO scheduler_jobs(id, next_run_time, job_state) VALUES (?, ?, ?)",
                 (job.id, datetime_to_utc_timestamp(job.next_run_time),
                  pickle.dumps(job.__getstate__(), pickle.HIGHEST_PROTOCOL)))
-        except IntegrityError as exc:
+        except integrity_errors() as exc:
             raise ConflictingIdError(job.id) from exc
 
     def update_job(self, job: Job) -> None:

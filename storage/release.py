@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Database
-from storage.dialect import IntegrityError
+from storage.dialect import integrity_errors
 
 MIGRATIONS = [
     """
@@ -118,7 +118,7 @@ class ReleaseStore:
                     " ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id",
                     (product, version, bump, step, starter, commit, commit,
                      json.dumps({step: at}), reason))
-            except IntegrityError:
+            except integrity_errors():
                 raise Conflict(f"{product} {version} is already being released") from None
             rid = cur.fetchone()[0]
             for cid, result in checks.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.db import Database
-from storage.dialect import IntegrityError
+from storage.dialect import integrity_errors
 
 MIGRATIONS = [
     """
@@ -94,7 +94,7 @@ class RollbackStore:
                     (product, status, procedure, kind, requester, declared,
                      json.dumps(self._scrub(data), sort_keys=True)))
                 num = int(cur.fetchone()[0])
-        except IntegrityError:
+        except integrity_errors():
             raise Conflict(product) from None
         row = self.get(num)
         assert row is not None

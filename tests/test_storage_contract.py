@@ -20,7 +20,7 @@ from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 from storage.cadence import CadenceStore
 from storage.db import Database
-from storage.dialect import DatabaseError
+from storage.dialect import database_errors
 from storage.events import SeenEvents
 from storage.jobstore import SQLiteJobStore
 from storage.locks import Locks
@@ -66,7 +66,7 @@ def test_audit_chain_and_append_only(db: Database) -> None:
     assert list(log.entries(action_prefix="sync_")) == []  # LIKE wildcards are escaped
     assert log.get(2).payload == {"i": 1, "note": "100% _done_"}
     for sql in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log WHERE seq = 2"):
-        with pytest.raises(DatabaseError, match="append-only"):
+        with pytest.raises(database_errors(), match="append-only"):
             db.conn().execute(sql)
     assert log.verify().ok and log.count() == 3
 
@@ -75,7 +75,7 @@ def test_audit_truncate_refused_on_postgres(db: Database) -> None:
     if db.dialect != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
     AuditLog(db).append("system", "x")
-    with pytest.raises(DatabaseError, match="append-only"):
+    with pytest.raises(database_errors(), match="append-only"):
         db.conn().execute("TRUNCATE audit_log")
 
 
@@ -152,7 +152,7 @@ def _request(rid: str = "A1", ts: str = "1.0") -> RequestRow:
 def test_approvals_votes_once_and_compare_and_set(db: Database) -> None:
     st = ApprovalStore(db)
     st.insert(_request())
-    with pytest.raises(DatabaseError):
+    with pytest.raises(database_errors()):
         st.insert(_request("A2"))  # one request per message (channel, ts)
     bob = VoteRow("U0BOB", "white_check_mark", NOW, "counted", "1")
     assert st.put_reaction("A1", bob, prev=None)
