@@ -7,8 +7,10 @@ A ``/sync plan`` of ``--changes`` changed files is posted (not timed), then ``-n
 ``reaction_added`` / ``reaction_removed`` events by approvers on that dry-run (quorum set out
 of reach, so every vote is counted or revoked, audited and the message updated, and nothing
 executes). The figure is the server process's CPU time (utime+stime from /proc, all threads)
-per event, after every vote's ``chat.update`` has arrived; the bare Bolt app gets the same
-events in the same run and only acks them.
+per event, once the message's updates have settled (the outbox coalesces queued updates of
+one message, so there are fewer ``chat.update`` calls than votes; relbot's idle CPU over
+the quiet spell is subtracted); the bare Bolt app gets the same events in the same run and
+only acks them.
 """
 
 from __future__ import annotations
@@ -93,6 +95,29 @@ def votes(sender: object, msg: object, n: int) -> None:
         sender.react(user, msg, "white_check_mark", removed=removed)  # type: ignore[attr-defined]
 
 
+QUIET = 0.5
+"""The outbox coalesces updates of one message, so the votes are done when no chat.update
+has arrived for this long; relbot's idle CPU over as long a quiet spell is subtracted."""
+
+
+def idle_cpu(pid: int, seconds: float) -> float:
+    c0 = cpu_seconds(pid)
+    time.sleep(seconds)
+    return cpu_seconds(pid) - c0
+
+
+def settle(api: object, base: int, deadline: float) -> None:
+    """Wait until the message was updated and then no chat.update came for QUIET s."""
+    count, since = base, time.time()
+    while count == base or time.time() - since < QUIET:
+        if time.time() > deadline:
+            raise SystemExit("the votes did not update the message")
+        now = len(api.calls("chat.update"))  # type: ignore[attr-defined]
+        if now != count:
+            count, since = now, time.time()
+        time.sleep(0.02)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--changes", type=int, default=2000)
@@ -134,14 +159,13 @@ def main() -> int:
             while "approved by" not in (api.state.by_ts(plan.channel, plan.ts) or plan).text:
                 time.sleep(0.05)
             time.sleep(0.5)
+            idle = idle_cpu(relbot.pid, QUIET)
             base_updates = len(api.calls("chat.update"))
             c0 = cpu_seconds(relbot.pid)
             votes(rs, plan, args.n)
-            while len(api.calls("chat.update")) < base_updates + args.n:
-                if time.time() > deadline + 300:
-                    raise SystemExit("votes did not all update the message")
-                time.sleep(0.02)
-            relbot_cpu = (cpu_seconds(relbot.pid) - c0) / args.n
+            settle(api, base_updates, deadline + 300)
+            updates = len(api.calls("chat.update")) - base_updates
+            relbot_cpu = (cpu_seconds(relbot.pid) - c0 - idle) / args.n
             bs = SlackSender(burl, SECRET, api)
             c0 = cpu_seconds(bare.pid)
             votes(bs, plan, args.n)
@@ -154,7 +178,8 @@ def main() -> int:
     print(f"changes={args.changes} votes={args.n} (cpus: {os.cpu_count()})")
     print(f"bare Bolt ack:   {bare_cpu * 1000:7.2f} ms CPU per event")
     print(f"relbot vote:     {relbot_cpu * 1000:7.2f} ms CPU per vote "
-          "(count/revoke, audit, chat.update)")
+          f"(count/revoke, audit; {updates} chat.update for {args.n} votes, coalesced by "
+          "the outbox)")
     extra = (relbot_cpu - bare_cpu) * 1000
     print(f"relbot - bare:   {extra:7.2f} ms   target <= 1 ms: {'MET' if extra <= 1 else 'MISSED'}")
     return 0
