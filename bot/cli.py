@@ -239,7 +239,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=3000)
     run.add_argument("--health-port", type=int, default=None,
                      help="Socket Mode: serve /healthz, /readyz and /metrics on this port")
-    run.add_argument("--threads", type=int, default=8,
+    run.add_argument("--threads", type=int, default=32,  # = bot.wsgi.ServerLimits.threads
                      help="HTTP worker threads (waitress); more requests wait in its queue")
     run.add_argument("--log-format", choices=["text", "json"],
                      default=os.environ.get("RELBOT_LOG_FORMAT", "text"),
