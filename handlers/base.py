@@ -215,9 +215,16 @@ def register_command(app: Any, spec: CommandSpec) -> None:
             ack(response_type="ephemeral", text=sub.ack_text)
         else:
             ack()
-        # After the ack: the database may be locked by another process for a while.
-        if not _audit(svc, user, "command", spec.name,
-                      {"sub": cmd.sub, "text": text, "channel": channel}):
+        # After the ack: the database may be locked by another process for a while, or
+        # have turned read-only since the check before the ack (which waits only briefly).
+        try:
+            recorded = _audit(svc, user, "command", spec.name,
+                              {"sub": cmd.sub, "text": text, "channel": channel})
+        except DatabaseUnwritable as exc:
+            log.error("%s", exc)
+            _safe_respond(CommandContext(svc, cmd, respond), f":warning: {exc}; nothing was done.")
+            return
+        if not recorded:
             _safe_respond(CommandContext(svc, cmd, respond),
                           f":warning: `{spec.name} {text}` did not run: relbot's database stayed "
                           f"busy (locked by another process) for {DB_WAIT:g} s. Nothing was "
