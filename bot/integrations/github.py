@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.integrations.config import GitHubConfig
 from bot.integrations.http import IntegrationError, JsonApi, Timing
-from bot.integrations.model import Change, CheckRun, render_template
+from bot.integrations.model import Change, CheckRun, label_filter, render_template
 
 _CONCLUSION = {"success": "success", "neutral": "neutral", "skipped": "skipped"}
 _STATUS = {"success": "success", "pending": "pending", "failure": "failure",
@@ -65,9 +65,8 @@ class GitHub:
             params["milestone"] = str(self._milestone_number(title))
             where.append(f"milestone {title}")
         if self.cfg.labels:
-            labels = [render_template(x, self.product, version) for x in self.cfg.labels]
-            params["labels"] = ",".join(labels)
-            where.append("labels " + ", ".join(labels))
+            params["labels"], described = label_filter(self.cfg.labels, self.product, version)
+            where.append(described)
         out = []
         for item in self._api.get_all(f"repos/{repo}/issues", params):
             pr = item.get("pull_request")

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from bot.integrations.config import GitLabConfig
 from bot.integrations.http import IntegrationError, JsonApi, Timing
-from bot.integrations.model import Change, CheckRun, render_template
+from bot.integrations.model import Change, CheckRun, label_filter, render_template
 
 _STATE = {"success": "success", "skipped": "skipped", "failed": "failure",
           "canceled": "failure", "canceling": "failure"}
@@ -67,9 +67,8 @@ class GitLab:
             params["milestone"] = title
             where.append(f"milestone {title}")
         if self.cfg.labels:
-            labels = [render_template(x, self.product, version) for x in self.cfg.labels]
-            params["labels"] = ",".join(labels)
-            where.append("labels " + ", ".join(labels))
+            params["labels"], described = label_filter(self.cfg.labels, self.product, version)
+            where.append(described)
         out = []
         for mr in self._api.get_all(f"projects/{self._pid}/merge_requests", params):
             state = {"opened": "open", "locked": "open", "merged": "merged"}.get(

@@ -133,3 +133,12 @@ def render_template(template: str, product: str, version: str) -> str:
     major, minor, patch = (core + ["", "", ""])[:3]
     return template.format(version=version, product=product, major=major, minor=minor,
                            patch=patch)
+
+
+def label_filter(labels: list[str] | tuple[str, ...], product: str,
+                 version: str) -> tuple[str, str]:
+    """The ``labels`` query parameter (comma-separated, placeholders filled) and how it is
+    described to people (``labels release-1.4, api``); GitHub and GitLab take the same."""
+    filled = [render_template(x, product, version) for x in labels]
+    return ",".join(filled), "labels " + ", ".join(filled)
+
