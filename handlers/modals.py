@@ -225,9 +225,7 @@ def register(app: Any) -> None:
         if denied:
             errors = {"reason": f"/rollback is {denied}"}
         if errors:
-            ack(response_action="errors", errors=errors)
-            svc.audit.append(user, "command.usage", "/rollback", {"via": "modal",
-                                                                  "errors": errors})
+            _answer_errors(ack, svc, user, "/rollback", errors)
             return
         ack()
         _declare(svc, user, words, _meta(view).get("channel") or svc.config.current.channel)
@@ -242,11 +240,16 @@ def register(app: Any) -> None:
         if denied:
             errors = {"bump": f"/release start is {denied}"}
         if errors:
-            ack(response_action="errors", errors=errors)
-            svc.audit.append(user, "command.usage", "/release", {"via": "modal",
-                                                                 "errors": errors})
+            _answer_errors(ack, svc, user, "/release", errors)
             return
         ack()
         _start_release(svc, user, product, _asked(meta, vals, how) or "",
                        meta.get("channel") or svc.config.current.channel,
                        vals.get("reason", ""))
+
+
+def _answer_errors(ack: Any, svc: Any, user: str, command: str, errors: dict) -> None:
+    """Show ``errors`` inside the form, by field, and audit them as a usage answer."""
+    ack(response_action="errors", errors=errors)
+    svc.audit.append(user, "command.usage", command, {"via": "modal", "errors": errors})
+

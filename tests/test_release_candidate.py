@@ -32,6 +32,15 @@ def _tagging_chat(make_chat, repo: Path, extra: str = ""):
     return make_chat(config(repo, product_extra="      tag: true\n" + extra))
 
 
+def _advanced(chat, steps: int) -> None:
+    """Start 1.3.0, clear the person-decided checks, draft the notes, advance ``steps``."""
+    chat.command("U0ALICE", "/release start 1.3.0")
+    _clear(chat)
+    chat.command("U0BOB", "/release notes")
+    for _ in range(steps):
+        chat.command("U0ALICE", "/release advance")
+
+
 def test_the_tag_carries_the_bump_committed_after_start(tmp_path: Path, make_chat) -> None:
     repo = make_repo(tmp_path, msgs=("feat: users",))
     remote = _with_remote(tmp_path, repo)
@@ -92,11 +101,7 @@ def test_a_ref_that_moved_at_execution_is_not_tagged(tmp_path: Path, make_chat) 
     repo = make_repo(tmp_path, msgs=("feat: users",))
     checked = commit(repo, "chore: release 1.3.0", BUMP)
     chat = _tagging_chat(make_chat, repo)
-    chat.command("U0ALICE", "/release start 1.3.0")
-    _clear(chat)
-    chat.command("U0BOB", "/release notes")
-    for _ in range(3):
-        chat.command("U0ALICE", "/release advance")
+    _advanced(chat, 3)
     assert rs.find(chat.svc, "1.3.0").step == "Execution"
     late = commit(repo, "fix: late change")
     said = chat.command("U0ALICE", "/release advance")
@@ -135,11 +140,7 @@ def test_evidence_names_the_tag_and_verify_checks_the_repository(tmp_path: Path,
     repo = make_repo(tmp_path, msgs=("feat: users",))
     sha = commit(repo, "chore: release 1.3.0", BUMP)
     chat = _tagging_chat(make_chat, repo)
-    chat.command("U0ALICE", "/release start 1.3.0")
-    _clear(chat)
-    chat.command("U0BOB", "/release notes")
-    for _ in range(4):
-        chat.command("U0ALICE", "/release advance")
+    _advanced(chat, 4)
     base = ("--config", str(chat.config_path), "--db", str(chat.db_path))
     r = relbot(*base, "release", "evidence", "1.3.0", "--format", "yaml")
     rec = yaml.safe_load(r.stdout)
@@ -174,11 +175,7 @@ def test_without_tagging_a_moved_ref_still_holds_execution(tmp_path: Path, make_
     repo = make_repo(tmp_path, msgs=("feat: users",))
     commit(repo, "chore: release 1.3.0", BUMP)
     chat = make_chat(config(repo))
-    chat.command("U0ALICE", "/release start 1.3.0")
-    _clear(chat)
-    chat.command("U0BOB", "/release notes")
-    for _ in range(3):
-        chat.command("U0ALICE", "/release advance")
+    _advanced(chat, 3)
     late = commit(repo, "fix: late")
     said = chat.command("U0ALICE", "/release advance")
     assert "api 1.3.0 stays at Execution: the candidate moved" in said.text
@@ -201,11 +198,7 @@ def test_execution_is_not_ready_while_a_check_does_not_hold_on_the_moved_candida
     repo = make_repo(tmp_path, msgs=("feat: users",))
     checked = commit(repo, "chore: release 1.3.0", BUMP)
     chat = _tagging_chat(make_chat, repo)
-    chat.command("U0ALICE", "/release start 1.3.0")
-    _clear(chat)
-    chat.command("U0BOB", "/release notes")
-    for _ in range(3):
-        chat.command("U0ALICE", "/release advance")
+    _advanced(chat, 3)
     msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
     assert "Ready to leave Execution" in chat._msg(msg.number).rendered
     late = commit(repo, "fix: late change")
@@ -234,11 +227,7 @@ def test_a_failed_tag_push_keeps_no_tag_and_advance_retries(tmp_path: Path,
     sha = commit(repo, "chore: release 1.3.0", BUMP)
     git("remote", "add", "origin", str(tmp_path / "missing.git"), cwd=repo)
     chat = _tagging_chat(make_chat, repo)
-    chat.command("U0ALICE", "/release start 1.3.0")
-    _clear(chat)
-    chat.command("U0BOB", "/release notes")
-    for _ in range(3):
-        chat.command("U0ALICE", "/release advance")
+    _advanced(chat, 3)
     said = chat.command("U0ALICE", "/release advance")
     assert "not tagging v1.3.0: pushing it to origin failed" in said.text, said.text
     assert "Internal error" not in said.text
