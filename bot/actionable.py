@@ -4,9 +4,12 @@ confirm, rollbacks waiting on their approval. Pure reads over the stores; no Sla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.release import checks as ck
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 MANUAL = "manual"
 
@@ -21,7 +24,7 @@ class Actionable:
     what: str           # what pressing it does, for the confirm dialog
 
 
-def _may_approve(svc: Any, req: Any, user: str) -> bool:
+def _may_approve(svc: Services, req: Any, user: str) -> bool:
     if user == req.requester and not req.policy.get("allow_self_approval"):
         return False
     if any(v.user == user for v in svc.approvals.store.votes(req.id)):
@@ -29,7 +32,7 @@ def _may_approve(svc: Any, req: Any, user: str) -> bool:
     return bool(svc.groups.allowed(user, req.policy.get("approvers") or None))
 
 
-def approvals_for(svc: Any, user: str) -> list[Actionable]:
+def approvals_for(svc: Services, user: str) -> list[Actionable]:
     """Open requests still in their window that ``user`` may approve, rollbacks first."""
     from bot.clock import iso
 
@@ -46,7 +49,7 @@ def approvals_for(svc: Any, user: str) -> list[Actionable]:
     return out
 
 
-def checks_for(svc: Any, user: str) -> list[Actionable]:
+def checks_for(svc: Services, user: str) -> list[Actionable]:
     """Pending checks of active releases that ``user`` may confirm with a button."""
     from bot.release import service as rs
     from storage.cadence import active_releases
@@ -69,6 +72,6 @@ def checks_for(svc: Any, user: str) -> list[Actionable]:
     return out
 
 
-def for_user(svc: Any, user: str) -> list[Actionable]:
+def for_user(svc: Services, user: str) -> list[Actionable]:
     """Everything ``user`` can act on now."""
     return approvals_for(svc, user) + checks_for(svc, user)

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock, iso
 from bot.configbase import ApprovalPolicy
@@ -28,9 +28,12 @@ from bot.groups import GroupResolver, describe
 from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 
-OnChange = Callable[[Any, "ApprovalState"], None]
+OnChange = Callable[["Services", "ApprovalState"], None]
 NO_REQUEST = "no approval is open on this message"
 BUTTON = "button"
 """The name a vote cast with the Approve button is stored under (beside reaction names);
@@ -125,7 +128,7 @@ class Approvals:
         """Reactions that are votes somewhere (a vote on a message with no request is
         audited only for these)."""
         self._hooks: dict[str, OnChange] = {}
-        self.services: Any = None  # set by the app; passed to hooks
+        self.services: Services | None = None  # set by the app; passed to hooks
 
     def register_kind(self, kind: str, on_change: OnChange) -> None:
         """Call ``on_change(svc, state)`` after each counted or revoked vote on ``kind``."""

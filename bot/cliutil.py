@@ -13,13 +13,18 @@ from bot.auditlog import open_audit
 from bot.clock import SystemClock
 from bot.config import load_config
 from bot.errors import Refused, RelbotError
+from bot.redact import scrub
+from storage.cadence import CadenceStore
 from storage.db import Database
+from storage.release import ReleaseStore
+from storage.rollback import RollbackStore
 
 Result = str | tuple[str, int]
 
 
 def offline_services(args: argparse.Namespace) -> Any:
-    """Config, database and audit log for a CLI command (no Slack, no scheduler)."""
+    """Config, database, audit log and the feature stores for a CLI command (no Slack, no
+    scheduler): the part of :class:`bot.services.Services` the offline commands read."""
     cfg = load_config(args.config)
     from bot.cli import db_missing
 
@@ -30,8 +35,10 @@ def offline_services(args: argparse.Namespace) -> Any:
     clock = SystemClock()
     holder = SimpleNamespace(current=cfg)
     audit = open_audit(db, clock, holder)  # keyed and checkpointed as the bot's own entries
-    return SimpleNamespace(config=holder, db=db, audit=audit,
-                           clock=clock, features={})
+    return SimpleNamespace(config=holder, db=db, audit=audit, clock=clock,
+                           rollbacks=RollbackStore(db, lambda data: scrub(data, cfg.secrets)),
+                           releases=ReleaseStore(db), cadence=CadenceStore(db),
+                           rollback_shown={})
 
 
 def wrap(fn: Callable[[argparse.Namespace], Result]) -> Callable[[argparse.Namespace], int]:

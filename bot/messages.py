@@ -9,12 +9,15 @@ from the handlers.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.redact import scrub, scrub_text
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def post_message(svc: Any, text: str, blocks: list[dict] | None, channel: str,
+
+def post_message(svc: Services, text: str, blocks: list[dict] | None, channel: str,
                  thread_ts: str | None = None) -> str:
     """Queue a chat.postMessage; returns the message's key, which stands for its ts
     everywhere (``update_message``, ``thread_ts``, approvals) before and after delivery."""
@@ -23,7 +26,7 @@ def post_message(svc: Any, text: str, blocks: list[dict] | None, channel: str,
                                thread_ts))
 
 
-def update_message(svc: Any, channel: str, ts: str, text: str,
+def update_message(svc: Services, channel: str, ts: str, text: str,
                    blocks: list[dict] | None = None) -> None:
     """Queue a chat.update of ``ts`` (a key from :func:`post_message` or a Slack ts);
     several queued updates of one message are sent as the latest only."""
@@ -32,7 +35,7 @@ def update_message(svc: Any, channel: str, ts: str, text: str,
                       scrub(blocks, secrets) if blocks is not None else [])
 
 
-def upload_file(svc: Any, channel: str, thread_ts: str | None, filename: str, content: str,
+def upload_file(svc: Services, channel: str, thread_ts: str | None, filename: str, content: str,
                 comment: str, fallback: list[str] | None = None) -> None:
     """Queue one text file for the channel (or a thread: after its parent is posted),
     delivered through Slack's files v2 upload (``files.getUploadURLExternal``, the upload,
@@ -45,17 +48,17 @@ def upload_file(svc: Any, channel: str, thread_ts: str | None, filename: str, co
                       [scrub_text(t, secrets) for t in fallback or ()])
 
 
-def message_key(svc: Any, channel: str, ts: str) -> str:
+def message_key(svc: Services, channel: str, ts: str) -> str:
     """The key the core knows the Slack message ``ts`` by (for inbound events)."""
     return str(svc.outbox.key_for(channel, ts))
 
 
-def slack_ts(svc: Any, key: str) -> str | None:
+def slack_ts(svc: Services, key: str) -> str | None:
     """Slack's ts of the message ``key``, or None while it is still queued."""
     return svc.outbox.slack_ts(key)
 
 
-def rendering(svc: Any, name: str) -> AbstractContextManager[Any]:
+def rendering(svc: Services, name: str) -> AbstractContextManager[Any]:
     """Hold while reading the state a message shows, rendering it and queueing the update:
     of two concurrent refreshes of ``name`` the later-queued one renders the later state."""
     return svc.outbox.serial(name)

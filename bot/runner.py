@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app import build_app, make_client
 from bot.config import ConfigHolder, load_config
@@ -23,6 +23,9 @@ from bot.messages import post_message
 from bot.redact import redactor_for, scrub_text
 from bot.services import build_services
 from storage.dialect import database_errors, redact_url
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("relbot")
 
@@ -81,7 +84,7 @@ class SystemExit2(Exception):  # noqa: N818
     """A start-up problem reported as one line, exit code 2."""
 
 
-def reload_config(svc: Any, holder: ConfigHolder, path: str) -> bool:
+def reload_config(svc: Services, holder: ConfigHolder, path: str) -> bool:
     """SIGHUP: swap in the new config, or keep the running one and say why -- in the log,
     the audit log and the channel. Never takes the bot down (a bomb, a bad key)."""
     try:
@@ -124,7 +127,7 @@ def run_bot(args: argparse.Namespace) -> int:
         return 2
 
 
-def readiness(svc: Any, socket: Any = None) -> Ready:
+def readiness(svc: Services, socket: Any = None) -> Ready:
     """``/readyz``: the database takes a write transaction and (Socket Mode) the socket is
     connected; a replica that is not ready gets no traffic during a rolling deploy."""
     def ready() -> tuple[bool, str]:
@@ -217,8 +220,7 @@ def _run(args: argparse.Namespace) -> int:
     socket_handler: Any = None
     signals = Signals()
     svc.outbox.start()   # messages queued before a restart go out first
-    if svc.scheduler is not None:
-        svc.scheduler.start()
+    svc.scheduler.start()
     svc.audit.append("system", "bot.started", "relbot",
                      {"mode": "socket" if socket_mode else "http"})
     metrics = svc.metrics.render if svc.metrics else None

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,6 +19,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.clock import Clock, iso
 from storage.db import Database
 from storage.jobstore import JobClaims, SQLiteJobStore
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 JobFn = Callable[..., None]
@@ -52,7 +55,7 @@ class Scheduler:
                  poll: float | None = None) -> None:
         self.clock = clock
         self.real_time = real_time
-        self.svc: Any = None
+        self.svc: Services | None = None
         self._fns: dict[str, JobFn] = {}
         self.store = SQLiteJobStore(db, self._bind_job)
         self.claims = JobClaims(db)
@@ -66,7 +69,7 @@ class Scheduler:
         # Started paused at once so added jobs go straight to SQLite; resume() makes it live.
         self._aps.start(paused=True)
 
-    def bind(self, svc: Any) -> None:
+    def bind(self, svc: Services) -> None:
         """Give job functions the services they run with."""
         self.svc = svc
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.actions.hooks import Hooks
 from bot.approvals import Approvals
@@ -18,22 +18,29 @@ from bot.groups import GroupResolver
 from bot.metrics import Metrics
 from bot.outbox import Delivery, Outbox
 from bot.reactions import SlackReactions
+from bot.redact import scrub
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
 from storage.approvals import ApprovalStore
 from storage.audit import AuditLog
+from storage.cadence import CadenceStore
 from storage.checkpoints import Checkpoint
 from storage.db import Database
 from storage.events import SeenEvents
 from storage.locks import Locks
 from storage.outbox import OutboxStore
+from storage.release import ReleaseStore
+from storage.rollback import RollbackStore
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Services:
-    """The bot's shared state; ``features`` holds per-feature service objects."""
+    """The bot's shared state: core services, the feature stores and the typed seams."""
 
     config: ConfigHolder
     db: Database
@@ -45,10 +52,15 @@ class Services:
     events: SeenEvents
     work: WorkTracker
     outbox: Outbox
-    client: Any = None          # slack_sdk.WebClient (None when no Slack is involved)
-    scheduler: Any = None       # bot.scheduler.Scheduler
+    scheduler: Scheduler
+    rollbacks: RollbackStore
+    releases: ReleaseStore
+    cadence: CadenceStore
+    client: WebClient | None = None
+    """None when no Slack is involved (tests of the core, CLIs)."""
     metrics: Metrics | None = None
-    features: dict[str, Any] = field(default_factory=dict)
+    rollback_shown: dict[int, int] = field(default_factory=dict)
+    """Per rollback number, the content last sent to Slack (unchanged: no chat.update)."""
     hooks: Hooks = field(default_factory=Hooks)
     """Typed seams between features (sync followers, freeze exemptions)."""
 
@@ -68,17 +80,16 @@ class Services:
             / "relbot-data"
 
     def close(self) -> None:
-        if self.scheduler is not None:
-            try:
-                self.scheduler.shutdown()
-            except Exception:  # shutting down must never raise
-                log.exception("scheduler shutdown failed")
+        try:
+            self.scheduler.shutdown()
+        except Exception:  # shutting down must never raise
+            log.exception("scheduler shutdown failed")
         self.work.shutdown(wait=True, cancel_futures=False)
         self.outbox.stop()      # what is still queued goes out at the next start
         self.db.close()
 
 
-def _slack_group_lookups(client: Any) -> tuple[Any, Any]:
+def _slack_group_lookups(client: WebClient | None) -> tuple[Any, Any]:
     def list_groups() -> dict[str, str]:
         if client is None:
             return {}
@@ -103,7 +114,8 @@ def _vote_reactions(config: ConfigHolder) -> frozenset[str]:
     return frozenset(names)
 
 
-def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = None,
+def build_services(config: ConfigHolder, db_path: str | Path, *,
+                   client: WebClient | None = None,
                    clock: Clock | None = None, real_time: bool = True,
                    delivery: Delivery | None = None) -> Services:
     """Open the database, run migrations and wire the shared services; ``delivery`` is the
@@ -117,14 +129,16 @@ def build_services(config: ConfigHolder, db_path: str | Path, *, client: Any = N
     approvals = Approvals(ApprovalStore(db), audit, groups, clock,
                           SlackReactions(client, outbox.slack_ts),
                           vote_reactions=lambda: _vote_reactions(config))
+    scheduler = Scheduler(db, clock, real_time=real_time,
+                          poll=2.0 if db.dialect == "postgresql" else None)
     svc = Services(config=config, db=db, audit=audit, locks=Locks(db, clock), clock=clock,
                    groups=groups, approvals=approvals, events=SeenEvents(db),
-                   work=WorkTracker(), outbox=outbox,
+                   work=WorkTracker(), outbox=outbox, scheduler=scheduler,
+                   rollbacks=RollbackStore(db, lambda data: scrub(data, config.current.secrets)),
+                   releases=ReleaseStore(db), cadence=CadenceStore(db),
                    client=client)
     approvals.services = svc
-    svc.scheduler = Scheduler(db, clock, real_time=real_time,
-                              poll=2.0 if db.dialect == "postgresql" else None)
-    svc.scheduler.bind(svc)
+    scheduler.bind(svc)
     cp = config.current.audit.checkpoints
     if cp is not None and cp.channel:
         audit.on_checkpoint.append(
@@ -151,7 +165,7 @@ def _metrics(svc: Services) -> Metrics:
     if hasattr(svc.client, "on_error"):
         svc.client.on_error = m.slack_error
     sched = svc.scheduler
-    m.jobs = lambda: [when for _, _, when in sched.jobs()] if sched is not None else []
+    m.jobs = lambda: [when for _, _, when in sched.jobs()]
     store = svc.outbox.store
 
     def backlog() -> tuple[int, float]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers import buttons, home, home_actions, modals, reactions, release, rollback, sync
 from handlers.base import CommandSpec, register_command
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 RELEASE_SUBCOMMANDS = {**release.SUBCOMMANDS}
 try:  # the cadence feature contributes `/release calendar`
@@ -38,7 +41,7 @@ def register_all(app: Any) -> None:
         module.register(app)
 
 
-def setup_all(svc: Any) -> None:
+def setup_all(svc: Services) -> None:
     """Let features register approval kinds and scheduler jobs (once, at start-up)."""
     for module in MODULES:
         setup = getattr(module, "setup", None)

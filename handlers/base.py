@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.errors import DatabaseUnwritable, Refused, RelbotError, UsageError
@@ -21,6 +21,9 @@ from bot.messages import post_message, update_message
 from bot.redact import scrub, scrub_text
 from bot.words import OPTION, split_words
 from storage.db import is_busy
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 40_000  # Slack's own limit for message text; no real command comes near it
@@ -69,7 +72,7 @@ class SubcommandSpec:
     ack_text: str | None = None     # shown at once while slow work runs
     check: Callable[[Command], Any] | None = None  # fast, pure: a UsageError is the ack
     free_text: bool = False  # key=value words may be prose (a reason); it checks its options
-    modal: Callable[[Any, Command], None] | None = None  # no arguments: open this form instead
+    modal: Callable[[Services, Command], None] | None = None  # no arguments: open this form
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ class CommandSpec:
 class CommandContext:
     """What a running subcommand can use: services, the command, and ways to answer."""
 
-    def __init__(self, svc: Any, cmd: Command, respond: Callable[..., Any] | None = None) -> None:
+    def __init__(self, svc: Services, cmd: Command,
+                 respond: Callable[..., Any] | None = None) -> None:
         self.svc, self.cmd, self._respond = svc, cmd, respond
 
     @property
@@ -233,12 +237,12 @@ def register_command(app: Any, spec: CommandSpec) -> None:
         run_subcommand(svc, spec, sub, cmd, respond)
 
 
-def _audit(svc: Any, user: str, action: str, subject: str, payload: dict) -> bool:
+def _audit(svc: Services, user: str, action: str, subject: str, payload: dict) -> bool:
     """An audit entry written after the ack (waits out a locked database)."""
     return when_writable(svc, lambda: svc.audit.append(user, action, subject, payload))
 
 
-def when_writable(svc: Any, first_write: Callable[[], Any], wait: float | None = None) -> bool:
+def when_writable(svc: Services, first_write: Callable[[], Any], wait: float | None = None) -> bool:
     """Run ``first_write`` (the first, idempotent write of work done after an ack), retrying
     while another process holds the database's write lock, for up to ``wait`` (DB_WAIT)
     seconds; False if it never got through (the caller tells the user)."""
@@ -282,7 +286,7 @@ def once_per_event(fn: Callable[[dict, dict, Any], None]) -> Callable[..., None]
     return listener
 
 
-def run_subcommand(svc: Any, spec: CommandSpec, sub: SubcommandSpec, cmd: Command,
+def run_subcommand(svc: Services, spec: CommandSpec, sub: SubcommandSpec, cmd: Command,
                    respond: Callable[..., Any] | None) -> None:
     """Run after the ack; every outcome reaches the user, faults never as a traceback."""
     ctx = CommandContext(svc, cmd, respond)

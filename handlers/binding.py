@@ -9,9 +9,12 @@ copied button) is refused and audited, and nothing changes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.messages import message_key
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 Row = TypeVar("Row")
 
@@ -22,7 +25,7 @@ def clicker(body: dict) -> str:
     return str(user.get("id", "")) if isinstance(user, dict) else str(user or "")
 
 
-def bound_record(svc: Any, body: dict, kind: str, named: str,
+def bound_record(svc: Services, body: dict, kind: str, named: str,
                  by_message: Callable[[str, str], Row | None],
                  record_id: Callable[[Row], str]) -> Row | None:
     """The record of the message clicked on, when the action's ``named`` id is that record;

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cadence import calendar as calmod
 from bot.cadence import reminders
@@ -11,6 +11,9 @@ from bot.cadence.loader import effective
 from bot.errors import UsageError
 from bot.render.cadence import calendar_blocks, calendar_text
 from handlers.base import CommandContext, Reply, SubcommandSpec
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def _calendar(ctx: CommandContext) -> Reply:
@@ -39,7 +42,7 @@ def register(app: Any) -> None:
     """No block actions of our own."""
 
 
-def setup(svc: Any) -> None:
+def setup(svc: Services) -> None:
     """Register the reminder job, post missed ones within grace, schedule the next."""
     if getattr(svc, "scheduler", None) is not None:
         svc.scheduler.register("cadence.reminders", reminders.job)

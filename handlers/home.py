@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.actionable import for_user
 from bot.cadence.loader import effective
@@ -12,10 +12,13 @@ from bot.render.home import home_view
 from handlers.base import once_per_event
 from storage.cadence import active_releases
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 
 
-def build_view(svc: Any, user: str | None = None) -> dict[str, Any]:
+def build_view(svc: Services, user: str | None = None) -> dict[str, Any]:
     """The home view for the current state (calendar, releases, open approvals) and, for
     ``user``, what they can act on now."""
     try:
@@ -36,7 +39,7 @@ def build_view(svc: Any, user: str | None = None) -> dict[str, Any]:
     return view
 
 
-def _rollbacks(svc: Any) -> list[str]:
+def _rollbacks(svc: Services) -> list[str]:
     """Active rollbacks and product locks, one line each."""
     from bot.render.rollback import summary
     from bot.rollback.service import store

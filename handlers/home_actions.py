@@ -8,15 +8,18 @@ the viewer's home tab is published again.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import Refused, RelbotError
 from bot.render.actionable import HOME_APPROVE, HOME_CONFIRM
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 
 
-def _publish(svc: Any, user: str, note: str | None = None) -> None:
+def _publish(svc: Services, user: str, note: str | None = None) -> None:
     from handlers.home import build_view
 
     view = build_view(svc, user)
@@ -26,7 +29,7 @@ def _publish(svc: Any, user: str, note: str | None = None) -> None:
     svc.client.views_publish(user_id=user, view=view)
 
 
-def approve(svc: Any, user: str, request_id: str) -> str | None:
+def approve(svc: Services, user: str, request_id: str) -> str | None:
     """Vote for ``request_id`` as the Approve button on its message would; why not, or None."""
     req = svc.approvals.get(request_id)
     if req is None:
@@ -38,7 +41,7 @@ def approve(svc: Any, user: str, request_id: str) -> str | None:
     return state.refusal
 
 
-def confirm(svc: Any, user: str, value: str) -> str | None:
+def confirm(svc: Services, user: str, value: str) -> str | None:
     """Confirm release check ``RELEASE_ID:CHECK``; why not, or None."""
     from bot.release import service as rs
     from handlers.release import refresh

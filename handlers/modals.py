@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import Refused, RelbotError, UsageError
 from bot.groups import describe
@@ -24,6 +24,9 @@ from bot.rollback import service as rb
 from bot.rollback.config import IMPACTS, SEVERITIES
 from bot.rollback.decision import decide, parse_request, split_request
 from bot.words import split_words
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
@@ -51,7 +54,7 @@ def _meta(view: dict[str, Any]) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _tell(svc: Any, channel: str, user: str, text: str) -> None:
+def _tell(svc: Services, channel: str, user: str, text: str) -> None:
     try:
         svc.client.chat_postEphemeral(channel=channel, user=user, text=text)
     except Exception:  # the outcome is on the channel message and in the audit log
@@ -60,7 +63,7 @@ def _tell(svc: Any, channel: str, user: str, text: str) -> None:
 
 # --- /rollback -------------------------------------------------------------------------
 
-def cell_text(svc: Any, severity: str, impact: str) -> str:
+def cell_text(svc: Services, severity: str, impact: str) -> str:
     """The matrix cell for the chosen severity x impact, as the form shows it."""
     cfg = svc.config.current.rollback
     if not severity or not impact or cfg is None:
@@ -72,14 +75,14 @@ def cell_text(svc: Any, severity: str, impact: str) -> str:
             + (", on-call notified" if c.notify_oncall else ""))
 
 
-def _rollback_view(svc: Any, vals: dict[str, str], meta: dict[str, Any]) -> dict[str, Any]:
+def _rollback_view(svc: Services, vals: dict[str, str], meta: dict[str, Any]) -> dict[str, Any]:
     products = sorted(svc.config.current.rollback.products or {})
     return mv.rollback_view(products, SEVERITIES, IMPACTS,
                             cell_text(svc, vals.get("severity", ""), vals.get("impact", "")),
                             vals, meta)
 
 
-def open_rollback(svc: Any, cmd: Any) -> None:
+def open_rollback(svc: Services, cmd: Any) -> None:
     """``/rollback`` with no arguments."""
     if svc.config.current.rollback is None or not svc.config.current.rollback.products:
         _tell(svc, cmd.channel, cmd.user, "No rollback products are configured (`rollback:`).")
@@ -88,7 +91,7 @@ def open_rollback(svc: Any, cmd: Any) -> None:
                           view=_rollback_view(svc, {}, {"channel": cmd.channel}))
 
 
-def rollback_words(svc: Any, vals: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+def rollback_words(svc: Services, vals: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """The form as the words of a typed ``/rollback``, or the errors by field."""
     errors: dict[str, str] = {}
     for field in ("product", "severity", "impact", "reason"):
@@ -130,7 +133,7 @@ def rollback_words(svc: Any, vals: dict[str, str]) -> tuple[list[str], dict[str,
     return words, errors
 
 
-def _declare(svc: Any, user: str, words: list[str], channel: str) -> None:
+def _declare(svc: Services, user: str, words: list[str], channel: str) -> None:
     svc.audit.append(user, "command", "/rollback", {"sub": "start", "text": " ".join(words),
                                                     "channel": channel, "via": "modal"})
     try:
@@ -148,7 +151,7 @@ def _declare(svc: Any, user: str, words: list[str], channel: str) -> None:
 CHOICES = [*vs.BUMPS, *vs.STAGES, "final"]
 
 
-def open_release(svc: Any, cmd: Any) -> None:
+def open_release(svc: Services, cmd: Any) -> None:
     """``/release start`` with no arguments: the proposed bump and why, to confirm."""
     try:
         p = rs.product(svc, None)
@@ -162,7 +165,7 @@ def open_release(svc: Any, cmd: Any) -> None:
     svc.client.views_open(trigger_id=cmd.trigger_id, view=view)
 
 
-def release_how(svc: Any, product: str, vals: dict[str, str]) -> tuple[str, dict[str, str]]:
+def release_how(svc: Services, product: str, vals: dict[str, str]) -> tuple[str, dict[str, str]]:
     """The bump (or exact version) the form asks for (``""``: the proposal as it stands),
     or the errors by field."""
     how = vals.get("version") or vals.get("bump") or ""
@@ -184,7 +187,7 @@ def _asked(meta: dict[str, Any], vals: dict[str, str], how: str) -> str | None:
     return None if not vals.get("version") and how == meta.get("proposed") else how
 
 
-def _start_release(svc: Any, user: str, product: str, how: str, channel: str,
+def _start_release(svc: Services, user: str, product: str, how: str, channel: str,
                    reason: str = "") -> None:
     from handlers.release import refresh
 
@@ -202,7 +205,7 @@ def _start_release(svc: Any, user: str, product: str, how: str, channel: str,
 
 # --- wiring ------------------------------------------------------------------------------
 
-def _allowed(svc: Any, user: str, perm: str) -> str | None:
+def _allowed(svc: Services, user: str, perm: str) -> str | None:
     allowed = getattr(svc.config.current.permissions, perm)
     return None if svc.groups.allowed(user, allowed) else f"limited to {describe(allowed)}"
 
@@ -248,7 +251,7 @@ def register(app: Any) -> None:
                        vals.get("reason", ""))
 
 
-def _answer_errors(ack: Any, svc: Any, user: str, command: str, errors: dict) -> None:
+def _answer_errors(ack: Any, svc: Services, user: str, command: str, errors: dict) -> None:
     """Show ``errors`` inside the form, by field, and audit them as a usage answer."""
     ack(response_action="errors", errors=errors)
     svc.audit.append(user, "command.usage", command, {"via": "modal", "errors": errors})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -19,10 +19,13 @@ from handlers import modals
 from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
 from handlers.binding import bound_record, clicker
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
 
 
-def blocks_for(svc: Any, row: Any) -> list[dict[str, Any]]:
+def blocks_for(svc: Services, row: Any) -> list[dict[str, Any]]:
     """The release message's blocks for ``row`` as it is now."""
     feats = freeze.note(svc, row)
     return release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
@@ -30,7 +33,7 @@ def blocks_for(svc: Any, row: Any) -> list[dict[str, Any]]:
                           rs.manual(svc, row), [feats] if feats else [])
 
 
-def refresh(svc: Any, row: Any, thread_note: str | None = None) -> None:
+def refresh(svc: Services, row: Any, thread_note: str | None = None) -> None:
     """Post or update the one release message; details go to its thread. The state is read,
     rendered and queued under the message's rendering lock: of two concurrent refreshes the
     update queued last (the one Slack keeps) shows the later state, and only one posts."""
@@ -130,7 +133,7 @@ def publish_cmd(ctx: CommandContext) -> str:
     return note
 
 
-def recheck_job(svc: Any, release_id: int) -> None:
+def recheck_job(svc: Services, release_id: int) -> None:
     """Scheduler job: re-run a release's waiting checks (checks still running on the code
     host, a rate limit); say in the thread what got decided."""
     row = rs.store(svc).get(release_id)
@@ -254,7 +257,7 @@ def register(app: Any) -> None:
         refresh(svc, row, f"<@{uid}> confirmed {cid}")
 
 
-def setup(svc: Any) -> None:
+def setup(svc: Services) -> None:
     """Create the release tables at start-up; the job re-running waiting checks."""
     rs.store(svc)
     if svc.scheduler is not None:

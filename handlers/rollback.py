@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -18,6 +18,9 @@ from bot.rollback.evidence import evidence
 from handlers import modals
 from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def _start(ctx: CommandContext) -> str:
@@ -150,7 +153,7 @@ def _shown(body: dict, action_id: str) -> set[str] | None:
     return None
 
 
-def setup(svc: Any) -> None:
+def setup(svc: Services) -> None:
     """Tables, the approval hook, scheduler jobs and the config-sync hook."""
     rb.store(svc)
     svc.approvals.register_kind("rollback", flow.on_approval)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import Refused, UsageError
 from bot.sync import flow
 from bot.sync.outcome import RETRYABLE
 from handlers.base import CommandContext, Reply, SubcommandSpec
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def _list(ctx: CommandContext) -> Reply:
@@ -150,7 +153,7 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
 }
 
 
-def setup(svc: Any) -> None:
+def setup(svc: Services) -> None:
     """Register the approval hook."""
     svc.approvals.register_kind("sync", flow.on_change)
     sched = getattr(svc, "scheduler", None)

@@ -40,7 +40,7 @@ def test_evidence_round_trip_and_verification(tmp_path: Path, make_chat) -> None
     r = relbot(*base, "release", "evidence", "1.3.0", "--product", "api", "--format", "yaml")
     assert r.returncode == 0, r.stderr
     rec = yaml.safe_load(r.stdout)
-    assert rec["version"] == "1.3.0" and rec["commit"] == chat.svc.features["release"].find(
+    assert rec["version"] == "1.3.0" and rec["commit"] == chat.svc.releases.find(
         "api", "1.3.0").commit
     rl01 = next(c for c in rec["checks"] if c["id"] == "RL-01")
     assert (rl01["result"], rl01["actor"]) == ("waived", "U0BOB")

@@ -27,7 +27,7 @@ def test_concurrent_waivers_both_show_in_the_release_message(tmp_path: Path, mak
     for t in ts:
         t.join()
     chat.local.wait_idle()
-    row = chat.svc.features["release"].find("api", "1.3.0")
+    row = chat.svc.releases.find("api", "1.3.0")
     assert (row.checks["RL-01"].result, row.checks["RL-02"].result) == ("waived", "waived")
     # the message as Slack has it last (the latest chat.update) renders the committed state
     shown = chat.api.state.message(msg.number).rendered

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cadence import calendar as calmod
 from bot.cadence.config import CalendarConfig
 from bot.cadence.loader import effective
 from bot.clock import iso
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=7)
 
 
-def release_facts(svc: Any) -> dict[str, str]:
+def release_facts(svc: Services) -> dict[str, str]:
     """Version/step/failing checks of the release in flight, read defensively."""
     facts = {"version": "the next release", "step": "not started", "failing_checks": "none",
              "approvers": "@release-managers"}
@@ -47,21 +50,19 @@ def fill(text: str, occ: calmod.Occurrence, cal: CalendarConfig, facts: dict[str
     return out
 
 
-def run_pending(svc: Any, now: datetime | None = None) -> list[str]:
+def run_pending(svc: Services, now: datetime | None = None) -> list[str]:
     """Post every reminder due by ``now`` not yet handled; returns the keys posted.
 
     Due within ``grace`` -> posted once; older -> recorded as skipped (audited).
     Safe to call from any replica at any time: the SQLite claim makes it exactly-once.
     """
     from bot.messages import post_message
-    from storage.cadence import CadenceStore
 
     cal = effective(svc.config.current)
     if cal is None or cal.cycle_start is None:
         return []
     now = now or svc.clock.now()
-    store = svc.features.get("cadence.store") or CadenceStore(svc.db)
-    svc.features["cadence.store"] = store
+    store = svc.cadence
     posted: list[str] = []
     due = [o for o in calmod.occurrences(cal, now - LOOKBACK, now + timedelta(seconds=1))
            if o.kind == "reminder" and o.when <= now]
@@ -87,7 +88,7 @@ def run_pending(svc: Any, now: datetime | None = None) -> list[str]:
     return posted
 
 
-def next_due(svc: Any, now: datetime | None = None) -> datetime | None:
+def next_due(svc: Services, now: datetime | None = None) -> datetime | None:
     """When the next reminder fires after ``now``."""
     cal = effective(svc.config.current)
     if cal is None:
@@ -97,13 +98,13 @@ def next_due(svc: Any, now: datetime | None = None) -> datetime | None:
     return nxt[0].when if nxt else None
 
 
-def job(svc: Any, **_: Any) -> None:
+def job(svc: Services, **_: Any) -> None:
     """Scheduler job: post what is due, then schedule the next occurrence."""
     run_pending(svc)
     schedule_next(svc)
 
 
-def schedule_next(svc: Any) -> None:
+def schedule_next(svc: Services) -> None:
     """Ask the persistent scheduler to wake us for the next reminder (if one exists)."""
     sched = getattr(svc, "scheduler", None)
     when = next_due(svc)

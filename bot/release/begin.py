@@ -4,7 +4,7 @@ the cadence rules that need a reason, and checks carried over from an rc to its 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import semver
 
@@ -18,14 +18,17 @@ from bot.release import version as vs
 from bot.release.config import Product
 from storage.release import Conflict, ReleaseRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def _cycle_kind(svc: Any) -> str | None:
+
+def _cycle_kind(svc: Services) -> str | None:
     cal = effective(svc.config.current)
     return calmod.status(cal, svc.clock.now()).kind if cal and cal.cycle_start else None
 
 
-def choose(svc: Any, p: Product, how: str | None) -> tuple[semver.Version, semver.Version | None,
-                                                         str]:
+def choose(svc: Services, p: Product, how: str | None
+           ) -> tuple[semver.Version, semver.Version | None, str]:
     """The new version for ``how`` (None: proposed from commits), the last release, and
     why that version."""
     last, bump, why = rs.propose(p, rs.store(svc).released(p.name))
@@ -58,7 +61,7 @@ def choose(svc: Any, p: Product, how: str | None) -> tuple[semver.Version, semve
     return new, last, f"requested {how}"
 
 
-def _last_final_below(svc: Any, p: Product, new: semver.Version) -> semver.Version | None:
+def _last_final_below(svc: Services, p: Product, new: semver.Version) -> semver.Version | None:
     """The last final release below ``new``'s final version: what its kind (major, minor,
     patch) is measured from. A pre-release of the same final is not (2.0.0 after the tag
     v2.0.0-rc.1 is a major, not a patch)."""
@@ -77,7 +80,7 @@ def _below(how: str, bump: str | None, why: list[str]) -> str:
     return f"; :warning: the commits call for a {bump} release: " + "; ".join(why)
 
 
-def cadence_rule(svc: Any, kind: str, now: datetime) -> str | None:
+def cadence_rule(svc: Services, kind: str, now: datetime) -> str | None:
     """Why starting a ``kind`` release now breaks the cadence (None when it does not)."""
     cal = effective(svc.config.current)
     if cal is None or cal.cycle_start is None:
@@ -91,7 +94,7 @@ def cadence_rule(svc: Any, kind: str, now: datetime) -> str | None:
     return None
 
 
-def start(svc: Any, actor: str, name: str | None, how: str | None,
+def start(svc: Services, actor: str, name: str | None, how: str | None,
           reason: str | None = None) -> tuple[ReleaseRow, str]:
     """Create a release at Feature Freeze; returns the row and a why-text."""
     p = rs.product(svc, name)
@@ -120,7 +123,7 @@ def start(svc: Any, actor: str, name: str | None, how: str | None,
     return rs.store(svc).get(row.id), why  # type: ignore[return-value]
 
 
-def _create(svc: Any, actor: str, p: Product, new: semver.Version, kind: str,
+def _create(svc: Services, actor: str, p: Product, new: semver.Version, kind: str,
             reason: str) -> ReleaseRow:
     sha = rs.resolve(p)
     try:
@@ -137,7 +140,7 @@ def _create(svc: Any, actor: str, p: Product, new: semver.Version, kind: str,
             from None
 
 
-def carry_over(svc: Any, row: ReleaseRow, actor: str) -> list[str]:
+def carry_over(svc: Services, row: ReleaseRow, actor: str) -> list[str]:
     """Promoting ``X.Y.Z-rc.N`` to ``X.Y.Z`` on the same commit keeps the decisions people
     made on the rc (confirmed or waived); automatic checks re-run on the final anyway."""
     new = vs.parse(row.version)

@@ -3,7 +3,7 @@ and the repository."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import CommandFailed
 from bot.git import git
@@ -11,8 +11,11 @@ from bot.release import checks as ck
 from bot.release import service as rs
 from storage.release import ReleaseRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def evidence(svc: Any, row: ReleaseRow) -> dict[str, Any]:
+
+def evidence(svc: Services, row: ReleaseRow) -> dict[str, Any]:
     """The evidence record: tag, candidate commit, checks (each with the commit it ran on),
     approvals, steps, notes digest, audit range + hashes."""
     return {
@@ -38,7 +41,7 @@ def evidence(svc: Any, row: ReleaseRow) -> dict[str, Any]:
     }
 
 
-def _details(svc: Any, seq: int | None) -> dict[str, Any]:
+def _details(svc: Services, seq: int | None) -> dict[str, Any]:
     """A code host check's structured evidence (pull requests with merge SHAs, checks with
     conclusions, URLs and commit), from the audit entry that recorded the result."""
     e = svc.audit.get(seq) if seq else None

@@ -3,15 +3,18 @@ merged into an active release's ref since it started (its Feature Freeze)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.errors import RelbotError
 from bot.release import service as rs
 from bot.release import version as vs
 from storage.release import ReleaseRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def feats_since_freeze(svc: Any, row: ReleaseRow) -> list[vs.Commit]:
+
+def feats_since_freeze(svc: Services, row: ReleaseRow) -> list[vs.Commit]:
     """``feat:`` commits between the commit the release started on and its ref now."""
     if row.status != "active" or not row.start_commit:
         return []
@@ -23,7 +26,7 @@ def feats_since_freeze(svc: Any, row: ReleaseRow) -> list[vs.Commit]:
         return []
 
 
-def note(svc: Any, row: ReleaseRow) -> str | None:
+def note(svc: Services, row: ReleaseRow) -> str | None:
     """One line per ``feat:`` commit since the freeze, or None when there are none."""
     feats = feats_since_freeze(svc, row)
     if not feats:
@@ -33,7 +36,7 @@ def note(svc: Any, row: ReleaseRow) -> str | None:
             f"({row.start_commit[:7]}) break the only-fixes rule: {items}")
 
 
-def active_notes(svc: Any) -> list[str]:
+def active_notes(svc: Services) -> list[str]:
     """:func:`note` for every active release (for the stabilization-week reminder)."""
     out = []
     for p in getattr(svc.config.current.releases, "products", ()) or ():

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.clock import iso
 from bot.errors import CommandFailed, Refused
@@ -23,6 +23,9 @@ from bot.release import service as rs
 from bot.release import version as vs
 from bot.release.config import Product
 from storage.release import ReleaseRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 _ASSIGN = re.compile(r"""(?P<pre>\bversion\s*[:=]\s*["']?)(?P<v>\d+\.\d+\.\d+[0-9A-Za-z.+-]*)""")
 _BARE = re.compile(r"^\s*v?(?P<v>\d+\.\d+\.\d+[0-9A-Za-z.+-]*)\s*$")
@@ -118,7 +121,7 @@ def _move(p: Product, branch: str, old: str, new: str) -> str:
     return remotes[0] if remotes else ""
 
 
-def prepare(svc: Any, row: ReleaseRow, actor: str) -> str | None:
+def prepare(svc: Services, row: ReleaseRow, actor: str) -> str | None:
     """Commit the bump + changelog section on the release branch; returns what was done, or
     None when the candidate already carries both (nothing to commit)."""
     p = rs.product(svc, row.product)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.integrations import codehost
 from bot.integrations.http import IntegrationError, Timing
 from bot.release import service as rs
 from storage.release import ReleaseRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def enabled(product: Any) -> bool:
@@ -24,7 +27,7 @@ def notes_text(product: Any, version: str) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def publish(svc: Any, row: ReleaseRow, actor: str) -> str | None:
+def publish(svc: Services, row: ReleaseRow, actor: str) -> str | None:
     """Create the release for ``v{version}`` on the product's code host (prerelease for
     alpha/beta/rc); returns the thread note, or None when the product does not publish.
     A failure is audited and said, never raised: the tag stands, and

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.errors import CommandFailed, NotFound, Refused, UsageError
@@ -17,15 +17,16 @@ from bot.release import version as vs
 from bot.release.config import Product
 from storage.release import ReleaseRow, ReleaseStore
 
-
-def store(svc: Any) -> ReleaseStore:
-    """The release store kept in ``svc.features``."""
-    if "release" not in svc.features:
-        svc.features["release"] = ReleaseStore(svc.db)
-    return svc.features["release"]
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
-def product(svc: Any, name: str | None) -> Product:
+def store(svc: Services) -> ReleaseStore:
+    """The release store (``svc.releases``)."""
+    return svc.releases
+
+
+def product(svc: Services, name: str | None) -> Product:
     """The release product ``name`` (or the default), its repo resolved against the config
     file's directory like every other path in the config."""
     return resolved_product(svc.config.current, name)
@@ -55,7 +56,7 @@ def propose(p: Product, released: list[str] = ()) -> tuple[vs.semver.Version | N
     return last, bump, why
 
 
-def taken_versions(svc: Any, p: Product) -> list[vs.semver.Version]:
+def taken_versions(svc: Services, p: Product) -> list[vs.semver.Version]:
     """Every version tagged or recorded (any status, aborted too) for ``p``: none is used
     twice, by a release or by an rc tag."""
     return vs.tags(repo(p)) + [vs.parse(v) for v in store(svc).all_versions(p.name)]
@@ -71,7 +72,7 @@ def evidence_id(row: ReleaseRow) -> str:
     return f"REL-{row.product}-{row.version}"
 
 
-def find(svc: Any, version: str | None, product_name: str | None = None) -> ReleaseRow:
+def find(svc: Services, version: str | None, product_name: str | None = None) -> ReleaseRow:
     """The release of ``version`` (``v`` prefix allowed), or the product's active one when
     ``version`` is None; NotFound otherwise."""
     if version and version.startswith("v"):
@@ -82,7 +83,7 @@ def find(svc: Any, version: str | None, product_name: str | None = None) -> Rele
     return row
 
 
-def record(svc: Any, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
+def record(svc: Services, row: ReleaseRow, cid: str, result: str, actor: str, evidence: str,
             commit: str | None = None, details: dict[str, Any] | None = None) -> None:
     """Audit one check result (evidence scrubbed of secrets) and store it with the commit it
     was decided on (default: the candidate)."""
@@ -111,7 +112,8 @@ def candidate(row: ReleaseRow) -> ck.Candidate:
     return ck.Candidate(row.version, row.commit, row.notes_digest, row.notes_commit)
 
 
-def follow_ref(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
+def follow_ref(svc: Services, row: ReleaseRow,
+               actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
     """Re-resolve the product's ref; when it moved, the release's candidate becomes the new
     commit (audited) and the old one is returned."""
     if row.status != "active":
@@ -133,7 +135,7 @@ def moved_note(old: str, new: str) -> str:
             f"stale and were re-run on {new[:7]}")
 
 
-def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
+def recheck(svc: Services, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRow, str | None]:
     """Follow the ref, then decide every automatic check on the candidate commit; returns the
     row and, when the candidate moved, a sentence saying so."""
     if row.status != "active":          # a finished release keeps what it shipped with
@@ -152,26 +154,26 @@ def recheck(svc: Any, row: ReleaseRow, actor: str = "relbot") -> tuple[ReleaseRo
             record(svc, row, cid, out.result, "relbot", out.evidence, out.commit, out.details)
         if out.result == ck.WAITING:
             again.append(out.recheck_at or svc.clock.now() + codehost.config_of(p).recheck_every)
-    if again and svc.scheduler is not None:  # re-run waiting checks until decided
+    if again:  # re-run waiting checks until decided
         svc.scheduler.add_once(f"release-recheck:{row.id}", min(again), "release.recheck",
                                release_id=row.id)
     row = store(svc).get(row.id)  # type: ignore[assignment]
     return row, moved_note(old, row.commit) if old else None
 
 
-def run_auto(svc: Any, row: ReleaseRow, actor: str = "relbot") -> ReleaseRow:
+def run_auto(svc: Services, row: ReleaseRow, actor: str = "relbot") -> ReleaseRow:
     """:func:`recheck` without the moved-sentence: the row with every automatic check
     decided again on the (re-resolved) candidate."""
     return recheck(svc, row, actor)[0]
 
 
-def manual(svc: Any, row: ReleaseRow) -> set[str]:
+def manual(svc: Services, row: ReleaseRow) -> set[str]:
     """The checks a person decides for this release's product (Confirm buttons)."""
     p = product(svc, row.product)
     return {cid for cid in ck.NAMES if not ck.automatic(p, cid)}
 
 
-def may_confirm(svc: Any, row: ReleaseRow, cid: str, user: str) -> str | None:
+def may_confirm(svc: Services, row: ReleaseRow, cid: str, user: str) -> str | None:
     """Why ``user`` may not confirm ``cid`` (None when allowed)."""
     allowed = svc.config.current.permissions.release
     if not svc.groups.allowed(user, allowed):
@@ -181,7 +183,7 @@ def may_confirm(svc: Any, row: ReleaseRow, cid: str, user: str) -> str | None:
     return None
 
 
-def who_can_clear(svc: Any, row: ReleaseRow, cid: str) -> str:
+def who_can_clear(svc: Services, row: ReleaseRow, cid: str) -> str:
     """Who (or what) can make ``cid`` pass, for a blocker line: the bot, a code host or the
     people allowed to confirm it."""
     p = product(svc, row.product)
@@ -205,7 +207,7 @@ def who_can_clear(svc: Any, row: ReleaseRow, cid: str) -> str:
     return f"{who} (Confirm button or `/release waive {cid} reason`)"
 
 
-def confirm(svc: Any, row: ReleaseRow, cid: str, user: str, waive_reason: str = "") -> None:
+def confirm(svc: Services, row: ReleaseRow, cid: str, user: str, waive_reason: str = "") -> None:
     """Confirm (or waive with a reason) a check; refused for unauthorised users."""
     if cid not in ck.NAMES:
         raise UsageError(f"unknown check {cid!r}; expected RL-01..RL-08")
@@ -226,7 +228,7 @@ def confirm(svc: Any, row: ReleaseRow, cid: str, user: str, waive_reason: str = 
         record(svc, row, cid, "pass", user, "confirmed in Slack")
 
 
-def blockers(svc: Any, row: ReleaseRow) -> list[tuple[str, str, str]]:
+def blockers(svc: Services, row: ReleaseRow) -> list[tuple[str, str, str]]:
     """(check, result, who can clear it) for each check gating the current step."""
     return [(cid, row.checks[cid].result, who_can_clear(svc, row, cid))
             for cid in ck.gating(row.step) if row.checks[cid].result not in ck.DONE]
@@ -237,7 +239,7 @@ SHIPPING = ("Execution", "Post-Release")
 Post-Release has shipped and may still be closed."""
 
 
-def lock_note(svc: Any, row: ReleaseRow) -> str | None:
+def lock_note(svc: Services, row: ReleaseRow) -> str | None:
     """For an active release of a frozen product: the lock and what it holds back."""
     if row.status != "active" or row.step not in ck.STEPS:
         return None
@@ -249,7 +251,7 @@ def lock_note(svc: Any, row: ReleaseRow) -> str | None:
     return f"{fr.describe()}. {row.product} {row.version} will not enter {held} until then."
 
 
-def abort(svc: Any, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
+def abort(svc: Services, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
     """Abort an active release with a reason (audited); Refused when it is already over."""
     if not reason:
         raise UsageError("usage: /release abort VERSION reason")
@@ -259,7 +261,7 @@ def abort(svc: Any, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
     return store(svc).get(row.id)  # type: ignore[return-value]
 
 
-def draft_notes(svc: Any, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]:
+def draft_notes(svc: Services, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]:
     """Write the notes files, record the digest, re-run RL-08; returns the Markdown. A
     finished release keeps the notes it finished with (its evidence names their digest)."""
     p = product(svc, row.product)

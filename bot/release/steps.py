@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.errors import CommandFailed, Refused
@@ -11,6 +11,9 @@ from bot.release import checks as ck
 from bot.release import service as rs
 from bot.release import version as vs
 from storage.release import ReleaseRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def tag_name(row: ReleaseRow) -> str:
@@ -31,7 +34,7 @@ def unchecked(p: Any, row: ReleaseRow) -> list[str]:
     return out
 
 
-def tag(svc: Any, row: ReleaseRow, actor: str) -> str | None:
+def tag(svc: Services, row: ReleaseRow, actor: str) -> str | None:
     """Create annotated ``vX.Y.Z`` on exactly the commit every gating check passed on, and
     push it to the repo's first remote; refused (naming both SHAs) when the ref moved, or
     when a gating check does not hold on the candidate (also without ``tag: true``: what
@@ -82,7 +85,7 @@ def make_tag(p: Any, name: str, commit: str, message: str) -> tuple[str, str]:
     return obj, remote
 
 
-def cut_rc(svc: Any, row: ReleaseRow, actor: str) -> str:
+def cut_rc(svc: Services, row: ReleaseRow, actor: str) -> str:
     """At the RC step of a final release: tag the candidate ``vX.Y.Z-rc.N`` (next N) for
     testing; returns what was done (for the thread)."""
     p = rs.product(svc, row.product)
@@ -112,7 +115,7 @@ def tagged_text(row: ReleaseRow) -> str:
     return f"{row.product}: tagged {row.tag_name} ({row.commit[:7]}){where}"
 
 
-def advance(svc: Any, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | None]:
+def advance(svc: Services, row: ReleaseRow, actor: str) -> tuple[ReleaseRow, str | None]:
     """Move to the next step when the gating checks pass on the candidate commit (re-resolved
     from the ref first); else Refused with the reason. Returns the row and, when the candidate
     moved, a sentence saying so."""
@@ -161,7 +164,7 @@ def _why(row: ReleaseRow, cid: str) -> str:
     return f" ({ev.splitlines()[0][:140]})" if ev else ""
 
 
-def _refuse_moved(svc: Any, row: ReleaseRow, moved: str, blocked: str) -> None:
+def _refuse_moved(svc: Services, row: ReleaseRow, moved: str, blocked: str) -> None:
     """Leaving Execution after the ref moved: refused, saying what the next advance does on
     the new candidate (ships it, or what still blocks it there)."""
     sha = row.commit[:7]
@@ -177,7 +180,7 @@ def _refuse_moved(svc: Any, row: ReleaseRow, moved: str, blocked: str) -> None:
     raise Refused(f"{head}; {then}", gate=row.step)
 
 
-def _prepare(svc: Any, row: ReleaseRow, actor: str) -> str | None:
+def _prepare(svc: Services, row: ReleaseRow, actor: str) -> str | None:
     """``prepare: true`` on entering RC; a failure is said, the step stays moved."""
     from bot.release.prepare import prepare
 

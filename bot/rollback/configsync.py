@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.errors import Refused, RelbotError
 from bot.rollback.message import close_unapproved, decided, mark
@@ -10,8 +10,11 @@ from bot.rollback.run import crashed, fail, lock, verify
 from bot.rollback.service import product_cfg, schedule_escalation, store
 from storage.rollback import RollbackRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def plan_config(svc: Any, row: RollbackRow) -> None:
+
+def plan_config(svc: Services, row: RollbackRow) -> None:
     """Dry-run the product's config sync from the rollback's ref; its approval gates it."""
     from bot.sync import flow as sync_flow
 
@@ -38,7 +41,7 @@ def plan_config(svc: Any, row: RollbackRow) -> None:
     schedule_escalation(svc, row)
 
 
-def own_sync(svc: Any, product: str, ref: str) -> bool:
+def own_sync(svc: Services, product: str, ref: str) -> bool:
     """Freeze exemption: the active Config rollback of ``product`` (``ref`` is its ID or its
     dry-run's plan ID) may sync into it even while an earlier rollback's lock holds it; the
     lock passes to it when the sync applies."""
@@ -46,7 +49,7 @@ def own_sync(svc: Any, product: str, ref: str) -> bool:
     return row is not None and row.kind == "config" and ref in (row.id, row.data.get("sync_plan"))
 
 
-def drop_dry_run(svc: Any, row: RollbackRow, why: str) -> None:
+def drop_dry_run(svc: Services, row: RollbackRow, why: str) -> None:
     """Cancel the rollback's config-sync dry-run if it is still waiting (so no stray approval
     can apply it later)."""
     from bot.sync import flow as sync_flow
@@ -61,7 +64,7 @@ def drop_dry_run(svc: Any, row: RollbackRow, why: str) -> None:
         sync_flow.refresh_message(svc, plan_id)  # the dry-run no longer invites approvals
 
 
-def on_sync_finished(svc: Any, plan_id: str, result: str, error: str) -> None:
+def on_sync_finished(svc: Services, plan_id: str, result: str, error: str) -> None:
     """Sync hook: a config rollback's sync ran, failed, expired or was cancelled."""
     row = next((r for r in store(svc).active()
                 if r.kind == "config" and r.data.get("sync_plan") == plan_id), None)
@@ -80,7 +83,7 @@ def on_sync_finished(svc: Any, plan_id: str, result: str, error: str) -> None:
         crashed(svc, row.num, exc)
 
 
-def _applied(svc: Any, row: RollbackRow, plan_id: str, result: str, error: str) -> None:
+def _applied(svc: Services, row: RollbackRow, plan_id: str, result: str, error: str) -> None:
     req = svc.approvals.for_subject("sync", plan_id)
     votes = svc.approvals.state(req).approved_by if req else ()
     store(svc).update_data(row.num, {"approvals": [v.record() for v in votes]})

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.rollback import checklists as cl
 from bot.rollback.service import elapsed
 from storage.rollback import RollbackRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def _secs(a: str | None, b: str | None) -> int | None:
@@ -16,7 +19,7 @@ def _secs(a: str | None, b: str | None) -> int | None:
     return int(d.total_seconds()) if d is not None else None
 
 
-def evidence(svc: Any, row: RollbackRow) -> dict[str, Any]:
+def evidence(svc: Services, row: RollbackRow) -> dict[str, Any]:
     """Trigger, decision (matrix cell), timings, commands, verification, checklists,
     approvals, lock and the audit range with hashes."""
     d = row.data

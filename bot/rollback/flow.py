@@ -4,7 +4,7 @@ is scheduled at its window; escalation and expiry are scheduler jobs."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.errors import AlreadyRunning, Refused
@@ -23,8 +23,11 @@ from bot.rollback.run import execute, fail
 from bot.rollback.service import config, local_time, schedule_escalation, store
 from storage.rollback import RollbackRow, parse_id
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
+
+def begin(svc: Services, row: RollbackRow, decision: Any) -> None:
     """First steps after the row exists: RB-IMM runs on, RB-PLN waits for approval."""
     d = row.data
     cell = decision.cell
@@ -69,7 +72,7 @@ def begin(svc: Any, row: RollbackRow, decision: Any) -> None:
     svc.approvals.opened(req)  # reactions made before the request existed count too
 
 
-def escalate_job(svc: Any, num: int) -> None:
+def escalate_job(svc: Services, num: int) -> None:
     """Scheduler job: no decision ``escalate_after`` after declaration -> page on-call."""
     row = store(svc).get(num)
     if row is None or row.data.get("decided") or row.status != "awaiting-approval":
@@ -87,7 +90,7 @@ def escalate_job(svc: Any, num: int) -> None:
     refresh(svc, row)
 
 
-def expire_job(svc: Any, num: int) -> None:
+def expire_job(svc: Services, num: int) -> None:
     """Scheduler job: approvals stop counting; an undecided rollback ends as expired."""
     row = store(svc).get(num)
     req = svc.approvals.for_subject("rollback", row.id) if row else None
@@ -104,7 +107,7 @@ def expire_job(svc: Any, num: int) -> None:
                   "is still needed.")
 
 
-def window_job(svc: Any, num: int) -> None:
+def window_job(svc: Services, num: int) -> None:
     """Scheduler job at the window: say so if approvals are still missing."""
     row = store(svc).get(num)
     req = svc.approvals.for_subject("rollback", row.id) if row else None
@@ -117,7 +120,7 @@ def window_job(svc: Any, num: int) -> None:
     announce(svc, row, text)
 
 
-def on_approval(svc: Any, state: Any) -> None:
+def on_approval(svc: Services, state: Any) -> None:
     """Approval hook: update the message; at quorum, decide and schedule."""
     row = store(svc).get(parse_id(state.request.subject) or 0)
     if row is None:
@@ -137,7 +140,7 @@ def on_approval(svc: Any, state: Any) -> None:
     schedule(svc, store(svc).get(row.num))  # type: ignore[arg-type]
 
 
-def withdrawn(svc: Any, row: RollbackRow, state: Any) -> None:
+def withdrawn(svc: Services, row: RollbackRow, state: Any) -> None:
     """A vote was taken back after quorum: a rollback that has not started waits for
     approval again (its scheduled run is removed); one already running is not stopped."""
     waiting = ("scheduled",) if row.data.get("failed_step") != "Schedule" else (
@@ -164,7 +167,7 @@ def withdrawn(svc: Any, row: RollbackRow, state: Any) -> None:
                   f"approved again ({open_state.needs_text()}).")
 
 
-def schedule(svc: Any, row: RollbackRow) -> None:
+def schedule(svc: Services, row: RollbackRow) -> None:
     """Run now, or at the window through the persistent scheduler."""
     window = row.data.get("window")
     when = datetime.fromisoformat(window) if window else None

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.actions import Verdict, requirements
 from storage.rollback import RollbackRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def needs_approval(row: RollbackRow) -> bool:
@@ -20,7 +23,7 @@ def needs_approval(row: RollbackRow) -> bool:
                    for s in row.data["steps"])
 
 
-def approval(svc: Any, row: RollbackRow) -> Verdict:
+def approval(svc: Services, row: RollbackRow) -> Verdict:
     """The "approval policy" requirement: approved on the rollback message, quorum held."""
     req = svc.approvals.for_subject("rollback", row.id)
     if req is None:
@@ -31,7 +34,7 @@ def approval(svc: Any, row: RollbackRow) -> Verdict:
     return replace(v, ok=ok, refusal="" if ok else f"it is not approved ({state.needs_text()})")
 
 
-def verdicts(svc: Any, row: RollbackRow) -> list[tuple[str, Verdict]]:
+def verdicts(svc: Services, row: RollbackRow) -> list[tuple[str, Verdict]]:
     """Every requirement still ahead of a rollback that has not started executing."""
     if row.status not in ("awaiting-approval", "scheduled"):
         return []

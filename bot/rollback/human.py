@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.clock import iso
 from bot.errors import Refused
@@ -14,8 +14,11 @@ from bot.rollback.run import approval_gap, execute, verify
 from bot.rollback.service import may_resolve, store
 from storage.rollback import RollbackRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
+
+def cancel(svc: Services, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     """Call off a rollback that has not started executing."""
     if not store(svc).set_status(row.num, "cancelled",
                                  only_from=("awaiting-approval", "scheduled")):
@@ -38,7 +41,7 @@ def cancel(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     return refresh(svc, row)
 
 
-def retry(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+def retry(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
     """Resume a stopped rollback at the step it failed (a new dry-run for a Config one)."""
     if row.status != "failed":
         raise Refused(f"{row.id} is {row.status}; only a stopped (failed) rollback is retried")
@@ -65,7 +68,7 @@ def retry(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     return execute(svc, row.num, actor)
 
 
-def abort(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
+def abort(svc: Services, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     """Give up a stopped rollback; the product lock stays until resolved."""
     if not store(svc).set_status(row.num, "aborted", only_from=("failed",)):
         raise Refused(f"{row.id} is {row.status}; only a stopped (failed) rollback is aborted"
@@ -83,7 +86,7 @@ def abort(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     return refresh(svc, row)
 
 
-def resolve(svc: Any, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
+def resolve(svc: Services, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     """Lift the product lock (release managers), once the rollback is done or aborted."""
     why = may_resolve(svc, actor)
     if why:

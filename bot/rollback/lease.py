@@ -8,16 +8,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.errors import AlreadyRunning
 from storage.rollback import RollbackRow
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 LEASE = timedelta(seconds=60)  # renewed every 20 s while a step runs
 
 
 @contextmanager
-def running(svc: Any, row: RollbackRow) -> Iterator[None]:
+def running(svc: Services, row: RollbackRow) -> Iterator[None]:
     """Hold a short lease, renewed while a step runs: once a crash stops the renewals it
     lapses, and :func:`bot.rollback.run.recover_job` can tell the rollback was interrupted."""
     key, stop = f"rollback:{row.product}", threading.Event()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.messages import post_message, rendering, update_message
@@ -13,17 +13,20 @@ from bot.render.rollback import rollback_blocks, summary
 from bot.rollback.service import config, elapsed, local_time, store
 from storage.rollback import RollbackRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 
 
-def refresh(svc: Any, row: RollbackRow, force: bool = False) -> RollbackRow:
+def refresh(svc: Services, row: RollbackRow, force: bool = False) -> RollbackRow:
     """Post or update the one rollback message; returns the fresh row. Unchanged content is
     not sent again unless ``force`` (a refused checkbox click must be put back in Slack)."""
     with rendering(svc, f"rollback:{row.num}"):
         return _refresh(svc, row, force)
 
 
-def _refresh(svc: Any, row: RollbackRow, force: bool) -> RollbackRow:
+def _refresh(svc: Services, row: RollbackRow, force: bool) -> RollbackRow:
     row = store(svc).get(row.num) or row
     blocks = rollback_blocks(row, _approval_line(svc, row), lambda t: local_time(svc, t))
     req = svc.approvals.for_subject("rollback", row.id)
@@ -31,7 +34,7 @@ def _refresh(svc: Any, row: RollbackRow, force: bool) -> RollbackRow:
         what = (f"rollback *{row.id}*: {row.product} {row.data.get('from_version')} → "
                 f"{row.data.get('to_version')} ({row.data.get('kind')}, {row.procedure})")
         blocks = [*blocks, approval_buttons(req.id, what)]
-    shown = svc.features.setdefault("rollback.shown", {})
+    shown = svc.rollback_shown
     key = hash((summary(row), repr(blocks)))
     if row.ts and shown.get(row.num) == key and not force:
         return row  # nothing changed: spare Slack the chat.update
@@ -46,19 +49,19 @@ def _refresh(svc: Any, row: RollbackRow, force: bool) -> RollbackRow:
     return row
 
 
-def say(svc: Any, row: RollbackRow, text: str) -> str:
+def say(svc: Services, row: RollbackRow, text: str) -> str:
     """Post ``text`` in the rollback's thread."""
     row = store(svc).get(row.num) or row
     return post_message(svc, text, None, row.channel, thread_ts=row.ts or None)
 
 
-def announce(svc: Any, row: RollbackRow, text: str) -> None:
+def announce(svc: Services, row: RollbackRow, text: str) -> None:
     """Post ``text`` in the channel and in the rollback's thread."""
     post_message(svc, text, None, row.channel)
     say(svc, row, text)
 
 
-def _approval_line(svc: Any, row: RollbackRow) -> str:
+def _approval_line(svc: Services, row: RollbackRow) -> str:
     if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
         return ""  # never opens an approval of its own (a Config one's is its dry-run's)
     req = svc.approvals.for_subject("rollback", row.id)
@@ -72,7 +75,7 @@ def _approval_line(svc: Any, row: RollbackRow) -> str:
     return f"approved by: {who}\n{st.needs_text()}; react with {reacts} or press Approve"
 
 
-def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",
+def mark(svc: Services, row: RollbackRow, step: str, status: str, note: str = "",
          actor: str = "relbot", **detail: Any) -> RollbackRow:
     """Record a step's status (audited with its timestamp) and update the message."""
     row = store(svc).get(row.num) or row
@@ -89,7 +92,7 @@ def mark(svc: Any, row: RollbackRow, step: str, status: str, note: str = "",
     return refresh(svc, row)
 
 
-def close_unapproved(svc: Any, row: RollbackRow, status: str, error: str, note: str,
+def close_unapproved(svc: Services, row: RollbackRow, status: str, error: str, note: str,
                      payload: dict[str, Any]) -> bool:
     """End a rollback that never got its approval (expired, or its dry-run cancelled):
     nothing ran, the product is free. False when it had moved on meanwhile."""
@@ -103,7 +106,7 @@ def close_unapproved(svc: Any, row: RollbackRow, status: str, error: str, note: 
     return True
 
 
-def oncall(svc: Any) -> str:
+def oncall(svc: Services) -> str:
     """On-call as Slack mentions: ``<!subteam^S0ID|@oncall>`` for groups Slack knows."""
     out = []
     for o in config(svc).oncall:
@@ -120,7 +123,7 @@ def oncall(svc: Any) -> str:
     return " ".join(out)
 
 
-def decided(svc: Any, row: RollbackRow, actor: str, step: str, note: str,
+def decided(svc: Services, row: RollbackRow, actor: str, step: str, note: str,
              status: str = "done") -> None:
     """Record the decision: time from declaration (audited against the 5-minute limit)."""
     now = iso(svc.clock.now())

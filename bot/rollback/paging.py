@@ -10,7 +10,7 @@ wait; the rollback itself never waits for, or fails because of, PagerDuty.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.integrations.http import IntegrationError, Timing
@@ -19,22 +19,25 @@ from bot.rollback.message import say
 from bot.rollback.service import config, local_time, store
 from storage.rollback import RollbackRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 JOB = "rollback.page"
 
 
-def _cfg(svc: Any) -> Any:
+def _cfg(svc: Services) -> Any:
     cfg = config(svc)
     return cfg.paging.pagerduty if cfg is not None else None
 
 
-def trigger(svc: Any, row: RollbackRow, why: str) -> None:
+def trigger(svc: Services, row: RollbackRow, why: str) -> None:
     """Page on-call about ``row`` (no-op without ``rollback.paging.pagerduty``)."""
     if _cfg(svc) is not None:
         _send(svc, row.num, "trigger", why, 1)
 
 
-def resolve(svc: Any, row: RollbackRow, why: str) -> None:
+def resolve(svc: Services, row: RollbackRow, why: str) -> None:
     """Close the rollback's PagerDuty incident, if it is open (paged and not resolved)."""
     pages = (store(svc).get(row.num) or row).data.get("pages", [])
     if _cfg(svc) is not None and pages and pages[-1]["action"] == "trigger":
@@ -46,7 +49,7 @@ OVER = ("done", "cancelled", "expired", "superseded")
 needs waking for a rollback that is over."""
 
 
-def retry_job(svc: Any, num: int, action: str, why: str, attempt: int) -> None:
+def retry_job(svc: Services, num: int, action: str, why: str, attempt: int) -> None:
     """Scheduler job: send a page that failed before."""
     row = store(svc).get(num)
     if _cfg(svc) is None or row is None:
@@ -60,7 +63,7 @@ def retry_job(svc: Any, num: int, action: str, why: str, attempt: int) -> None:
     _send(svc, num, action, why, attempt)
 
 
-def _event(svc: Any, row: RollbackRow, action: str, why: str) -> PageEvent:
+def _event(svc: Services, row: RollbackRow, action: str, why: str) -> PageEvent:
     d = row.data
     return PageEvent(
         action, row.id,  # type: ignore[arg-type]
@@ -74,7 +77,7 @@ def _event(svc: Any, row: RollbackRow, action: str, why: str) -> PageEvent:
                  "channel": row.channel})
 
 
-def _send(svc: Any, num: int, action: str, why: str, attempt: int) -> None:
+def _send(svc: Services, num: int, action: str, why: str, attempt: int) -> None:
     row = store(svc).get(num)
     if row is None:
         return
@@ -101,7 +104,7 @@ def _send(svc: Any, num: int, action: str, why: str, attempt: int) -> None:
     _say(svc, row, f":pager: PagerDuty incident {row.id} {verb}{after}: {why}")
 
 
-def _failed(svc: Any, row: RollbackRow, ev: PageEvent, why: str, attempt: int,
+def _failed(svc: Services, row: RollbackRow, ev: PageEvent, why: str, attempt: int,
             error: str) -> None:
     cfg = _cfg(svc)
     last = attempt > cfg.retries
@@ -121,7 +124,7 @@ def _failed(svc: Any, row: RollbackRow, ev: PageEvent, why: str, attempt: int,
                    f"{cfg.retries + 1}).")
 
 
-def _say(svc: Any, row: RollbackRow, text: str) -> None:
+def _say(svc: Services, row: RollbackRow, text: str) -> None:
     try:
         say(svc, row, text)
     except Exception:  # noqa: BLE001 - the page (or its failure) is audited already

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.errors import AlreadyRunning, Refused
@@ -24,6 +24,9 @@ from bot.rollback.service import (
 )
 from storage.rollback import RollbackRow, parse_id
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +35,7 @@ WINDOW_GRACE = timedelta(minutes=15)
 stops for a human instead of running outside the window."""
 
 
-def execute_job(svc: Any, num: int) -> None:
+def execute_job(svc: Services, num: int) -> None:
     """Scheduler job at the window."""
     row = store(svc).get(num)
     window = row.data.get("window") if row is not None else None
@@ -53,14 +56,14 @@ def execute_job(svc: Any, num: int) -> None:
             say(svc, row, f":no_entry: {exc.message}")
 
 
-def recover(svc: Any) -> None:
+def recover(svc: Services) -> None:
     """At start-up: check every rollback left executing (now, or once its lease lapses)."""
     for row in store(svc).active():
         if row.status == "executing":
             recover_job(svc, row.num)
 
 
-def recover_job(svc: Any, num: int) -> None:
+def recover_job(svc: Services, num: int) -> None:
     """An executing rollback whose lease lapsed was interrupted: stop it for a human."""
     row = store(svc).get(num)
     if row is None or row.status != "executing":
@@ -75,7 +78,7 @@ def recover_job(svc: Any, num: int) -> None:
                           f"{row.product}, then retry or abort")
 
 
-def execute(svc: Any, num: int, actor: str) -> RollbackRow:
+def execute(svc: Services, num: int, actor: str) -> RollbackRow:
     """Lock the product, run the command (per component if asked), then verify."""
     row = store(svc).get(num)
     assert row is not None
@@ -88,7 +91,7 @@ def execute(svc: Any, num: int, actor: str) -> RollbackRow:
             return crashed(svc, num, exc)
 
 
-def crashed(svc: Any, num: int, exc: Exception) -> RollbackRow:
+def crashed(svc: Services, num: int, exc: Exception) -> RollbackRow:
     """An unexpected fault mid-step: stop the rollback there for a human, and say why."""
     log.error("rollback RB-%04d: %s", num, type(exc).__name__, exc_info=exc)
     row = store(svc).get(num)
@@ -98,7 +101,7 @@ def crashed(svc: Any, num: int, exc: Exception) -> RollbackRow:
     return fail(svc, row, current_step(row), f"internal error ({type(exc).__name__}: {exc})")
 
 
-def approval_gap(svc: Any, row: RollbackRow) -> str | None:
+def approval_gap(svc: Services, row: RollbackRow) -> str | None:
     """Why a rollback whose cell needs approvals may not start executing now (None if it is
     approved, needs none, or has started already; a Config rollback's approval is its
     dry-run's)."""
@@ -114,7 +117,7 @@ def current_step(row: RollbackRow) -> str:
                  if s["status"] not in ("done", "skipped")), "Execute")
 
 
-def _execute(svc: Any, num: int, actor: str) -> RollbackRow:
+def _execute(svc: Services, num: int, actor: str) -> RollbackRow:
     row = store(svc).get(num)
     assert row is not None
     if row.status != "executing":
@@ -163,7 +166,7 @@ def _invocations(row: RollbackRow, p: Any) -> list[tuple[str, list[str]]]:
     return [("rollback", cmds.expand(p.command, values))]
 
 
-def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
+def _run(svc: Services, row: RollbackRow, name: str, argv: list[str],
          timeout: float) -> cmds.CommandResult:
     secrets = svc.config.current.secrets
     stream = cmds.Streamer(lambda text: say(svc, row, text),
@@ -181,7 +184,7 @@ def _run(svc: Any, row: RollbackRow, name: str, argv: list[str],
     return res
 
 
-def verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+def verify(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
     """Health check with retries and exponential backoff, then communicate and document."""
     with running(svc, row):
         try:
@@ -190,7 +193,7 @@ def verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
             return crashed(svc, row.num, exc)
 
 
-def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+def _verify(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
     p = product_cfg(svc, row.product)
     step = "Verify" if row.procedure == "RB-IMM" else "Verify & document"
     if not p.health_check:
@@ -218,7 +221,7 @@ def _verify(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     return finish(svc, store(svc).get(row.num), actor)  # type: ignore[arg-type]
 
 
-def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
+def finish(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
     """Communicate and document: channel notice, postmortem reminder, evidence digest."""
     from bot.rollback.evidence import evidence, record_digest
 
@@ -249,7 +252,7 @@ def finish(svc: Any, row: RollbackRow, actor: str) -> RollbackRow:
     return refresh(svc, row)
 
 
-def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
+def fail(svc: Services, row: RollbackRow, step: str, error: str) -> RollbackRow:
     """Stop: record the failure and leave the next step to a human."""
     store(svc).set_status(row.num, "failed")
     store(svc).update_data(row.num, {"failed_step": step, "error": error})
@@ -267,7 +270,7 @@ def fail(svc: Any, row: RollbackRow, step: str, error: str) -> RollbackRow:
     return store(svc).get(row.num) or row
 
 
-def lock(svc: Any, row: RollbackRow, actor: str) -> None:
+def lock(svc: Services, row: RollbackRow, actor: str) -> None:
     """Freeze the product for this rollback (taking over an earlier rollback's lock)."""
     if row.data.get("lock"):
         return
@@ -287,7 +290,7 @@ def lock(svc: Any, row: RollbackRow, actor: str) -> None:
         refresh(svc, old)
 
 
-def postmortem_job(svc: Any, num: int) -> None:
+def postmortem_job(svc: Services, num: int) -> None:
     """Scheduler job: remind the channel that the postmortem is due."""
     row = store(svc).get(num)
     if row is None:

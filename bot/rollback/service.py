@@ -11,32 +11,32 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import iso
 from bot.errors import NotFound, Refused, UsageError
 from bot.groups import describe
-from bot.redact import scrub, scrub_text
+from bot.redact import scrub_text
 from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
 from bot.rollback.decision import decide, parse_request, split_request
 from bot.rollback.versions import target_versions
 from storage.rollback import Conflict, RollbackRow, RollbackStore, parse_id
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 IMM_STEPS = ("Declare", "Decide", "Execute", "Verify", "Communicate", "Document")
 PLN_STEPS = ("Assess", "Plan", "Approve", "Schedule", "Execute", "Verify & document")
 URGENT = ("immediate", "partial")  # kinds whose undecided requests escalate to on-call
 
 
-def store(svc: Any) -> RollbackStore:
-    """The rollback store kept in ``svc.features``."""
-    if "rollback" not in svc.features:
-        svc.features["rollback"] = RollbackStore(
-            svc.db, lambda data: scrub(data, svc.config.current.secrets))
-    return svc.features["rollback"]
+def store(svc: Services) -> RollbackStore:
+    """The rollback store (``svc.rollbacks``)."""
+    return svc.rollbacks
 
 
-def config(svc: Any) -> RollbackConfig:
+def config(svc: Services) -> RollbackConfig:
     """The ``rollback:`` config (Refused when the section is missing)."""
     cfg = svc.config.current.rollback
     if cfg is None:
@@ -44,7 +44,7 @@ def config(svc: Any) -> RollbackConfig:
     return cfg
 
 
-def product_cfg(svc: Any, name: str) -> ProductRollback:
+def product_cfg(svc: Services, name: str) -> ProductRollback:
     """How to roll product ``name`` back (NotFound naming the known products)."""
     p = config(svc).products.get(name)
     if p is None:
@@ -53,7 +53,7 @@ def product_cfg(svc: Any, name: str) -> ProductRollback:
     return p
 
 
-def find(svc: Any, text: str | None) -> RollbackRow:
+def find(svc: Services, text: str | None) -> RollbackRow:
     """A rollback by ID (``RB-0001``); :class:`UsageError`/:class:`NotFound` otherwise."""
     num = parse_id(text or "")
     if num is None:
@@ -67,7 +67,7 @@ def find(svc: Any, text: str | None) -> RollbackRow:
 
 # --- starting ----------------------------------------------------------------------------
 
-def _window(svc: Any, at: str | None) -> datetime | None:
+def _window(svc: Services, at: str | None) -> datetime | None:
     if not at:
         return None
     try:
@@ -89,7 +89,7 @@ def _plan_digest(row_data: dict[str, Any], p: ProductRollback) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
 
-def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
+def start(svc: Services, requester: str, words: list[str]) -> RollbackRow:
     """Declare a rollback from the words of ``/rollback``, decide it from the matrix and run
     or plan it."""
     req = parse_request(*split_request(words))
@@ -175,7 +175,7 @@ def start(svc: Any, requester: str, words: list[str]) -> RollbackRow:
     return store(svc).get(row.num)  # type: ignore[return-value]
 
 
-def schedule_escalation(svc: Any, row: RollbackRow) -> None:
+def schedule_escalation(svc: Services, row: RollbackRow) -> None:
     """Page on-call ``escalate_after`` the declaration if an urgent rollback is undecided."""
     if row.kind in URGENT and config(svc).oncall:
         when = datetime.fromisoformat(row.declared) + \
@@ -184,7 +184,7 @@ def schedule_escalation(svc: Any, row: RollbackRow) -> None:
                                num=row.num)
 
 
-def may_act(svc: Any, user: str) -> str | None:
+def may_act(svc: Services, user: str) -> str | None:
     """Why ``user`` may not tick checklists or steer a rollback (None when allowed)."""
     perms = svc.config.current.permissions.rollback
     oncall = config(svc).oncall
@@ -193,7 +193,7 @@ def may_act(svc: Any, user: str) -> str | None:
     return f"limited to {describe(tuple(dict.fromkeys(tuple(perms or ()) + tuple(oncall))))}"
 
 
-def may_resolve(svc: Any, user: str) -> str | None:
+def may_resolve(svc: Services, user: str) -> str | None:
     """Release managers lift locks: users in ``permissions.rollback`` or ``permissions.release``
     (anyone when neither is set). None when allowed, else why not."""
     perms = svc.config.current.permissions
@@ -204,7 +204,7 @@ def may_resolve(svc: Any, user: str) -> str | None:
     return f"lifting a rollback lock is limited to {describe(who)}"
 
 
-def tick(svc: Any, row: RollbackRow, name: str, selected: set[str], user: str,
+def tick(svc: Services, row: RollbackRow, name: str, selected: set[str], user: str,
          before: set[str] | None = None) -> list[str]:
     """Apply a click on checklist ``name`` (``before`` = what the user saw); audited.
     Returns a line per change."""
@@ -247,7 +247,7 @@ def elapsed(a: str | None, b: str | None) -> timedelta | None:
         datetime.fromisoformat(a)
 
 
-def local_time(svc: Any, when: str | None) -> str:
+def local_time(svc: Services, when: str | None) -> str:
     """An ISO UTC time as people in the config's timezone read it: ``2026-11-24 22:00 CET``."""
     if not when:
         return ""
@@ -255,7 +255,7 @@ def local_time(svc: Any, when: str | None) -> str:
     return dt.astimezone(svc.config.current.tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def workdir(svc: Any) -> Path:
+def workdir(svc: Services) -> Path:
     """Where rollback commands run: the config file's directory."""
     return svc.config.current.base_dir
 

@@ -8,15 +8,18 @@ lock, if it took one, stays and passes to the new rollback when that one locks."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.rollback.configsync import drop_dry_run
 from bot.rollback.message import announce, refresh
 from bot.rollback.service import store
 from storage.rollback import RollbackRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def supersede(svc: Any, product: str, actor: str, cell_name: str) -> RollbackRow | None:
+
+def supersede(svc: Services, product: str, actor: str, cell_name: str) -> RollbackRow | None:
     """Close the product's stopped (failed) rollback as superseded; returns it, or None when
     there is none (or another caller closed it first)."""
     old = store(svc).active_for(product)
@@ -32,7 +35,7 @@ def supersede(svc: Any, product: str, actor: str, cell_name: str) -> RollbackRow
     return old
 
 
-def record(svc: Any, old: RollbackRow, new: RollbackRow, actor: str) -> None:
+def record(svc: Services, old: RollbackRow, new: RollbackRow, actor: str) -> None:
     """Name the superseding rollback on the old record, its message and the channel."""
     store(svc).update_data(old.num, {"superseded_by": new.id,
                                      "error": f"superseded by {new.id}"})

@@ -3,7 +3,7 @@ repo and the releases relbot finished), skipping versions earlier rollbacks move
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import semver
 
@@ -13,8 +13,11 @@ from bot.release.service import store as release_store
 from bot.rollback.config import ProductRollback
 from storage.rollback import RollbackRow
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def _known_versions(svc: Any, product: str, p: ProductRollback) -> tuple[list[semver.Version],
+
+def _known_versions(svc: Services, product: str, p: ProductRollback) -> tuple[list[semver.Version],
                                                                           str]:
     cfg = svc.config.current
     found: list[semver.Version] = []
@@ -65,7 +68,7 @@ def _rolled_back_to(done: list[RollbackRow]) -> list[semver.Version]:
     return [whole[-1]] if whole and whole[-1] is not None else []
 
 
-def target_versions(svc: Any, product: str, p: ProductRollback, bad: str | None,
+def target_versions(svc: Services, product: str, p: ProductRollback, bad: str | None,
                     to: str | None, done: list[RollbackRow],
                     config: bool = False) -> tuple[str, str, str]:
     """(from_version, to_version, why): the last known good release before ``bad`` (by

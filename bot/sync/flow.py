@@ -6,7 +6,7 @@ import hashlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -36,11 +36,14 @@ from bot.sync.outcome import RETRYABLE, Outcome, git_error, retry_targets, verdi
 from bot.sync.plan import Plan, build_plan
 from storage.sync import PlanRow, SyncStore
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 LIMIT = 40
 log = logging.getLogger(__name__)
 
 
-def store(svc: Any) -> SyncStore:
+def store(svc: Services) -> SyncStore:
     """The sync store on ``svc`` (created once)."""
     st = getattr(svc, "_sync_store", None)
     if st is None:
@@ -54,13 +57,13 @@ def _target_key(t: Any) -> str:
     return f"sync-target:{t.repo}#{t.branch}"
 
 
-def exempt_from_freeze(svc: Any, fn: FreezeExemption) -> None:
+def exempt_from_freeze(svc: Services, fn: FreezeExemption) -> None:
     """Register ``fn(svc, product, ref) -> bool``: True lets the sync planned on behalf of
     ``ref`` (or the plan ``ref``) into a frozen product (a rollback's own config sync)."""
     svc.hooks.exempt_from_freeze(fn)
 
 
-def _not_frozen(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -> Verdict:
+def _not_frozen(svc: Services, sd: SyncDef, ref: str | None = None, hint: str = "") -> Verdict:
     """The "product not frozen" requirement of a sync (planned for ``ref``)."""
     fr = svc.locks.frozen(sd.product) if sd.product else None
     return requirements.not_frozen(fr, sd.product or "", hint=hint,
@@ -68,11 +71,11 @@ def _not_frozen(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -
                                                                               ref))
 
 
-def _freeze_check(svc: Any, sd: SyncDef, ref: str | None = None, hint: str = "") -> None:
+def _freeze_check(svc: Services, sd: SyncDef, ref: str | None = None, hint: str = "") -> None:
     Gate([lambda: _not_frozen(svc, sd, ref, hint)]).enforce()
 
 
-def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None,
+def plan_only(svc: Services, sd: SyncDef, source_ref: str | None = None,
               on_behalf_of: str | None = None) -> Plan:
     """Run the dry-run for ``sd`` into the private cache (never touches the target)."""
     _freeze_check(svc, sd, on_behalf_of)
@@ -81,7 +84,7 @@ def plan_only(svc: Any, sd: SyncDef, source_ref: str | None = None,
                       source_ref=source_ref, now=svc.clock.now())
 
 
-def _status_text(svc: Any, row: PlanRow, st: ApprovalState | None = None) -> str:
+def _status_text(svc: Services, row: PlanRow, st: ApprovalState | None = None) -> str:
     req = st.request if st is not None else svc.approvals.for_subject("sync", row.id)
     if row.status != "planned" or req is None:
         return f"status: {row.status}" + (f" ({row.note})" if row.note else "")
@@ -91,7 +94,7 @@ def _status_text(svc: Any, row: PlanRow, st: ApprovalState | None = None) -> str
             f"{reacts} or press Approve")
 
 
-def message_blocks(svc: Any, row: PlanRow, state: ApprovalState | None = None
+def message_blocks(svc: Services, row: PlanRow, state: ApprovalState | None = None
                    ) -> list[dict] | None:
     """While the plan collects votes: its text and the Approve / Withdraw buttons (None
     afterwards: the message is plain text again and the buttons are gone)."""
@@ -105,7 +108,7 @@ def message_blocks(svc: Any, row: PlanRow, state: ApprovalState | None = None
     return text_blocks(message_text(svc, row, state)) + [approval_buttons(req.id, what)]
 
 
-def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None
+def refresh_message(svc: Services, plan_id: str, state: ApprovalState | None = None
                     ) -> PlanRow | None:
     """Queue the plan message's update, rendered from the plan as it is now (``state``: its
     approval's, when the caller has it already); returns the row it rendered."""
@@ -117,14 +120,14 @@ def refresh_message(svc: Any, plan_id: str, state: ApprovalState | None = None
         return row
 
 
-def message_text(svc: Any, row: PlanRow, state: ApprovalState | None = None) -> str:
+def message_text(svc: Services, row: PlanRow, state: ApprovalState | None = None) -> str:
     """The channel message for a plan (first part; the rest is threaded); ``state``: its
     approval's, when the caller has it already (a vote)."""
     main = row.summary or summary_text(Plan.model_validate(row.plan), LIMIT)[0]
     return f"{main}\n{_status_text(svc, row, state)}"
 
 
-def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str | None = None,
+def request_sync(svc: Services, sync_def: SyncDef, requester: str, *, source_ref: str | None = None,
                  reason: str | None = None, channel: str | None = None,
                  on_behalf_of: str | None = None) -> str:
     """Plan, store, post the summary and open the approval; returns the plan (evidence) ID.
@@ -162,7 +165,7 @@ def request_sync(svc: Any, sync_def: SyncDef, requester: str, *, source_ref: str
     return plan.id
 
 
-def _open_approval(svc: Any, sync_def: SyncDef, plan: Plan, requester: str, channel: str,
+def _open_approval(svc: Services, sync_def: SyncDef, plan: Plan, requester: str, channel: str,
                    ts: str) -> Any:
     cfg = svc.config.current
     policy = _policy(cfg.approval, sync_def.approval)
@@ -178,7 +181,7 @@ def _open_approval(svc: Any, sync_def: SyncDef, plan: Plan, requester: str, chan
     return req
 
 
-def _post_listing(svc: Any, plan: Plan, listing: dict[str, Any], channel: str,
+def _post_listing(svc: Services, plan: Plan, listing: dict[str, Any], channel: str,
                   ts: str) -> None:
     """Upload the complete change list into the plan's thread; when Slack refuses the upload
     (an install without ``files:write``, say) the outbox posts the changes as thread messages
@@ -192,7 +195,7 @@ def _post_listing(svc: Any, plan: Plan, listing: dict[str, Any], channel: str,
                 "recorded in the evidence)", fallback=fallback)
 
 
-def change_list_evidence(svc: Any, plan: Plan) -> dict[str, Any] | None:
+def change_list_evidence(svc: Services, plan: Plan) -> dict[str, Any] | None:
     """For a plan whose change list is uploaded as a file: its name, the SHA-256 of exactly
     what is uploaded (secrets scrubbed) and its size (the audit entry and the sync log record
     carry it, DR-03); None otherwise."""
@@ -213,7 +216,7 @@ def _policy(base: Any, override: Any) -> Any:
     return base.model_copy(update=changes)
 
 
-def on_change(svc: Any, state: ApprovalState) -> None:
+def on_change(svc: Services, state: ApprovalState) -> None:
     """Approval hook: update the message; execute when quorum is reached."""
     row = refresh_message(svc, state.request.subject, state)
     if row is None:
@@ -233,7 +236,7 @@ def on_change(svc: Any, state: ApprovalState) -> None:
             pass  # already reported in the thread
 
 
-def _reopen(svc: Any, req: Any) -> None:
+def _reopen(svc: Services, req: Any) -> None:
     fresh = svc.approvals.reopen(req)
     sched = getattr(svc, "scheduler", None)
     if fresh is not None and fresh.expires != req.expires and sched is not None:
@@ -241,7 +244,7 @@ def _reopen(svc: Any, req: Any) -> None:
                        "sync.expire", plan_id=req.subject)
 
 
-def expire_job(svc: Any, plan_id: str) -> None:
+def expire_job(svc: Services, plan_id: str) -> None:
     """Scheduler job: mark a still-open plan expired and update its message."""
     row = store(svc).get(plan_id)
     req = svc.approvals.for_subject("sync", plan_id)
@@ -254,7 +257,7 @@ def expire_job(svc: Any, plan_id: str) -> None:
         notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
 
 
-def _approval(svc: Any, row: PlanRow, confirm: bool = False) -> tuple[Verdict, Any]:
+def _approval(svc: Services, row: PlanRow, confirm: bool = False) -> tuple[Verdict, Any]:
     """The plan's "approval policy" requirement (and its request); ``confirm``: first
     reconcile the votes with the reactions Slack shows (before executing)."""
     req = svc.approvals.for_subject("sync", row.id)
@@ -271,7 +274,7 @@ def _approval(svc: Any, row: PlanRow, confirm: bool = False) -> tuple[Verdict, A
     return v, req
 
 
-def gate_verdicts(svc: Any, row: PlanRow) -> list[tuple[str, Verdict]]:
+def gate_verdicts(svc: Services, row: PlanRow) -> list[tuple[str, Verdict]]:
     """Every requirement of a planned sync, labelled as ``/sync status`` shows them: the same
     verdicts :func:`execute` refuses on."""
     sd = svc.config.current.sync(row.sync)
@@ -287,7 +290,7 @@ def gate_verdicts(svc: Any, row: PlanRow) -> list[tuple[str, Verdict]]:
     return out
 
 
-def _gate(svc: Any, row: PlanRow, confirmed: bool) -> None:
+def _gate(svc: Services, row: PlanRow, confirmed: bool) -> None:
     if row.status == "running":
         raise AlreadyRunning(row.id)
     if row.status != "planned":
@@ -300,7 +303,7 @@ def _gate(svc: Any, row: PlanRow, confirmed: bool) -> None:
     raise verdict.refuse()
 
 
-def _run_targets(svc: Any, plan: Plan, sd: SyncDef, todo: list[int],
+def _run_targets(svc: Services, plan: Plan, sd: SyncDef, todo: list[int],
                  outcomes: list[Outcome]) -> None:
     """Apply each target in ``todo``, recording its outcome in place; one target's failure
     does not stop the others (each is its own push)."""
@@ -326,7 +329,7 @@ def _run_targets(svc: Any, plan: Plan, sd: SyncDef, todo: list[int],
                                   error=scrub_text(git_error(exc), svc.config.current.secrets))
 
 
-def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, taken: list[str],
+def _start(svc: Services, plan: Plan, sd: SyncDef, todo: list[int], holder: str, taken: list[str],
            retry: bool) -> None:
     """Every gate before the pushes: freeze, one lease per target (appended to ``taken``),
     freshness of the source and of the targets in ``todo``, then the move to ``running``."""
@@ -361,7 +364,7 @@ def _start(svc: Any, plan: Plan, sd: SyncDef, todo: list[int], holder: str, take
                                "sync.recover", plan_id=plan.id)
 
 
-def execute(svc: Any, plan_id: str, executor: str, retry: bool = False,
+def execute(svc: Services, plan_id: str, executor: str, retry: bool = False,
             confirmed: bool = False) -> str:
     """Execute an approved plan (lock, stale check, apply each target, verify, log); with
     ``retry`` only the targets a partial execution left failed. Returns the result. The
@@ -379,7 +382,7 @@ def execute(svc: Any, plan_id: str, executor: str, retry: bool = False,
         raise
 
 
-def _execute(svc: Any, plan_id: str, executor: str, retry: bool, confirmed: bool) -> str:
+def _execute(svc: Services, plan_id: str, executor: str, retry: bool, confirmed: bool) -> str:
     st = store(svc)
     row = st.get(plan_id)
     if row is None:
@@ -433,7 +436,7 @@ def _execute(svc: Any, plan_id: str, executor: str, retry: bool, confirmed: bool
 INTERRUPTED = "interrupted: relbot stopped while this sync ran"
 
 
-def recover(svc: Any) -> None:
+def recover(svc: Services) -> None:
     """At start-up: check each plan a stopped relbot left running (a scheduler job, so it runs
     once every feature has registered its :func:`on_finished` hook)."""
     for row in store(svc).with_status("running"):
@@ -441,7 +444,7 @@ def recover(svc: Any) -> None:
                                plan_id=row.id)
 
 
-def recover_job(svc: Any, plan_id: str) -> None:
+def recover_job(svc: Services, plan_id: str) -> None:
     """Finish a plan left running as interrupted once its target leases have lapsed (until
     then it may still be running elsewhere); its followers hear ``failed``."""
     row = store(svc).get(plan_id)
@@ -465,18 +468,18 @@ def recover_job(svc: Any, plan_id: str) -> None:
     notify_finished(svc, plan_id, "failed", INTERRUPTED)
 
 
-def on_finished(svc: Any, fn: SyncFollower) -> None:
+def on_finished(svc: Services, fn: SyncFollower) -> None:
     """Call ``fn(svc, plan_id, result, error)`` after every execution attempt, expiry or
     cancel of a plan (rollbacks use it to follow the config sync they started)."""
     svc.hooks.follow_syncs(fn)
 
 
-def notify_finished(svc: Any, plan_id: str, result: str, error: str = "") -> None:
+def notify_finished(svc: Services, plan_id: str, result: str, error: str = "") -> None:
     """Tell the :func:`on_finished` followers; a follower's fault never breaks the sync."""
     svc.hooks.sync_finished(svc, plan_id, result, error)
 
 
-def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
+def _post_sync(svc: Services, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
                error: str, outcomes: list[Outcome], retry: bool = False,
                logged: bool = True) -> None:
     """After an execution attempt: the sync log record (unless ``logged`` is False), the
@@ -497,7 +500,7 @@ def _post_sync(svc: Any, row: PlanRow, plan: Plan, executor: str, started: str, 
     notify_finished(svc, plan.id, result, error)
 
 
-def _sync_record(svc: Any, plan: Plan, executor: str, started: str, result: str, error: str,
+def _sync_record(svc: Services, plan: Plan, executor: str, started: str, result: str, error: str,
                  outcomes: list[Outcome], retry: bool) -> dict[str, Any]:
     """The sync log record of one execution attempt (the evidence; not yet scrubbed)."""
     req = svc.approvals.for_subject("sync", plan.id)
