@@ -133,3 +133,12 @@ class DatabaseUnwritable(StorageError):
     def __init__(self, path: str, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"relbot cannot write its database {path} ({reason})")
+
+
+class IllegalMove(RelbotError):
+    """A status change the action's status machine does not allow (a defect, not a race:
+    a lost race is a compare-and-set that returns False)."""
+
+    def __init__(self, kind: str, from_: str, to: str) -> None:
+        super().__init__(f"a {kind} action cannot move from status {from_!r} to {to!r}")
+        self.kind, self.from_, self.to = kind, from_, to

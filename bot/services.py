@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.actions.hooks import Hooks
+from bot.actions.record import Actions
 from bot.approvals import Approvals
 from bot.auditlog import open_audit
 from bot.clock import Clock, SystemClock
@@ -21,6 +22,7 @@ from bot.reactions import SlackReactions
 from bot.redact import scrub
 from bot.scheduler import Scheduler
 from bot.work import WorkTracker
+from storage.actions import ActionStore
 from storage.approvals import ApprovalStore
 from storage.audit import AuditLog
 from storage.cadence import CadenceStore
@@ -52,6 +54,8 @@ class Services:
     events: SeenEvents
     work: WorkTracker
     outbox: Outbox
+    actions: Actions
+    """Every gated action's status (``bot.actions.record``): the one compare-and-set."""
     scheduler: Scheduler
     rollbacks: RollbackStore
     releases: ReleaseStore
@@ -134,6 +138,7 @@ def build_services(config: ConfigHolder, db_path: str | Path, *,
     svc = Services(config=config, db=db, audit=audit, locks=Locks(db, clock), clock=clock,
                    groups=groups, approvals=approvals, events=SeenEvents(db),
                    work=WorkTracker(), outbox=outbox, scheduler=scheduler,
+                   actions=Actions(ActionStore(db), clock),
                    rollbacks=RollbackStore(db, lambda data: scrub(data, config.current.secrets)),
                    releases=ReleaseStore(db), cadence=CadenceStore(db),
                    client=client)

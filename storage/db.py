@@ -130,8 +130,13 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """An ``IMMEDIATE`` transaction: writers serialise, readers are not blocked."""
+        """An ``IMMEDIATE`` transaction: writers serialise, readers are not blocked. Inside
+        another ``tx()`` on this thread it joins that one (a transition and the writes it
+        decides commit together), as on PostgreSQL."""
         c = self.conn()
+        if c.in_transaction:
+            yield c
+            return
         try:
             with self.writer:
                 c.execute("BEGIN IMMEDIATE")

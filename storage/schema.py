@@ -19,6 +19,7 @@ COMPONENTS: dict[str, str] = {
     "replays": "storage.replays",
     "locks": "storage.locks",
     "approvals": "storage.approvals",
+    "actions": "storage.actions",
     "sync": "storage.sync",
     "release": "storage.release",
     "rollback": "storage.rollback",

@@ -14,8 +14,11 @@ import pytest
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError
 
+from bot.actions.record import Actions
 from bot.clock import FakeClock
+from bot.errors import IllegalMove
 from storage import audit, sync
+from storage.actions import ActionStore, SlotTaken
 from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 from storage.cadence import CadenceStore
@@ -182,6 +185,36 @@ def test_rollbacks_one_active_per_product(db: Database) -> None:
     second = st.create("api", "scheduled", "planned", "full", "U0BOB", NOW, {})
     assert second.num == 2 and st.active_for("api").num == 2
     assert st.update_data(2, {"step": "x"}) == {"step": "x"}
+
+
+def test_actions_one_compare_and_set_and_one_active_slot(db: Database) -> None:
+    acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+    a = acts.create("rollback", "RB-0001", "executing", digest="d1", exclusive="rollback:api")
+    assert a.id == "rollback:RB-0001" and a.active
+    with pytest.raises(SlotTaken):
+        acts.create("rollback", "RB-0002", "awaiting-approval", exclusive="rollback:api")
+    assert acts.get("rollback", "RB-0002") is None          # the refused insert left nothing
+    assert acts.move("rollback", "RB-0001", "done", only_from=("executing",))
+    assert not acts.move("rollback", "RB-0001", "done", only_from=("executing",))
+    done = acts.get("rollback", "RB-0001")
+    assert done is not None and done.status == "done" and not done.active
+    # the slot is free once the first one finished
+    b = acts.create("rollback", "RB-0002", "awaiting-approval", exclusive="rollback:api")
+    with pytest.raises(IllegalMove):
+        acts.move("rollback", b.subject, "done", only_from=("awaiting-approval",))
+    s = acts.create("sync", "P1", "planned", digest="p", parent=b.id)
+    assert [c.id for c in acts.children(b)] == [s.id]
+    assert [x.subject for x in acts.with_status("sync", ("planned",))] == ["P1"]
+
+
+def test_actions_move_joins_the_callers_transaction(db: Database) -> None:
+    acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+    acts.create("sync", "P1", "planned")
+    with pytest.raises(RuntimeError), db.tx():
+        assert acts.move("sync", "P1", "running")
+        raise RuntimeError("crash after the move, before its message")
+    got = acts.get("sync", "P1")
+    assert got is not None and got.status == "planned"      # rolled back together
 
 
 def test_releases_unique_version(db: Database) -> None:
