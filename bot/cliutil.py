@@ -18,6 +18,7 @@ from storage.cadence import CadenceStore
 from storage.db import Database
 from storage.release import ReleaseStore
 from storage.rollback import RollbackStore
+from storage.sync import SyncStore
 
 Result = str | tuple[str, int]
 
@@ -38,7 +39,7 @@ def offline_services(args: argparse.Namespace) -> Any:
     return SimpleNamespace(config=holder, db=db, audit=audit, clock=clock,
                            rollbacks=RollbackStore(db, lambda data: scrub(data, cfg.secrets)),
                            releases=ReleaseStore(db), cadence=CadenceStore(db),
-                           rollback_shown={})
+                           syncs=SyncStore(db), rollback_shown={})
 
 
 def wrap(fn: Callable[[argparse.Namespace], Result]) -> Callable[[argparse.Namespace], int]:

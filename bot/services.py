@@ -33,6 +33,7 @@ from storage.locks import Locks
 from storage.outbox import OutboxStore
 from storage.release import ReleaseStore
 from storage.rollback import RollbackStore
+from storage.sync import SyncStore
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -60,6 +61,7 @@ class Services:
     rollbacks: RollbackStore
     releases: ReleaseStore
     cadence: CadenceStore
+    syncs: SyncStore
     client: WebClient | None = None
     """None when no Slack is involved (tests of the core, CLIs)."""
     metrics: Metrics | None = None
@@ -140,7 +142,7 @@ def build_services(config: ConfigHolder, db_path: str | Path, *,
                    work=WorkTracker(), outbox=outbox, scheduler=scheduler,
                    actions=Actions(ActionStore(db), clock),
                    rollbacks=RollbackStore(db, lambda data: scrub(data, config.current.secrets)),
-                   releases=ReleaseStore(db), cadence=CadenceStore(db),
+                   releases=ReleaseStore(db), cadence=CadenceStore(db), syncs=SyncStore(db),
                    client=client)
     approvals.services = svc
     scheduler.bind(svc)

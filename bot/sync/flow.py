@@ -44,12 +44,8 @@ log = logging.getLogger(__name__)
 
 
 def store(svc: Services) -> SyncStore:
-    """The sync store on ``svc`` (created once)."""
-    st = getattr(svc, "_sync_store", None)
-    if st is None:
-        st = SyncStore(svc.db)
-        svc._sync_store = st
-    return st
+    """The sync store (``svc.syncs``)."""
+    return svc.syncs
 
 
 def _target_key(t: Any) -> str:
