@@ -165,12 +165,15 @@ class Outbox:
         return row.ts
 
     def _key_of(self, channel: str, ts: str) -> str:
-        """``ts`` as a message key: a key from :meth:`post`, or the Slack ts of a message
-        posted before the outbox (recorded here as its own key). A Slack ts of a message the
-        outbox delivered must first go through :meth:`key_for`."""
-        if self.store.message(ts) is None:
+        """``ts`` as a message key: a key from :meth:`post`; the Slack ts of a message this
+        outbox delivered (its key); else the Slack ts of a message posted before the outbox,
+        recorded as its own key. Never a second key for one Slack message."""
+        if self.store.message(ts) is not None:
+            return ts
+        key = self.store.key_for_ts(channel, ts)
+        if key is None:
             self.store.known(channel, ts, iso(self.clock.now()))
-        return ts
+        return key or ts
 
     # --- delivery ----------------------------------------------------------------------
     def start(self) -> None:
@@ -341,10 +344,9 @@ class Outbox:
             log.error("outbox: %s failed for good: %s", what, exc.error)
             self.store.failed(op.id, exc.error, iso(self.clock.now()))
             if op.op == "file":   # what to post instead, in the same place
-                thread = self.slack_ts(op.thread_key) if op.thread_key else None
-                for i, text in enumerate(op.blocks or ()):
+                for i, text in enumerate(op.blocks or ()):   # the thread by its key
                     self.post(op.channel, str(text).replace("{error}", exc.error) if i == 0
-                              else str(text), None, thread)
+                              else str(text), None, op.thread_key)
             self.store.fail_orphans(iso(self.clock.now()))
             return
         delay = backoff(op.attempts, exc.retry_after)

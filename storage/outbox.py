@@ -129,7 +129,8 @@ class OutboxStore:
     def key_for_ts(self, channel: str, ts: str) -> str | None:
         """The key of the delivered message Slack knows as ``ts`` in ``channel``."""
         r = self.db.conn().execute("SELECT key FROM outbox_messages WHERE channel = ? AND "
-                                   "ts = ?", (channel, ts)).fetchone()
+                                   "ts = ? ORDER BY key = ts, created, key",   # an outbox key
+                                   (channel, ts)).fetchone()           # over a ts kept as one
         return r["key"] if r else None
 
     def pending(self, limit: int = 500) -> list[OpRow]:

@@ -6,7 +6,7 @@ import time
 
 from bot.clock import FakeClock
 from bot.delivery import make_delivery
-from bot.messages import post_message, slack_ts, update_message
+from bot.messages import message_key, post_message, slack_ts, update_message, upload_file
 from bot.outbox import BACKOFF_CAP, Outbox, backoff
 from storage.db import Database
 from storage.outbox import OutboxStore
@@ -152,3 +152,39 @@ def test_a_killed_deliverers_rows_go_out_when_its_lease_lapses(chat: Chat) -> No
     chat.svc.outbox.start()
     chat.wait()            # waits for the other deliverer's lease, then sends the row
     assert [m.text for m in chat.messages] == ["half sent"]
+
+
+def test_a_refused_files_fallback_joins_its_thread_without_a_second_key(chat: Chat) -> None:
+    parent = post_message(chat.svc, "parent", None, CH)
+    chat.wait()
+    ts = slack_ts(chat.svc, parent)
+    chat.api.faults.fail("files.getUploadURLExternal", 200, error="missing_scope")
+    upload_file(chat.svc, CH, parent, "changes.txt", "a\nb", "All changes",
+                fallback=["Could not upload changes.txt ({error})", "a\nb"])
+    post_message(chat.svc, "after the file", None, CH, thread_ts=parent)
+    chat.wait()
+    # the fallback goes into the parent's thread, in its stream (after what was queued there)
+    assert [m.text for m in chat.thread(chat.messages[0])] == [
+        "after the file", "Could not upload changes.txt (HTTP 200 missing_scope)", "a\nb"]
+    # Slack's ts of the parent stays the key of one message: the fallback replies were queued
+    # under the parent's key, not under its Slack ts as a second "message" of the same ts
+    rows = chat.svc.db.conn().execute(
+        "SELECT key FROM outbox_messages WHERE channel = ? AND ts = ?", (CH, ts)).fetchall()
+    assert [r[0] for r in rows] == [parent]
+    assert message_key(chat.svc, CH, ts) == parent
+    assert {m.thread_ts for m in chat.thread(chat.messages[0])} == {ts}
+
+
+def test_an_update_by_slack_ts_is_one_more_update_of_the_same_message(chat: Chat) -> None:
+    key = post_message(chat.svc, "v1", None, CH)
+    chat.wait()
+    ts = slack_ts(chat.svc, key)
+    assert ts is not None
+    chat.svc.outbox.stop()
+    update_message(chat.svc, CH, key, "v2")
+    update_message(chat.svc, CH, ts, "v3")          # e.g. from an inbound event's ts
+    chat.svc.outbox.start()
+    chat.wait()
+    assert [c.params["text"] for c in chat.api.calls("chat.update")] == ["v3"]   # coalesced
+    assert message_key(chat.svc, CH, ts) == key
+    assert chat.svc.db.conn().execute("SELECT COUNT(*) FROM outbox_messages").fetchone()[0] == 1
