@@ -1,8 +1,11 @@
 """Rollback records (all rollback SQL lives here).
 
-One row per rollback; ``active`` is 1 while it is running or waiting for a human, and a
-partial unique index allows one active rollback per product, so of two racing requests
-exactly one is created.
+One row per rollback: what it is (product, procedure, requester, message, the record).
+Its status lives only in ``actions`` (``storage/actions.py``, kind ``rollback``, subject
+``RB-0001``, exclusive ``rollback:<product>``): every query joins it, and the actions'
+slot index allows one active rollback per product, so of two racing requests exactly one
+is created. Since migration 2 the ``status`` and ``active`` columns are unused (new rows
+get ``''`` and 0); the migration copied their values into ``actions``.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.actions import ActionStore
 from storage.db import Database
-from storage.dialect import integrity_errors
+from storage.dialect import PerDialect
 
 MIGRATIONS = [
     """
@@ -32,13 +36,35 @@ MIGRATIONS = [
     );
     CREATE UNIQUE INDEX rollbacks_one_active ON rollbacks(product) WHERE active = 1;
     """,
+    # Statuses move to ``actions``: each row gets its action (status and slot copied), the
+    # row names it in ``action``, and the old one-active index goes (the slot index does it).
+    PerDialect(sqlite="""
+    ALTER TABLE rollbacks ADD COLUMN action TEXT;
+    UPDATE rollbacks SET action = 'rollback:' || printf('RB-%04d', id);
+    INSERT INTO actions(id, kind, subject, digest, status, active, exclusive, created, updated)
+        SELECT action, 'rollback', substr(action, 10), COALESCE(json_extract(data, '$.digest'),
+               ''), status, active, 'rollback:' || product, declared, declared
+        FROM rollbacks WHERE action NOT IN (SELECT id FROM actions);
+    DROP INDEX rollbacks_one_active;
+    UPDATE rollbacks SET active = 0;
+    """, postgresql="""
+    ALTER TABLE rollbacks ADD COLUMN action TEXT;
+    UPDATE rollbacks SET action = 'rollback:RB-' || CASE WHEN id < 10000
+        THEN lpad(id::text, 4, '0') ELSE id::text END;
+    INSERT INTO actions(id, kind, subject, digest, status, active, exclusive, created, updated)
+        SELECT action, 'rollback', substr(action, 10), COALESCE(data::json->>'digest', ''),
+               status, active, 'rollback:' || product, declared, declared
+        FROM rollbacks WHERE action NOT IN (SELECT id FROM actions);
+    DROP INDEX rollbacks_one_active;
+    UPDATE rollbacks SET active = 0;
+    """),
 ]
 
-ACTIVE = ("awaiting-approval", "scheduled", "executing", "failed")
+KIND = "rollback"
+"""The action kind of a rollback (``actions``: ``rollback:RB-0001``)."""
 
-
-class Conflict(Exception):  # noqa: N818
-    """The product already has an active rollback."""
+_SELECT = ("SELECT r.id, r.product, a.status, r.procedure, r.kind, r.requester, r.declared,"
+           " r.channel, r.ts, r.data FROM rollbacks r JOIN actions a ON a.id = r.action")
 
 
 @dataclass
@@ -62,6 +88,7 @@ class RollbackRow:
 
 
 def rollback_id(num: int) -> str:
+    """``7`` -> ``RB-0007``."""
     return f"RB-{num:04d}"
 
 
@@ -78,79 +105,63 @@ class RollbackStore:
                  scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.db = db
         self._scrub = scrub or (lambda d: d)  # secrets never land in the record
+        ActionStore(db)  # first: rollback migration 2 copies statuses into its table
         db.migrate("rollback", MIGRATIONS)
 
-    def create(self, product: str, status: str, procedure: str, kind: str, requester: str,
-               declared: str, data: dict[str, Any]) -> RollbackRow:
-        """Insert an active rollback; :class:`Conflict` when the product already has one."""
-        try:
-            with self.db.tx() as c:
-                cur = c.execute(
-                    # MAX+1 under the writer lock: numbers stay gapless on PostgreSQL too,
-                    # where a refused insert would otherwise use up a sequence value.
-                    "INSERT INTO rollbacks(id, product, status, active, procedure, kind,"
-                    " requester, declared, data) VALUES ((SELECT COALESCE(MAX(id), 0) + 1"
-                    " FROM rollbacks),?,?,1,?,?,?,?,?) RETURNING id",
-                    (product, status, procedure, kind, requester, declared,
-                     json.dumps(self._scrub(data), sort_keys=True)))
-                num = int(cur.fetchone()[0])
-        except integrity_errors():
-            raise Conflict(product) from None
-        row = self.get(num)
-        assert row is not None
-        return row
+    def create(self, product: str, procedure: str, kind: str, requester: str,
+               declared: str, data: dict[str, Any]) -> int:
+        """Insert the rollback's row and return its number; the caller creates its action
+        (status, slot) in the same transaction, so a refused one leaves nothing."""
+        with self.db.tx() as c:
+            # MAX+1 under the writer lock: numbers stay gapless on PostgreSQL too, where a
+            # refused insert would otherwise use up a sequence value.
+            num = int(c.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM rollbacks").fetchone()[0])
+            c.execute("INSERT INTO rollbacks(id, product, status, active, procedure, kind,"
+                      " requester, declared, data, action) VALUES (?,?,'',0,?,?,?,?,?,?)",
+                      (num, product, procedure, kind, requester, declared,
+                       json.dumps(self._scrub(data), sort_keys=True),
+                       f"{KIND}:{rollback_id(num)}"))
+        return num
 
     def get(self, num: int) -> RollbackRow | None:
-        r = self.db.conn().execute("SELECT * FROM rollbacks WHERE id = ?", (num,)).fetchone()
+        """Rollback number ``num`` with its status (None: no such rollback)."""
+        r = self.db.conn().execute(f"{_SELECT} WHERE r.id = ?", (num,)).fetchone()
         return self._load(r) if r else None
 
     def by_message(self, channel: str, ts: str) -> RollbackRow | None:
         """The rollback whose message is ``channel``/``ts`` (what a click was made on)."""
-        r = self.db.conn().execute("SELECT * FROM rollbacks WHERE channel = ? AND ts = ? "
-                                   "AND ts <> ''", (channel, ts)).fetchone()
+        r = self.db.conn().execute(f"{_SELECT} WHERE r.channel = ? AND r.ts = ? AND r.ts <> ''",
+                                   (channel, ts)).fetchone()
         return self._load(r) if r else None
 
     def active_for(self, product: str) -> RollbackRow | None:
-        r = self.db.conn().execute(
-            "SELECT * FROM rollbacks WHERE product = ? AND active = 1", (product,)).fetchone()
+        """The product's active rollback (waiting, scheduled, executing or stopped)."""
+        r = self.db.conn().execute(f"{_SELECT} WHERE r.product = ? AND a.active = 1",
+                                   (product,)).fetchone()
         return self._load(r) if r else None
 
     def active(self) -> list[RollbackRow]:
         """Rollbacks running or waiting for a human, oldest first."""
         rows = self.db.conn().execute(
-            "SELECT * FROM rollbacks WHERE active = 1 ORDER BY id").fetchall()
+            f"{_SELECT} WHERE a.active = 1 ORDER BY r.id").fetchall()
         return [self._load(r) for r in rows]
 
     def done_for(self, product: str, statuses: tuple[str, ...] = ("done",)
                  ) -> list[RollbackRow]:
         """The product's rollbacks in ``statuses`` (default: completed), oldest first."""
         rows = self.db.conn().execute(
-            f"SELECT * FROM rollbacks WHERE product = ? AND status IN "
-            f"({','.join('?' * len(statuses))}) ORDER BY id", (product, *statuses)).fetchall()
+            f"{_SELECT} WHERE r.product = ? AND a.status IN ({','.join('?' * len(statuses))})"
+            " ORDER BY r.id", (product, *statuses)).fetchall()
         return [self._load(r) for r in rows]
 
     def recent(self, limit: int = 10) -> list[RollbackRow]:
         rows = self.db.conn().execute(
-            "SELECT * FROM rollbacks ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+            f"{_SELECT} ORDER BY r.id DESC LIMIT ?", (limit,)).fetchall()
         return [self._load(r) for r in rows]
 
     def set_message(self, num: int, channel: str, ts: str) -> None:
         with self.db.tx() as c:
             c.execute("UPDATE rollbacks SET channel = ?, ts = ? WHERE id = ?", (channel, ts, num))
-
-    def set_status(self, num: int, status: str, only_from: tuple[str, ...] = ()) -> bool:
-        """Move to ``status`` (only from one of ``only_from`` when given); True if it moved.
-
-        Exactly one of several racing callers wins a guarded move.
-        """
-        active = 1 if status in ACTIVE else 0
-        sql = "UPDATE rollbacks SET status = ?, active = ? WHERE id = ?"
-        params: list[Any] = [status, active, num]
-        if only_from:
-            sql += f" AND status IN ({','.join('?' * len(only_from))})"
-            params += list(only_from)
-        with self.db.tx() as c:
-            return c.execute(sql, params).rowcount == 1
 
     def update_data(self, num: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Merge ``changes`` into the row's data (top-level keys) atomically."""

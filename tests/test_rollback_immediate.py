@@ -29,6 +29,10 @@ def test_immediate_rollback_runs_at_once_and_locks_the_product(make_chat, monkey
     assert "locked since" in text
     # one message, updated in place; output streamed into its thread, secrets scrubbed
     assert len([m for m in chat.messages if m.rendered.startswith("== Rollback")]) == 1
+    # exactly one rollback exists: one row, one action holding the product's slot
+    assert [r.id for r in chat.svc.rollbacks.recent()] == ["RB-0001"]
+    acts = chat.svc.actions.with_status("rollback", ("executing", "done", "failed"))
+    assert [(a.subject, a.exclusive) for a in acts] == [("RB-0001", "rollback:api")]
     thread = "\n".join(m.rendered for m in chat.thread(msg))
     assert "On-call: <!subteam^" in thread and "|@oncall>" in thread
     assert "deploying api to 1.3.0" in thread and "exit 0" in thread

@@ -17,7 +17,7 @@ from apscheduler.jobstores.base import ConflictingIdError
 from bot.actions.record import Actions
 from bot.clock import FakeClock
 from bot.errors import IllegalMove
-from storage import audit, sync
+from storage import audit, rollback, sync
 from storage.actions import ActionStore, SlotTaken
 from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
@@ -29,7 +29,7 @@ from storage.jobstore import SQLiteJobStore
 from storage.locks import Locks
 from storage.release import Conflict as ReleaseConflict
 from storage.release import ReleaseStore
-from storage.rollback import Conflict, RollbackStore
+from storage.rollback import RollbackStore, rollback_id
 from storage.sync import SyncStore
 
 NOW = "2026-11-24T09:00:00Z"
@@ -174,17 +174,63 @@ def test_approvals_votes_once_and_compare_and_set(db: Database) -> None:
     assert st.by_message("C1", "1.0").policy == {"quorum": 2}
 
 
-def test_rollbacks_one_active_per_product(db: Database) -> None:
+def _declare(db: Database, st: RollbackStore, acts: Actions, product: str, status: str,
+             user: str) -> int:
+    """A rollback as ``bot.rollback`` declares one: its row and its action in one tx."""
+    with db.tx():
+        num = st.create(product, "RB-IMM", "immediate", user, NOW, {"digest": "d"})
+        acts.create("rollback", rollback_id(num), status, digest="d",
+                    exclusive=f"rollback:{product}")
+    return num
+
+
+def test_rollbacks_one_active_per_product_through_actions(db: Database) -> None:
     st = RollbackStore(db)
-    first = st.create("api", "executing", "immediate", "full", "U0ALICE", NOW, {"a": 1})
-    assert first.id == "RB-0001"
-    with pytest.raises(Conflict):
-        st.create("api", "executing", "immediate", "full", "U0BOB", NOW, {})
-    assert st.set_status(first.num, "done", only_from=("executing",))
-    assert not st.set_status(first.num, "done", only_from=("executing",))
-    second = st.create("api", "scheduled", "planned", "full", "U0BOB", NOW, {})
-    assert second.num == 2 and st.active_for("api").num == 2
-    assert st.update_data(2, {"step": "x"}) == {"step": "x"}
+    acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+    first = st.get(_declare(db, st, acts, "api", "executing", "U0ALICE"))
+    assert first is not None and first.id == "RB-0001" and first.status == "executing"
+    with pytest.raises(SlotTaken):
+        _declare(db, st, acts, "api", "executing", "U0BOB")
+    assert [r.num for r in st.recent()] == [1]          # the refused one left no row
+    assert _declare(db, st, acts, "web", "awaiting-approval", "U0BOB") == 2  # gapless
+    assert acts.move("rollback", "RB-0001", "done", only_from=("executing",))
+    assert not acts.move("rollback", "RB-0001", "done", only_from=("executing",))
+    assert st.get(1).status == "done" and st.active_for("api") is None
+    assert [r.id for r in st.done_for("api")] == ["RB-0001"]
+    third = _declare(db, st, acts, "api", "awaiting-approval", "U0BOB")
+    assert third == 3 and st.active_for("api").num == 3
+    assert [r.num for r in st.active()] == [2, 3]
+    assert st.update_data(3, {"step": "x"})["step"] == "x"
+
+
+def test_rollback_statuses_of_an_old_database_move_into_actions(db_url: str) -> None:
+    old = Database(db_url)
+    old.migrate("rollback", rollback.MIGRATIONS[:1])  # a database from before the actions
+    for product, status, active in (("api", "done", 0), ("api", "failed", 1),
+                                    ("web", "awaiting-approval", 1)):
+        with old.tx() as c:
+            c.execute("INSERT INTO rollbacks(id, product, status, active, procedure, kind,"
+                      " requester, declared, data) VALUES ((SELECT COALESCE(MAX(id), 0) + 1"
+                      " FROM rollbacks),?,?,?,'RB-IMM','immediate','U0ALICE',?,?)",
+                      (product, status, active, NOW, '{"digest": "abc"}'))
+    old.close()
+    db = Database(db_url)
+    st = RollbackStore(db)                               # start-up runs migration 2
+    assert db.version("rollback") == len(rollback.MIGRATIONS)
+    assert [(r.id, r.status) for r in st.recent()] == [
+        ("RB-0003", "awaiting-approval"), ("RB-0002", "failed"), ("RB-0001", "done")]
+    acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+    a = acts.get("rollback", "RB-0002")
+    assert a is not None and a.active and a.exclusive == "rollback:api" and a.digest == "abc"
+    assert st.active_for("api").id == "RB-0002"
+    with pytest.raises(SlotTaken):                       # the old active one still holds api
+        _declare(db, st, acts, "api", "executing", "U0BOB")
+    assert acts.move("rollback", "RB-0002", "aborted", only_from=("failed",))
+    assert _declare(db, st, acts, "api", "executing", "U0BOB") == 4
+    RollbackStore(db)                                    # a second start runs nothing again
+    assert len(acts.with_status("rollback", ("done", "aborted", "executing",
+                                             "awaiting-approval"))) == 4
+    db.close()
 
 
 def test_actions_one_compare_and_set_and_one_active_slot(db: Database) -> None:

@@ -49,11 +49,19 @@ SYNC = _machine("sync", {
 }, finished={"done", "stale", "expired", "cancelled", "no-changes"})
 
 ROLLBACK = _machine("rollback", {
-    "awaiting-approval": {"scheduled", "executing", "cancelled"},
+    # approved (window ahead) / claimed to execute / called off / approval expired or its
+    # config dry-run expired or was cancelled / stopped at Plan or Schedule
+    "awaiting-approval": {"scheduled", "executing", "cancelled", "expired", "failed"},
+    # claimed at the window / an approval withdrawn / called off
     "scheduled": {"executing", "awaiting-approval", "cancelled"},
+    # finished / stopped / the approval re-check refused after the claim (back where it was)
     "executing": {"done", "failed", "awaiting-approval", "scheduled"},
+    # retried (a config one with a new dry-run) / withdrawn when it stopped at Schedule /
+    # given up / superseded by an immediate rollback
     "failed": {"executing", "awaiting-approval", "aborted", "superseded"},
-}, finished={"done", "cancelled", "aborted", "superseded"})
+}, finished={"done", "cancelled", "aborted", "superseded", "expired"})
+"""Exactly the moves ``bot/rollback`` makes (each ``svc.actions.move`` call names its
+sources); created ``executing`` (RB-IMM) or ``awaiting-approval`` (RB-PLN, Config)."""
 
 MACHINES: dict[str, Machine] = {m.kind: m for m in (SYNC, ROLLBACK)}
 """Every kind of gated action by name."""

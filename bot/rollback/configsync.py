@@ -8,7 +8,7 @@ from bot.errors import Refused, RelbotError
 from bot.rollback.message import close_unapproved, decided, mark
 from bot.rollback.run import crashed, fail, lock, verify
 from bot.rollback.service import product_cfg, schedule_escalation, store
-from storage.rollback import RollbackRow
+from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -75,7 +75,7 @@ def on_sync_finished(svc: Services, plan_id: str, result: str, error: str) -> No
                          + (f": {error}" if error else ""),
                          f"dry-run {plan_id} {result}; nothing ran", {"sync_plan": plan_id})
         return
-    if not store(svc).set_status(row.num, "executing", only_from=("awaiting-approval",)):
+    if not svc.actions.move(KIND, row.id, "executing", only_from=("awaiting-approval",)):
         return
     try:
         _applied(svc, row, plan_id, result, error)

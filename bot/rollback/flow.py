@@ -21,7 +21,7 @@ from bot.rollback.message import (
 )
 from bot.rollback.run import execute, fail
 from bot.rollback.service import config, local_time, schedule_escalation, store
-from storage.rollback import RollbackRow, parse_id
+from storage.rollback import KIND, RollbackRow, parse_id
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -145,7 +145,7 @@ def withdrawn(svc: Services, row: RollbackRow, state: Any) -> None:
     approval again (its scheduled run is removed); one already running is not stopped."""
     waiting = ("scheduled",) if row.data.get("failed_step") != "Schedule" else (
         "scheduled", "failed")  # stopped only because approved after its window
-    if not store(svc).set_status(row.num, "awaiting-approval", only_from=waiting):
+    if not svc.actions.move(KIND, row.id, "awaiting-approval", only_from=waiting):
         if row.status in ("executing", "failed", "done", "aborted"):  # too late to matter
             svc.audit.append("relbot", "rollback.approval_withdrawn_late", row.id, {
                 "approvals": [v.user for v in state.approved_by]})
@@ -172,7 +172,7 @@ def schedule(svc: Services, row: RollbackRow) -> None:
     window = row.data.get("window")
     when = datetime.fromisoformat(window) if window else None
     if when and when > svc.clock.now():
-        if not store(svc).set_status(row.num, "scheduled", only_from=("awaiting-approval",)):
+        if not svc.actions.move(KIND, row.id, "scheduled", only_from=("awaiting-approval",)):
             return
         svc.scheduler.add_once(f"rollback-execute:{row.id}", when, "rollback.execute",
                                num=row.num)

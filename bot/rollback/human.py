@@ -12,7 +12,7 @@ from bot.rollback.configsync import drop_dry_run, plan_config
 from bot.rollback.message import announce, mark, refresh, say
 from bot.rollback.run import approval_gap, execute, verify
 from bot.rollback.service import may_resolve, store
-from storage.rollback import RollbackRow
+from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def cancel(svc: Services, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     """Call off a rollback that has not started executing."""
-    if not store(svc).set_status(row.num, "cancelled",
+    if not svc.actions.move(KIND, row.id, "cancelled",
                                  only_from=("awaiting-approval", "scheduled")):
         raise Refused(f"{row.id} is {row.status}; only a rollback that has not started "
                       "executing can be cancelled")
@@ -54,12 +54,12 @@ def retry(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
         "audit_seq": e.seq}))
     say(svc, row, f"<@{actor}> retries {row.id} from {row.data.get('failed_step')}")
     if row.kind == "config" and row.data.get("failed_step") in ("Plan", "Execute"):
-        if not store(svc).set_status(row.num, "awaiting-approval", only_from=("failed",)):
+        if not svc.actions.move(KIND, row.id, "awaiting-approval", only_from=("failed",)):
             raise Refused(f"{row.id} moved meanwhile; check `/rollback status {row.id}`")
         drop_dry_run(svc, row, f"rollback {row.id} retried with a new dry-run")
         plan_config(svc, store(svc).get(row.num))  # type: ignore[arg-type]
         return refresh(svc, row)
-    if not store(svc).set_status(row.num, "executing", only_from=("failed",)):
+    if not svc.actions.move(KIND, row.id, "executing", only_from=("failed",)):
         raise Refused(f"{row.id} moved meanwhile; check `/rollback status {row.id}`")
     step = row.data.get("failed_step")
     row = store(svc).get(row.num)  # type: ignore[assignment]
@@ -70,7 +70,7 @@ def retry(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
 
 def abort(svc: Services, row: RollbackRow, actor: str, reason: str) -> RollbackRow:
     """Give up a stopped rollback; the product lock stays until resolved."""
-    if not store(svc).set_status(row.num, "aborted", only_from=("failed",)):
+    if not svc.actions.move(KIND, row.id, "aborted", only_from=("failed",)):
         raise Refused(f"{row.id} is {row.status}; only a stopped (failed) rollback is aborted"
                       + ("; use /rollback cancel before it executes"
                          if row.status in ("awaiting-approval", "scheduled") else ""))

@@ -11,7 +11,7 @@ from bot.render.approval import approval_buttons, who_decided
 from bot.render.common import user as mention
 from bot.render.rollback import rollback_blocks, summary
 from bot.rollback.service import config, elapsed, local_time, store
-from storage.rollback import RollbackRow
+from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -96,7 +96,7 @@ def close_unapproved(svc: Services, row: RollbackRow, status: str, error: str, n
                      payload: dict[str, Any]) -> bool:
     """End a rollback that never got its approval (expired, or its dry-run cancelled):
     nothing ran, the product is free. False when it had moved on meanwhile."""
-    if not store(svc).set_status(row.num, status, only_from=("awaiting-approval",)):
+    if not svc.actions.move(KIND, row.id, status, only_from=("awaiting-approval",)):
         return False
     for job in ("escalate", "window"):
         svc.scheduler.remove(f"rollback-{job}:{row.id}")

@@ -22,7 +22,7 @@ from bot.rollback.service import (
     store,
     workdir,
 )
-from storage.rollback import RollbackRow, parse_id
+from storage.rollback import KIND, RollbackRow, parse_id, rollback_id
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -41,7 +41,7 @@ def execute_job(svc: Services, num: int) -> None:
     window = row.data.get("window") if row is not None else None
     if row is not None and row.status == "scheduled" and window and \
             svc.clock.now() > datetime.fromisoformat(window) + WINDOW_GRACE:
-        if store(svc).set_status(num, "executing", only_from=("scheduled",)):
+        if svc.actions.move(KIND, rollback_id(num), "executing", only_from=("scheduled",)):
             fail(svc, row, "Schedule", f"its window {local_time(svc, window)} passed while "
                  f"relbot was not running (now {local_time(svc, iso(svc.clock.now()))}); "
                  "retry runs it now")
@@ -123,12 +123,12 @@ def _execute(svc: Services, num: int, actor: str) -> RollbackRow:
     if row.status != "executing":
         # claim first, then check: a withdrawal either came before (and is seen here) or
         # finds the rollback already executing (too late, and said so)
-        if not store(svc).set_status(num, "executing",
+        if not svc.actions.move(KIND, rollback_id(num), "executing",
                                      only_from=("scheduled", "awaiting-approval")):
             raise Refused(f"{row.id} is {row.status}")
         gap = approval_gap(svc, row)
         if gap:
-            store(svc).set_status(num, row.status, only_from=("executing",))
+            svc.actions.move(KIND, rollback_id(num), row.status, only_from=("executing",))
             raise Refused(f"{row.id} does not run: {gap}")
     row = store(svc).get(num)  # type: ignore[assignment]
     p = product_cfg(svc, row.product)
@@ -235,7 +235,7 @@ def finish(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
     due = svc.clock.now() + config(svc).postmortem_after
     # Record the outcome first: a Slack hiccup below must not turn a done rollback into a
     # stuck one.
-    store(svc).set_status(row.num, "done", only_from=("executing",))
+    svc.actions.move(KIND, row.id, "done", only_from=("executing",))
     store(svc).update_data(row.num, {"failed_step": None, "error": "", "completed":
                                      iso(svc.clock.now()), "postmortem_due": iso(due)})
     svc.scheduler.add_once(f"rollback-postmortem:{row.id}", due, "rollback.postmortem",
@@ -254,7 +254,9 @@ def finish(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
 
 def fail(svc: Services, row: RollbackRow, step: str, error: str) -> RollbackRow:
     """Stop: record the failure and leave the next step to a human."""
-    store(svc).set_status(row.num, "failed")
+    if not svc.actions.move(KIND, row.id, "failed"):  # from executing or awaiting-approval
+        log.info("%s moved on before it could stop at %s: %s", row.id, step, error)
+        return store(svc).get(row.num) or row
     store(svc).update_data(row.num, {"failed_step": step, "error": error})
     try:
         row = mark(svc, row, step, "failed", error)

@@ -21,7 +21,8 @@ from bot.rollback import checklists as cl
 from bot.rollback.config import ProductRollback, RollbackConfig
 from bot.rollback.decision import decide, parse_request, split_request
 from bot.rollback.versions import target_versions
-from storage.rollback import Conflict, RollbackRow, RollbackStore, parse_id
+from storage.actions import SlotTaken
+from storage.rollback import KIND, RollbackRow, RollbackStore, parse_id, rollback_id
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -147,8 +148,11 @@ def start(svc: Services, requester: str, words: list[str]) -> RollbackRow:
 
         old = supersede(svc, req.product, requester, data["cell_name"])
     try:
-        row = store(svc).create(req.product, status, procedure, kind, requester, iso(now), data)
-    except Conflict:
+        with svc.db.tx():  # the row and its action together: a refused one leaves nothing
+            num = store(svc).create(req.product, procedure, kind, requester, iso(now), data)
+            svc.actions.create(KIND, rollback_id(num), status, digest=data["digest"],
+                               exclusive=f"rollback:{req.product}")
+    except SlotTaken:
         other = store(svc).active_for(req.product)
         pointer = (f"{other.id} ({other.status}, declared {other.declared} by "
                    f"<@{other.requester}>): `/rollback status {other.id}`") if other else "one"
@@ -159,6 +163,8 @@ def start(svc: Services, requester: str, words: list[str]) -> RollbackRow:
                 if other and other.status == "failed" else "")
         raise Refused(f"{req.product} already has an active rollback {pointer}{hint}") \
             from None
+    row = store(svc).get(num)
+    assert row is not None
     svc.audit.append(requester, "rollback.declared", row.id, {
         "product": req.product, "kind": kind, "severity": req.severity, "impact": req.impact,
         "reason": req.reason, "from": from_v, "to": to_v, "components": list(req.components),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.rollback.configsync import drop_dry_run
 from bot.rollback.message import announce, refresh
 from bot.rollback.service import store
-from storage.rollback import RollbackRow
+from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -25,7 +25,7 @@ def supersede(svc: Services, product: str, actor: str, cell_name: str) -> Rollba
     old = store(svc).active_for(product)
     if old is None or old.status != "failed":
         return None
-    if not store(svc).set_status(old.num, "superseded", only_from=("failed",)):
+    if not svc.actions.move(KIND, old.id, "superseded", only_from=("failed",)):
         return None
     drop_dry_run(svc, old, f"rollback {old.id} superseded")
     locked = svc.locks.frozen(product)
