@@ -118,8 +118,7 @@ def _cancel(ctx: CommandContext) -> Reply:
         approvers and svc.approvals.groups.allowed(ctx.cmd.user, approvers))
     if not allowed:
         raise Refused("only the requester or an approver can cancel a sync plan")
-    if not flow.store(svc).set_status(row.id, "cancelled", f"by {ctx.cmd.user}",
-                                      only_from=("planned",)):
+    if not flow.move(svc, row.id, "cancelled", f"by {ctx.cmd.user}", only_from=("planned",)):
         raise Refused(f"{row.id} is {row.status}")
     if req is not None:
         svc.approvals.transition(req.id, "open", "cancelled")

@@ -1,4 +1,11 @@
-"""SQL for sync plans and sync log records."""
+"""SQL for sync plans and sync log records.
+
+A plan is a gated action of kind ``sync`` (:mod:`storage.actions`): its status lives only in
+``actions`` (row ``sync:<plan id>``), and every plan read joins it in the same statement.
+``sync_plans.status`` is the legacy column: since migration 5 it holds the status the plan
+was created with and is never read or updated (old replicas of a rolling deploy still find it).
+``note`` and ``outcomes`` are the sync's own data, written with the move they explain.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from storage.actions import MIGRATIONS as ACTION_MIGRATIONS
 from storage.db import Database
 
 MIGRATIONS = [
@@ -38,6 +46,18 @@ MIGRATIONS = [
     """
     ALTER TABLE sync_plans ADD COLUMN summary TEXT NOT NULL DEFAULT '';
     """,
+    # the status moves to the actions table: one action per existing plan (finished ones
+    # inactive: bot.actions.machine.SYNC's finished statuses); the column is no longer read
+    """
+    INSERT INTO actions(id, kind, subject, digest, status, active, exclusive, parent, created,
+                        updated)
+    SELECT 'sync:' || p.id, 'sync', p.id, p.digest, p.status,
+           CASE WHEN p.status IN ('done', 'stale', 'expired', 'cancelled', 'no-changes',
+                                  'dry-run') THEN 0 ELSE 1 END,
+           NULL, NULL, p.created, p.created
+    FROM sync_plans p
+    WHERE NOT EXISTS (SELECT 1 FROM actions a WHERE a.kind = 'sync' AND a.subject = p.id);
+    """,
 ]
 
 
@@ -54,6 +74,7 @@ class PlanRow:
     channel: str
     ts: str
     status: str
+    """The plan's action's status (``actions``, joined)."""
     created: str
     note: str
     outcomes: list[dict[str, Any]]
@@ -70,13 +91,16 @@ class SyncStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        db.migrate("actions", ACTION_MIGRATIONS)  # the plans' statuses live there (joined)
         db.migrate("sync", MIGRATIONS)
 
     def insert_plan(self, pid: str, sync: str, digest: str, plan: dict, requester: str,
                     created: str, status: str = "planned", summary: str = "") -> str:
         """Insert a plan with its rendered change list ``summary``; returns the id stored. An
         id already taken (two dry-runs of one sync at the same instant, e.g. under a fixed
-        clock) gets a ``-2``, ``-3``... suffix."""
+        clock) gets a ``-2``, ``-3``... suffix. The caller creates the plan's ``sync`` action
+        in the same transaction (a plan without one is not found); ``status`` goes only to
+        the legacy column."""
         with self.db.tx() as c:
             base, n = pid, 1
             while c.execute("SELECT 1 FROM sync_plans WHERE id = ?", (pid,)).fetchone():
@@ -97,34 +121,29 @@ class SyncStore:
         with self.db.tx() as c:
             c.execute("UPDATE sync_plans SET channel=?, ts=? WHERE id=?", (channel, ts, pid))
 
-    def set_status(self, pid: str, status: str, note: str = "",
-                   only_from: tuple[str, ...] = (), outcomes: list[dict] | None = None) -> bool:
-        """Set the status (and the per-target ``outcomes`` when given); with ``only_from``
-        only when the current one is in it (atomic)."""
-        sets, args = "status=?, note=?", [status, note]
+    def set_result(self, pid: str, note: str, outcomes: list[dict] | None = None) -> None:
+        """Record what the plan's last move says (``note``) and, when given, the per-target
+        ``outcomes`` of its last execution; call it in the move's transaction."""
+        sets, args = "note=?", [note]
         if outcomes is not None:
             sets += ", outcomes=?"
             args.append(json.dumps(outcomes, sort_keys=True))
         with self.db.tx() as c:
-            if only_from:
-                marks = ",".join("?" * len(only_from))
-                cur = c.execute(f"UPDATE sync_plans SET {sets} WHERE id=? AND status IN"
-                                f" ({marks})", (*args, pid, *only_from))
-            else:
-                cur = c.execute(f"UPDATE sync_plans SET {sets} WHERE id=?", (*args, pid))
-            return cur.rowcount > 0
+            c.execute(f"UPDATE sync_plans SET {sets} WHERE id=?", (*args, pid))
 
     def with_status(self, status: str) -> list[PlanRow]:
-        """Plans in ``status``, oldest first."""
+        """Plans whose action is in ``status``, oldest first."""
         rows = self.db.conn().execute(
-            f"SELECT {_COLUMNS} FROM sync_plans WHERE status=? ORDER BY created",
+            f"SELECT {_COLUMNS} FROM actions a JOIN sync_plans p ON p.id = a.subject"
+            " WHERE a.kind = 'sync' AND a.status = ? ORDER BY p.created, p.id",
             (status,)).fetchall()
         return [self._row(r) for r in rows]
 
     def get(self, pid: str) -> PlanRow | None:
         """The plan ``pid`` (its JSON is read on first use of ``.plan``)."""
-        row = self.db.conn().execute(f"SELECT {_COLUMNS} FROM sync_plans WHERE id=?",
-                                     (pid,)).fetchone()
+        row = self.db.conn().execute(
+            f"SELECT {_COLUMNS} FROM sync_plans p JOIN actions a ON a.kind = 'sync' AND"
+            " a.subject = p.id WHERE p.id = ?", (pid,)).fetchone()
         return self._row(row) if row is not None else None
 
     def plan_json(self, pid: str) -> str:
@@ -159,5 +178,6 @@ class SyncStore:
         return [json.loads(r["record"]) for r in rows]
 
 
-_COLUMNS = ("id, sync, digest, requester, channel, ts, status, created, note, outcomes, "
-            "summary")
+_COLUMNS = ("p.id AS id, p.sync AS sync, p.digest AS digest, p.requester AS requester, "
+            "p.channel AS channel, p.ts AS ts, a.status AS status, p.created AS created, "
+            "p.note AS note, p.outcomes AS outcomes, p.summary AS summary")

@@ -68,8 +68,8 @@ def test_cli_sync_plan_records_the_dry_run_only_with_a_db(tmp_path: Path, make_c
     assert line.startswith("recorded: dry-run DR-") and str(chat.db_path) in line
     pid = line.split()[2]
     con = sqlite3.connect(chat.db_path)
-    assert con.execute("SELECT status FROM sync_plans WHERE id = ?", (pid,)).fetchone() == \
-        ("dry-run",)
+    assert con.execute("SELECT status, active FROM actions WHERE id = ?",
+                       (f"sync:{pid}",)).fetchone() == ("dry-run", 0)
     [(action,)] = con.execute("SELECT action FROM audit_log WHERE subject = ?", (pid,))
     assert action == "sync.planned"
     r = relbot("--config", str(cfg), "sync", "plan", "docs", "--db", str(tmp_path / "no.db"))

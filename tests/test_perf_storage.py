@@ -43,7 +43,10 @@ def test_lookups_by_key_use_an_index(tmp_path: Path, make_chat) -> None:
         "SELECT * FROM approval_requests WHERE kind = ? AND subject = ?": ("sync", "x"),
         "SELECT * FROM approval_requests WHERE status = 'open'": (),
         "SELECT * FROM audit_log WHERE action LIKE ? ESCAPE '\\'": ("sync.%",),
-        "SELECT * FROM sync_plans WHERE status = ?": ("planned",),
+        "SELECT * FROM actions a JOIN sync_plans p ON p.id = a.subject"
+        " WHERE a.kind = 'sync' AND a.status = ?": ("planned",),
+        "SELECT * FROM sync_plans p JOIN actions a ON a.kind = 'sync' AND a.subject = p.id"
+        " WHERE p.id = ?": ("DR-1",),
         "SELECT * FROM sync_log WHERE sync = ? ORDER BY started DESC": ("docs",),
         "SELECT * FROM sync_log WHERE plan_id = ?": ("DR-1",),
         "SELECT * FROM releases WHERE version = ?": ("1.2.0",),

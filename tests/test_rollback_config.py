@@ -124,7 +124,7 @@ def test_a_config_sync_interrupted_by_a_crash_stops_the_rollback(tmp_path: Path,
     plan_id = dry.rendered.split()[1]
     # the state a crash mid-apply leaves: the plan running, its target lease still held
     from bot.sync import flow as sync_flow
-    sync_flow.store(chat.svc).set_status(plan_id, "running")
+    assert chat.svc.actions.move("sync", plan_id, "running", only_from=("planned",))
     chat.svc.locks.acquire(f"sync-target:{dst}#main", f"{plan_id}:relbot",
                            timedelta(minutes=1), "sync api-config")
     chat = chat.restart()

@@ -274,12 +274,59 @@ def test_releases_unique_version(db: Database) -> None:
 
 def test_sync_log_upsert(db: Database) -> None:
     st = SyncStore(db)
-    st.insert_plan("P1", "docs", "d", {"files": []}, "U0ALICE", NOW)
-    assert st.set_status("P1", "executing", only_from=("planned",))
-    assert not st.set_status("P1", "executing", only_from=("planned",))
     st.add_log("L1", "docs", "P1", "running", NOW, {"result": "running"})
     st.add_log("L1", "docs", "P1", "done", NOW, {"result": "done"})
     assert st.logs("docs") == [{"result": "done"}]
+
+
+def test_a_plans_status_is_its_actions(db: Database) -> None:
+    st = SyncStore(db)
+    acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+    with db.tx():
+        pid = st.insert_plan("P1", "docs", "d", {"files": []}, "U0ALICE", NOW)
+        acts.create("sync", pid, "planned", digest="d")
+    again = st.insert_plan("P1", "docs", "d", {"files": []}, "U0ALICE", NOW)
+    assert again == "P1-2" and st.get(again) is None      # no action: not a plan (yet)
+    row = st.get("P1")
+    assert row is not None and (row.status, row.note, row.outcomes) == ("planned", "", [])
+    with db.tx():
+        assert acts.move("sync", "P1", "running", only_from=("planned",))
+        st.set_result("P1", "by U0BOB", [{"repo": "r", "status": "moved"}])
+    assert not acts.move("sync", "P1", "running", only_from=("planned",))
+    row = st.get("P1")
+    assert row is not None and (row.status, row.note) == ("running", "by U0BOB")
+    assert row.outcomes == [{"repo": "r", "status": "moved"}] and row.plan["id"] == "P1"
+    assert [r.id for r in st.with_status("running")] == ["P1"]
+    assert st.with_status("planned") == []
+    with pytest.raises(RuntimeError), db.tx():    # a fault after the move undoes the note too
+        acts.move("sync", "P1", "done", only_from=("running",))
+        st.set_result("P1", "target now abc")
+        raise RuntimeError("crash before the commit")
+    row = st.get("P1")
+    assert row is not None and (row.status, row.note) == ("running", "by U0BOB")
+
+
+def test_an_old_databases_plans_become_actions(db: Database) -> None:
+    """A database from before the actions table: each plan's status is copied once."""
+    db.migrate("sync", sync.MIGRATIONS[:4])
+    old = {"P-planned": "planned", "P-done": "done", "P-failed": "failed",
+           "P-dry": "dry-run", "P-running": "running"}
+    with db.tx() as c:
+        for pid, status in old.items():
+            c.execute("INSERT INTO sync_plans(id, sync, digest, plan, requester, status,"
+                      " created, note) VALUES (?, 'docs', ?, '{}', 'U0ALICE', ?, ?, 'n')",
+                      (pid, f"d-{pid}", status, NOW))
+    st = SyncStore(db)
+    assert db.version("sync") == len(sync.MIGRATIONS) and db.version("actions") >= 1
+    assert {pid: st.get(pid).status for pid in old} == old  # type: ignore[union-attr]
+    acts = ActionStore(db)
+    active = {pid: acts.get("sync", pid).active for pid in old}  # type: ignore[union-attr]
+    assert active == {"P-planned": True, "P-done": False, "P-failed": True, "P-dry": False,
+                      "P-running": True}
+    assert acts.get("sync", "P-done").digest == "d-P-done"  # type: ignore[union-attr]
+    assert [r.id for r in st.with_status("running")] == ["P-running"]
+    SyncStore(db)                                   # a second start copies nothing twice
+    assert len(acts.with_status("sync", set(old.values()))) == len(old)
 
 
 def test_cadence_occurrence_claimed_once(db: Database) -> None:

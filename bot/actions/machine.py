@@ -42,11 +42,15 @@ def _machine(kind: str, moves: dict[str, set[str]], finished: set[str]) -> Machi
 
 
 SYNC = _machine("sync", {
-    "planned": {"running", "stale", "expired", "cancelled", "no-changes", "failed"},
+    # created as planned (changes to approve), no-changes, or dry-run (`relbot sync plan --db`)
+    "planned": {"running", "stale", "expired", "cancelled",
+                "failed"},            # a fault in the gates before the pushes
     "running": {"done", "partially-applied", "failed"},
-    "failed": {"running", "cancelled"},
-    "partially-applied": {"running", "cancelled"},
-}, finished={"done", "stale", "expired", "cancelled", "no-changes"})
+    "failed": {"running"},            # /sync retry: the failed targets again
+    "partially-applied": {"running"},
+}, finished={"done", "stale", "expired", "cancelled", "no-changes", "dry-run"})
+"""Exactly the moves bot/sync makes (``bot.sync.flow.move``); storage/sync.py's migration
+marks the same finished statuses inactive."""
 
 ROLLBACK = _machine("rollback", {
     # approved (window ahead) / claimed to execute / called off / approval expired or its

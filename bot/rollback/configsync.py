@@ -55,8 +55,7 @@ def drop_dry_run(svc: Services, row: RollbackRow, why: str) -> None:
     from bot.sync import flow as sync_flow
 
     plan_id = row.data.get("sync_plan")
-    if plan_id and sync_flow.store(svc).set_status(plan_id, "cancelled", why,
-                                                   only_from=("planned",)):
+    if plan_id and sync_flow.move(svc, plan_id, "cancelled", why, only_from=("planned",)):
         sreq = svc.approvals.for_subject("sync", plan_id)
         if sreq is not None:
             svc.approvals.transition(sreq.id, "open", "cancelled")

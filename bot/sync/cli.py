@@ -58,8 +58,10 @@ def _record(args: argparse.Namespace, plan: Plan) -> str:
                 "RELBOT_DB) to record it as evidence (DR-05)")
     from types import SimpleNamespace
 
+    from bot.actions.record import Actions
     from bot.auditlog import open_audit
     from bot.clock import SystemClock
+    from storage.actions import ActionStore
     from storage.db import Database
     from storage.sync import SyncStore
     if args.db != ":memory:" and not Path(args.db).exists():
@@ -69,8 +71,12 @@ def _record(args: argparse.Namespace, plan: Plan) -> str:
     try:
         cfg = load_config(args.config)
         actor = f"cli:{_user()}"
-        pid = SyncStore(db).insert_plan(plan.id, plan.sync, plan.digest, plan.model_dump(),
-                                        actor, plan.created, status="dry-run")
+        with db.tx():  # the plan and its (finished) action, as the bot records them
+            pid = SyncStore(db).insert_plan(plan.id, plan.sync, plan.digest,
+                                            plan.model_dump(), actor, plan.created,
+                                            status="dry-run")
+            Actions(ActionStore(db), SystemClock()).create("sync", pid, "dry-run",
+                                                           digest=plan.digest)
         e = open_audit(db, SystemClock(), SimpleNamespace(current=cfg)).append(
             actor, "sync.planned", pid, {
             "sync": plan.sync, "digest": plan.digest, "source_sha": plan.source_sha,

@@ -40,12 +40,27 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 LIMIT = 40
+KIND = "sync"
+"""The action kind of a sync plan (action ``sync:<plan id>``, digest = the plan's)."""
 log = logging.getLogger(__name__)
 
 
 def store(svc: Services) -> SyncStore:
     """The sync store (``svc.syncs``)."""
     return svc.syncs
+
+
+def move(svc: Services, plan_id: str, to: str, note: str = "", *,
+         only_from: tuple[str, ...] | None = None, outcomes: list[Outcome] | None = None) -> bool:
+    """Move the plan's action to ``to`` (the compare-and-set of :data:`bot.actions.machine.SYNC`)
+    and record ``note`` (and the per-target ``outcomes``) with it, in one transaction
+    (the caller's, when one is open); True if this caller moved it."""
+    with svc.db.tx():
+        if not svc.actions.move(KIND, plan_id, to, only_from=only_from):
+            return False
+        store(svc).set_result(plan_id, note, None if outcomes is None
+                              else [o.model_dump() for o in outcomes])
+    return True
 
 
 def _target_key(t: Any) -> str:
@@ -131,8 +146,11 @@ def request_sync(svc: Services, sync_def: SyncDef, requester: str, *, source_ref
     plan = plan_only(svc, sync_def, source_ref, on_behalf_of)
     st = store(svc)
     main, chunks = summary_text(plan, LIMIT)  # rendered once: votes re-render only the status
-    pid = st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
-                         plan.created, summary=main)
+    with svc.db.tx():  # the plan and its action: one is never found without the other
+        pid = st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
+                             plan.created, summary=main)
+        svc.actions.create(KIND, pid, "planned" if plan.changed else "no-changes",
+                           digest=plan.digest)
     if pid != plan.id:
         plan = plan.model_copy(update={"id": pid})
         main, chunks = summary_text(plan, LIMIT)
@@ -147,9 +165,7 @@ def request_sync(svc: Services, sync_def: SyncDef, requester: str, *, source_ref
     ts = post_message(svc, main, None, channel)
     st.set_message(plan.id, channel, ts)
     req = None
-    if not plan.changed:
-        st.set_status(plan.id, "no-changes")
-    else:  # open before the continuation messages: votes cast while they post count
+    if plan.changed:  # open before the continuation messages: votes cast while they post count
         req = _open_approval(svc, sync_def, plan, requester, channel, ts)
     for chunk in chunks:
         post_message(svc, chunk, None, channel, ts)
@@ -247,7 +263,8 @@ def expire_job(svc: Services, plan_id: str) -> None:
     if row is None or req is None or row.status != "planned":
         return
     if svc.approvals.state(req).expired and svc.approvals.transition(req.id, "open", "expired"):
-        store(svc).set_status(plan_id, "expired", f"approval expired at {req.expires}")
+        move(svc, plan_id, "expired", f"approval expired at {req.expires}",
+             only_from=("planned",))
         svc.audit.append("relbot", "sync.expired", plan_id, {"digest": row.digest})
         refresh_message(svc, plan_id)
         notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
@@ -348,9 +365,9 @@ def _start(svc: Services, plan: Plan, sd: SyncDef, todo: list[int], holder: str,
     fresh = requirements.plan_fresh(stale, f"/sync plan {plan.sync}")
     if not fresh.ok:
         if not retry:
-            st.set_status(plan.id, "stale", stale or "", only_from=("planned",))
+            move(svc, plan.id, "stale", stale or "", only_from=("planned",))
         raise fresh.refuse()
-    if not st.set_status(plan.id, "running", only_from=allowed):
+    if not move(svc, plan.id, "running", only_from=allowed):
         raise AlreadyRunning(plan.id)
     if getattr(svc, "scheduler", None) is not None:
         # A watchdog in the shared job table: if this process dies mid-sync, whichever
@@ -404,7 +421,7 @@ def _execute(svc: Services, plan_id: str, executor: str, retry: bool, confirmed:
         ran = True
         _run_targets(svc, plan, sd, todo, outcomes)
         status, result, error = verdict(plan, outcomes)
-        st.set_status(plan.id, status, error, outcomes=[o.model_dump() for o in outcomes])
+        move(svc, plan.id, status, error, only_from=("running",), outcomes=outcomes)
         error = "" if result == "success" else error
     except AlreadyRunning:
         lost = True
@@ -413,8 +430,8 @@ def _execute(svc: Services, plan_id: str, executor: str, retry: bool, confirmed:
         error, result, logged = str(exc), "refused", not isinstance(exc, LeaseHeld)
         raise
     except Exception as exc:  # noqa: BLE001 - any failure: report, leave target as it was
-        error = str(exc)
-        st.set_status(plan.id, "failed", error, outcomes=[o.model_dump() for o in outcomes])
+        error = str(exc)  # before the move to running (a retry's status stays) or after it
+        move(svc, plan.id, "failed", error, only_from=("planned", "running"), outcomes=outcomes)
         raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}") from exc
     finally:
         for k in taken:
@@ -454,7 +471,7 @@ def recover_job(svc: Services, plan_id: str) -> None:
         svc.scheduler.add_once(f"sync-recover:{plan_id}", when + timedelta(seconds=1),
                                "sync.recover", plan_id=plan_id)
         return
-    if not store(svc).set_status(plan_id, "failed", INTERRUPTED, only_from=("running",)):
+    if not move(svc, plan_id, "failed", INTERRUPTED, only_from=("running",)):
         return
     svc.audit.append("relbot", "sync.interrupted", plan_id, {"digest": row.digest})
     post_message(svc, f":warning: Sync {plan_id} was interrupted: relbot stopped while it ran. "
