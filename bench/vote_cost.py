@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -35,6 +36,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from dry_run import fast_import  # noqa: E402
 
 VOTE_FLOOR, VOTE_TARGET, RBIMM_TARGET = 7, 15, 50
+QUIET = 0.3  # no statement and no Slack call for this long: the bot is done
+LIST = False  # --list: print every statement with its thread
 
 
 class Meter:
@@ -44,6 +47,7 @@ class Meter:
         self.chat = chat
         self.sql: list[str] = []
         self.by_thread: Counter = Counter()
+        self.listing: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
     def _on(self, sql: str) -> None:
@@ -52,16 +56,47 @@ class Meter:
         with self._lock:
             self.sql.append(sql)
             self.by_thread[who] += 1
+            self.listing.append((who, " ".join(sql.split())))
 
     def __enter__(self) -> Meter:
+        self._after_idle_poll()
         self.n_calls = len(self.chat.api.state.calls)  # type: ignore[attr-defined]
         self.chat.svc.db.trace(self._on)  # type: ignore[attr-defined]
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.chat.local.wait_idle()  # type: ignore[attr-defined]
+    def _after_idle_poll(self) -> None:
+        """Start just after one of the outbox's idle polls (a read of the pending rows every
+        ``bot.outbox.POLL`` s while there is nothing to send), once whatever ran before has
+        finished: the window then holds the statements the measured action caused, not the
+        tail of the previous one or an idle poll's."""
+        marks: list[float] = []
+        self.chat.svc.db.trace(lambda sql: marks.append(time.monotonic()))  # type: ignore[attr-defined]
+        since = time.monotonic()
+        while time.monotonic() - (marks[-1] if marks else since) < QUIET:
+            time.sleep(0.005)
+        n, deadline = len(marks), time.monotonic() + 1.0
+        while len(marks) == n and time.monotonic() < deadline:
+            time.sleep(0.002)
+        while time.monotonic() - marks[-1] < 0.02 if marks else False:
+            time.sleep(0.002)
         self.chat.svc.db.trace(None)  # type: ignore[attr-defined]
-        self.calls = list(self.chat.api.state.calls[self.n_calls:])  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        # Wait without touching the bot: the harness's own wait (``wait_idle``) reads the
+        # outbox and wakes its loop, which would count the measurement's statements.
+        chat = self.chat
+        chat.svc.work.wait_idle()  # type: ignore[attr-defined]
+        seen, since = (-1, -1), time.monotonic()
+        while time.monotonic() - since < QUIET:
+            now = (len(self.sql), len(chat.api.state.calls))  # type: ignore[attr-defined]
+            if now != seen:
+                seen, since = now, time.monotonic()
+            time.sleep(0.01)
+        chat.svc.db.trace(None)  # type: ignore[attr-defined]
+        self.calls = list(chat.api.state.calls[self.n_calls:])  # type: ignore[attr-defined]
+        chat.local.wait_idle()  # type: ignore[attr-defined]
+        if len(chat.api.state.calls) != self.n_calls + len(self.calls):  # type: ignore[attr-defined]
+            print(f"  (the meter stopped before the bot was done: {QUIET} s quiet was too short)")
 
     def slack(self) -> Counter:
         return Counter(c.method for c in self.calls)
@@ -98,6 +133,9 @@ class Meter:
         print("  Slack calls:    " + ", ".join(f"{m} {n}" for m, n in sorted(self.slack().items()))
               + f"\n  chat.update:    {vis} visible, {noop} no-op"
               f"   target: one per visible change: {'MET' if noop == 0 else 'MISSED'}")
+        if LIST:
+            for who, sql in self.listing:
+                print(f"    {who:20s} {sql[:150]}")
 
 
 def _sync_chat(tmp: Path, changes: int) -> object:
@@ -124,17 +162,18 @@ def bench_vote(tmp: Path, changes: int) -> None:
                     if m.text.startswith("Dry-run DR-"))
         chat.react("U0BOB", plan)  # type: ignore[attr-defined]  # warm-up: caches, groups
         chat.unreact("U0BOB", plan)  # type: ignore[attr-defined]
+        send = chat.sender  # type: ignore[attr-defined]  # sends without the harness's wait
         with Meter(chat) as m:
-            chat.react("U0BOB", plan)  # type: ignore[attr-defined]
+            send.react("U0BOB", plan, "white_check_mark")
         m.report(f"one counted vote on a {changes}-change plan (floor {VOTE_FLOOR} statements, "
                  "1 chat.update)", VOTE_TARGET)
         with Meter(chat) as m:
-            chat.unreact("U0BOB", plan)  # type: ignore[attr-defined]
+            send.react("U0BOB", plan, "white_check_mark", removed=True)
         m.report("one revoked vote", VOTE_TARGET)
         chat.react("U0BOB", plan)  # type: ignore[attr-defined]
         chat.react("U0CAROL", plan)  # type: ignore[attr-defined]
         with Meter(chat) as m:
-            chat.react("U0DAVE", plan)  # type: ignore[attr-defined]
+            send.react("U0DAVE", plan, "white_check_mark")
         m.report("the quorum vote (reactions.get, then the sync executes)", None)
     finally:
         chat.close()  # type: ignore[attr-defined]
@@ -149,7 +188,7 @@ def bench_rbimm(tmp: Path) -> None:
     prepare(chat.tmp)
     try:
         with Meter(chat) as m:
-            chat.command("U0ALICE", "/rollback api sev=1 impact=widespread error rate 40%")
+            chat.sender.command("U0ALICE", "/rollback api sev=1 impact=widespread error rate 40%")
         m.report("one RB-IMM (/rollback api sev=1 impact=widespread ..., to done)", RBIMM_TARGET)
     finally:
         chat.close()
@@ -158,7 +197,11 @@ def bench_rbimm(tmp: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--changes", type=int, default=2000)
+    ap.add_argument("--list", action="store_true",
+                    help="print every statement, in order, with the thread that ran it")
     args = ap.parse_args()
+    global LIST
+    LIST = args.list
     import logging
     import os
 

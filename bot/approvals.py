@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from bot.approvalstate import BUTTON, ApprovalState, ReactionReader, Vote, Votes, counted
+from bot.approvalstate import event_order as event_order  # re-exported: handlers use it
 from bot.clock import Clock, iso
 from bot.configbase import ApprovalPolicy
 from bot.groups import GroupResolver, describe
@@ -35,87 +37,6 @@ log = logging.getLogger(__name__)
 
 OnChange = Callable[["Services", "ApprovalState"], None]
 NO_REQUEST = "no approval is open on this message"
-BUTTON = "button"
-"""The name a vote cast with the Approve button is stored under (beside reaction names);
-Slack's reactions never hold it, so reconciling leaves button votes alone."""
-
-
-class ReactionReader(Protocol):
-    """What Slack shows on a message now (``reactions.get``)."""
-
-    def reactions(self, channel: str, ts: str) -> Mapping[str, Sequence[str]] | None:
-        """Reaction name -> users who have it; None when Slack could not be asked."""
-        ...
-
-
-def event_order(event_time: float | int | str | None, event_ts: str | None) -> str:
-    """A sortable key for a reaction event: Slack's ``event_time`` (seconds), then the
-    event's own ``event_ts`` (microseconds) to order events within one second."""
-    try:
-        sec = int(float(event_time or 0))
-    except ValueError:
-        sec = 0
-    whole, _, frac = (event_ts or "").partition(".")
-    return f"{sec:012d}|{int(whole) if whole.isdigit() else 0:012d}.{frac[:6]:0<6}"
-
-
-@dataclass(frozen=True)
-class Vote:
-    user: str
-    at: str
-    via: str = ""
-    """How it was cast: a reaction name (``white_check_mark``) or ``button``."""
-
-    def how(self) -> str:
-        """``:white_check_mark:`` or ``button``, for the message's "approved by" line."""
-        return self.via if self.via in ("", BUTTON) else f":{self.via}:"
-
-    def record(self) -> dict[str, str]:
-        """The vote as evidence records list it: ``{"user": ..., "at": ...}``."""
-        return {"user": self.user, "at": self.at}
-
-
-@dataclass(frozen=True)
-class ApprovalState:
-    """Where a request stands: who approved, how many are still needed."""
-
-    request: RequestRow
-    approved_by: tuple[Vote, ...]
-    quorum: int
-    expired: bool
-    approvers: tuple[str, ...] = field(default=())
-    refusal: str | None = None
-    """Set when the vote that produced this state was refused (and why)."""
-
-    @property
-    def needed(self) -> int:
-        return max(0, self.quorum - len(self.approved_by))
-
-    @property
-    def reached(self) -> bool:
-        return self.needed == 0 and not self.expired
-
-    def needs_text(self) -> str:
-        """``needs 1 more approval from <@U0ALICE> or @release-managers``."""
-        if self.expired:
-            return f"approval expired at {self.request.expires}: run a new dry-run"
-        if self.reached:
-            return "quorum reached"
-        n, req = self.needed, self.request
-        needs = f"needs {n} more approval{'s' if n != 1 else ''}"
-        self_ok = bool(req.policy.get("allow_self_approval"))
-        voted = {v.user for v in self.approved_by}
-        who = [a for a in self.approvers
-               if a not in voted and (self_ok or a != req.requester)]
-        if self.approvers and not who:
-            return (f"{needs}, but every listed approver has voted or is the requester: add "
-                    "approvers to the config")
-        text = f"{needs} from {describe(who)}"
-        if not self_ok and (not who or any(a.startswith("@") for a in who)):
-            text += f" other than <@{req.requester}>"  # a group may include the requester
-        return text
-
-
 class Approvals:
     """Open approval requests and count reaction votes on them."""
 
@@ -147,11 +68,12 @@ class Approvals:
                     "allow_self_approval": policy.allow_self_approval,
                     "approvers": list(approvers)},
             created=iso(now), expires=iso(now + policy.expires), status="open")
-        self.store.insert(row)
-        self.audit.append(requester, "approval.requested", subject, {
-            "request": rid, "kind": kind, "evidence_id": evidence_id, "digest": digest,
-            "quorum": policy.quorum, "approvers": list(approvers), "expires": row.expires,
-            "message": {"channel": channel, "ts": ts}})
+        with self.store.db.tx():  # the request and its audit entry commit together
+            self.store.insert(row)
+            self.audit.append(requester, "approval.requested", subject, {
+                "request": rid, "kind": kind, "evidence_id": evidence_id, "digest": digest,
+                "quorum": policy.quorum, "approvers": list(approvers), "expires": row.expires,
+                "message": {"channel": channel, "ts": ts}})
         return row
 
     def get(self, request_id: str) -> RequestRow | None:
@@ -162,10 +84,13 @@ class Approvals:
         rows = self.store.by_subject(kind, subject)
         return rows[-1] if rows else None
 
-    def state(self, req: RequestRow, now: datetime | None = None) -> ApprovalState:
+    def state(self, req: RequestRow, now: datetime | None = None,
+              rows: Iterable[VoteRow] | None = None) -> ApprovalState:
+        """Where ``req`` stands now; ``rows``: its vote rows when the caller has just read
+        them (a vote, in its transaction), else they are read."""
         now = now or self.clock.now()
         first: dict[str, tuple[str, str]] = {}
-        for v in self.store.votes(req.id):
+        for v in self.store.votes(req.id) if rows is None else counted(rows):
             first.setdefault(v.user, (v.at, v.reaction))
         votes = tuple(Vote(u, at, via) for u, (at, via)
                       in sorted(first.items(), key=lambda x: x[1][0]))
@@ -179,11 +104,12 @@ class Approvals:
         now = self.clock.now()
         ttl = datetime.fromisoformat(req.expires) - datetime.fromisoformat(req.created)
         expires = max(req.expires, iso(now + ttl))
-        if not self.store.reopen(req.id, "approved", expires):
-            return None
-        self.audit.append("relbot", "approval.reopened", req.subject, {
-            "request": req.id, "expires": expires})
-        return self.store.get(req.id)
+        with self.store.db.tx():
+            if not self.store.reopen(req.id, "approved", expires):
+                return None
+            self.audit.append("relbot", "approval.reopened", req.subject, {
+                "request": req.id, "expires": expires})
+        return replace(req, status="open", expires=expires)
 
     def transition(self, request_id: str, from_status: str, to_status: str) -> bool:
         """Atomically move a request between statuses (exactly one caller wins)."""
@@ -204,95 +130,122 @@ class Approvals:
     def react(self, *, channel: str, ts: str, user: str, reaction: str, added: bool,
               order: str = "", on_bot_message: bool = True) -> ApprovalState | None:
         """Handle one reaction event (``order``: :func:`event_order` of it); returns the new
-        state, or None if it is not a vote on a request."""
-        req = self.store.by_message(channel, ts)
-        if req is None:
-            if added and on_bot_message and reaction in self.vote_reactions():
-                self.audit.append(user, "approval.refused", f"message:{channel}/{ts}", {
-                    "reaction": reaction, "reason": NO_REQUEST,
-                    "message": {"channel": channel, "ts": ts}})
-            return None
-        if reaction not in req.policy.get("reactions", ()):
-            return None
+        state, or None if it is not a vote on a request.
+
+        One transaction reads the request with its votes, writes the vote and its audit
+        entry (writers are serialised, so the state computed from that read is the latest);
+        the quorum check against Slack and the kind's hook run after it commits."""
+        with self.store.db.tx():
+            found = self.store.with_reactions(channel, ts)
+            if found is None:
+                if added and on_bot_message and reaction in self.vote_reactions():
+                    self.audit.append(user, "approval.refused", f"message:{channel}/{ts}", {
+                        "reaction": reaction, "reason": NO_REQUEST,
+                        "message": {"channel": channel, "ts": ts}})
+                return None
+            req, rows = found
+            if reaction not in req.policy.get("reactions", ()):
+                return None
+            votes = Votes(req, rows)
+            changed = self._react(votes, user, reaction, added, order)
+            state = self.state(req, rows=votes.rows.values())
+        if votes.refusal:
+            return replace(state, refusal=votes.refusal)
+        return self._changed(req, state) if changed else state
+
+    def _react(self, votes: Votes, user: str, reaction: str, added: bool, order: str) -> bool:
+        """Apply one reaction event to ``votes`` (in the caller's transaction); True when a
+        vote was counted or revoked."""
+        req = votes.req
         evidence = {**self._evidence(req, reaction), "via": "reaction"}
-        prev = self.store.reaction(req.id, user, reaction)
+        prev = votes.rows.get((user, reaction))
         if order and prev is not None and prev.event_order >= order:
             self.audit.append(user, "approval.ignored", req.subject, {
                 **evidence, "event": "reaction_added" if added else "reaction_removed",
                 "reason": f"a later event for this reaction was already applied "
                           f"(it left the vote {prev.state})"})
-            return self.state(req)
+            return False
         now = iso(self.clock.now())
         if not added:
-            if not self.store.put_reaction(req.id, VoteRow(user, reaction, now, "removed", order),
-                                           prev=prev) or prev is None or prev.state != "counted":
-                return self.state(req)
+            if not votes.put(self.store, VoteRow(user, reaction, now, "removed", order),
+                             prev) or prev is None or prev.state != "counted":
+                return False
             self.audit.append(user, "approval.revoked", req.subject, evidence)
-            return self._changed(req)
+            return True
         reason = self._refusal(req, user)
         if reason:
-            self.store.put_reaction(req.id, VoteRow(user, reaction, now, "refused", order),
-                                    prev=prev)
+            votes.put(self.store, VoteRow(user, reaction, now, "refused", order), prev)
             self.audit.append(user, "approval.refused", req.subject, {**evidence,
                                                                      "reason": reason})
-            return replace(self.state(req), refusal=reason)
-        counted = prev is not None and prev.state == "counted"
-        at = prev.at if counted and prev else now
-        if not self.store.put_reaction(req.id, VoteRow(user, reaction, at, "counted", order),
-                                       prev=prev) or counted:
-            return self.state(req)  # the same vote again, or a concurrent event won
+            votes.refusal = reason
+            return False
+        again = prev is not None and prev.state == "counted"
+        at = prev.at if again and prev else now
+        if not votes.put(self.store, VoteRow(user, reaction, at, "counted", order),
+                         prev) or again:
+            return False  # the same vote again, or a concurrent event won
         self.audit.append(user, "approval.counted", req.subject, evidence)
-        return self._changed(req)
+        return True
 
     def button(self, *, channel: str, ts: str, user: str, request_id: str,
                approve: bool) -> ApprovalState | None:
         """The Approve (``approve``) or Withdraw button on message (channel, ts): the same
         policy and audit as a reaction (``via: button``), bound to the request of that very
         message. None when no request is open there (audited); ``refusal`` says why a click
-        did not count."""
-        req = self.store.by_message(channel, ts)
-        if req is None or req.id != request_id:
-            self.audit.append(user, "approval.refused", f"message:{channel}/{ts}", {
-                "request": request_id, "reason": NO_REQUEST, "via": BUTTON,
-                "message": {"channel": channel, "ts": ts}})
-            return None
+        did not count. One transaction, as :meth:`react`."""
+        with self.store.db.tx():
+            found = self.store.with_reactions(channel, ts)
+            if found is None or found[0].id != request_id:
+                self.audit.append(user, "approval.refused", f"message:{channel}/{ts}", {
+                    "request": request_id, "reason": NO_REQUEST, "via": BUTTON,
+                    "message": {"channel": channel, "ts": ts}})
+                return None
+            req = found[0]
+            votes = Votes(req, found[1])
+            changed = self._button(votes, user, approve)
+            state = self.state(req, rows=votes.rows.values())
+        if votes.refusal:
+            return replace(state, refusal=votes.refusal)
+        return self._changed(req, state) if changed else state
+
+    def _button(self, votes: Votes, user: str, approve: bool) -> bool:
+        req = votes.req
         evidence = {**self._evidence(req, BUTTON), "via": BUTTON}
-        prev = self.store.reaction(req.id, user, BUTTON)
+        prev = votes.rows.get((user, BUTTON))
         now = iso(self.clock.now())
         if not approve:
             if prev is None or prev.state != "counted":
-                other = [v for v in self.store.votes(req.id) if v.user == user]
-                why = (f"you approved with :{other[0].reaction}:; remove that reaction to "
-                       "withdraw" if other else "you have not approved it")
-                return replace(self.state(req), refusal=why)
-            if not self.store.put_reaction(req.id, replace(prev, at=now, state="removed"),
-                                           prev=prev):
-                return self.state(req)
+                other = [v for v in counted(votes.rows.values()) if v.user == user]
+                votes.refusal = (f"you approved with :{other[0].reaction}:; remove that "
+                                 "reaction to withdraw" if other else "you have not approved it")
+                return False
+            if not votes.put(self.store, replace(prev, at=now, state="removed"), prev):
+                return False
             self.audit.append(user, "approval.revoked", req.subject, evidence)
-            return self._changed(req)
+            return True
         reason = self._refusal(req, user)
         if reason:
-            self.store.put_reaction(req.id, VoteRow(user, BUTTON, now, "refused"), prev=prev)
+            votes.put(self.store, VoteRow(user, BUTTON, now, "refused"), prev)
             self.audit.append(user, "approval.refused", req.subject, {**evidence,
                                                                      "reason": reason})
-            return replace(self.state(req), refusal=reason)
+            votes.refusal = reason
+            return False
         if prev is not None and prev.state == "counted":
-            return self.state(req)  # a second click: the vote stands once
-        if not self.store.put_reaction(req.id, VoteRow(user, BUTTON, now, "counted"),
-                                       prev=prev):
-            return self.state(req)
+            return False  # a second click: the vote stands once
+        if not votes.put(self.store, VoteRow(user, BUTTON, now, "counted"), prev):
+            return False
         self.audit.append(user, "approval.counted", req.subject, evidence)
-        return self._changed(req)
+        return True
 
     @staticmethod
     def _evidence(req: RequestRow, reaction: str) -> dict[str, Any]:
         return {"request": req.id, "kind": req.kind, "evidence_id": req.evidence_id,
                 "digest": req.digest, "reaction": reaction}
 
-    def _changed(self, req: RequestRow) -> ApprovalState:
-        """After a counted or revoked vote: confirm a quorum against Slack, tell the kind.
-        (``req`` was read by this vote; its status only moves by the kind's own hook.)"""
-        state = self.state(req)
+    def _changed(self, req: RequestRow, state: ApprovalState) -> ApprovalState:
+        """After a counted or revoked vote has committed: confirm a quorum against Slack,
+        tell the kind. (``req`` was read by this vote; its status only moves by the kind's
+        own hook.)"""
         if state.reached and req.status == "open":
             state = self.confirm(req)
         self._notify(state)
@@ -308,17 +261,24 @@ class Approvals:
         on its message now (only those still there count); unchanged if Slack can't say.
         ``notify``: tell the kind when that changed anything (its message shows the votes)."""
         changed = self.reconcile(req)
-        state = self.state(self.store.get(req.id) or req)
+        state = self._fresh_state(req)
         if changed and notify:
             self._notify(state)
         return state
+
+    def _fresh_state(self, req: RequestRow) -> ApprovalState:
+        """The state of ``req`` re-read (status and votes) in one statement."""
+        found = self.store.with_reactions(req.channel, req.ts)
+        if found is None or found[0].id != req.id:
+            return self.state(self.store.get(req.id) or req)
+        return self.state(found[0], rows=found[1])
 
     def opened(self, req: RequestRow) -> ApprovalState | None:
         """Call once a feature has finished opening ``req`` (message posted, jobs set):
         reactions made before the request existed are counted, and the kind is told."""
         if not self.reconcile(req):
             return None
-        state = self.state(self.store.get(req.id) or req)
+        state = self._fresh_state(req)
         self._notify(state)
         return state
 
@@ -342,20 +302,21 @@ class Approvals:
         if shown is None:
             return False
         names = tuple(req.policy.get("reactions", ()))
-        rows = {(r.user, r.reaction): r for r in self.store.reactions(req.id)}
-        now, changed = iso(self.clock.now()), False
-        for name in names:
-            for user in shown.get(name, ()):
-                prev = rows.get((user, name))
-                if prev is not None and prev.state == "counted":
-                    continue
-                changed |= self._reconcile_add(req, user, name, prev, now)
-        for (user, name), r in rows.items():
-            if r.state == "counted" and name in names and user not in shown.get(name, ()):
-                if self.store.put_reaction(req.id, replace(r, state="removed"), prev=r):
-                    self.audit.append(user, "approval.revoked", req.subject, {
-                        **self._evidence(req, name), "via": "reconciled"})
-                    changed = True
+        with self.store.db.tx():  # every change and its audit entry in one transaction
+            rows = {(r.user, r.reaction): r for r in self.store.reactions(req.id)}
+            now, changed = iso(self.clock.now()), False
+            for name in names:
+                for user in shown.get(name, ()):
+                    prev = rows.get((user, name))
+                    if prev is not None and prev.state == "counted":
+                        continue
+                    changed |= self._reconcile_add(req, user, name, prev, now)
+            for (user, name), r in rows.items():
+                if r.state == "counted" and name in names and user not in shown.get(name, ()):
+                    if self.store.put_reaction(req.id, replace(r, state="removed"), prev=r):
+                        self.audit.append(user, "approval.revoked", req.subject, {
+                            **self._evidence(req, name), "via": "reconciled"})
+                        changed = True
         return changed
 
     def _reconcile_add(self, req: RequestRow, user: str, name: str, prev: VoteRow | None,
@@ -374,3 +335,4 @@ class Approvals:
         self.audit.append(user, "approval.counted", req.subject, {
             **self._evidence(req, name), "via": "reconciled"})
         return True
+

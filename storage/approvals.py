@@ -73,7 +73,7 @@ class VoteRow:
     event_order: str = ""
 
 
-def _req(r: sqlite3.Row) -> RequestRow:
+def _req(r: sqlite3.Row | dict[str, Any]) -> RequestRow:
     d = dict(r)
     d["policy"] = json.loads(d["policy"])
     return RequestRow(**d)
@@ -105,6 +105,23 @@ class ApprovalStore:
             "SELECT * FROM approval_requests WHERE channel = ? AND ts = ?", (channel, ts)
         ).fetchone()
         return _req(r) if r else None
+
+    def with_reactions(self, channel: str, ts: str) -> tuple[RequestRow, list[VoteRow]] | None:
+        """The request on message (channel, ts) and every (user, reaction) seen on it, in
+        one statement (a vote's read: :meth:`by_message` + :meth:`reactions`)."""
+        rows = self.db.conn().execute(
+            'SELECT r.*, v."user" AS v_user, v.reaction AS v_reaction, v.at AS v_at,'
+            " v.state AS v_state, v.event_order AS v_order FROM approval_requests r"
+            " LEFT JOIN approval_votes v ON v.request_id = r.id"
+            ' WHERE r.channel = ? AND r.ts = ? ORDER BY v.at, v."user"', (channel, ts)
+        ).fetchall()
+        if not rows:
+            return None
+        names = [k for k in rows[0].keys() if not k.startswith("v_")]
+        req = _req({k: rows[0][k] for k in names})
+        votes = [VoteRow(r["v_user"], r["v_reaction"], r["v_at"], r["v_state"], r["v_order"])
+                 for r in rows if r["v_user"] is not None]
+        return req, votes
 
     def by_subject(self, kind: str, subject: str) -> list[RequestRow]:
         rows = self.db.conn().execute(

@@ -159,6 +159,9 @@ class AuditLog:
         self.checkpoints = checkpoints
         self.on_checkpoint: list[Callable[[Checkpoint], None]] = []  # e.g. a Slack message
         self._last_cp: Checkpoint | None = checkpoints.sink.latest() if checkpoints else None
+        self._head: tuple[int, str] | None = None
+        """(seq, hash) of the entry this log appended last: a guess at the chain's head,
+        checked by the very statement that appends after it (:meth:`_insert_at_head`)."""
         self.observers: list[Callable[[AuditEntry], None]] = []
         """Called with each entry after it is committed (metrics); never fails an append."""
         if migrate:
@@ -175,14 +178,8 @@ class AuditLog:
         ts = iso(self.clock.now())
         alg = HMAC_SHA256 if self.key else SHA256
         with self.db.tx() as c:
-            row = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (row["seq"] + 1, row["hash"]) if row else (1, GENESIS)
-            h = entry_hash(seq, ts, actor, action, subject, data, prev, self.key)
-            c.execute(
-                "INSERT INTO audit_log(seq, ts, actor, action, subject, payload, prev_hash, hash,"
-                " alg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, ts, actor, action, subject, data, prev, h, alg),
-            )
+            fields = (ts, actor, action, subject, data)
+            seq, prev, h = self._insert_at_head(c, fields, alg)
         entry = AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
         for observe in self.observers:
             try:
@@ -191,6 +188,40 @@ class AuditLog:
                 log.exception("audit observer failed")
         self._maybe_checkpoint(entry)
         return entry
+
+    def _insert_at_head(self, c: Any, fields: tuple[str, str, str, str, str], alg: str
+                        ) -> tuple[int, str, str]:
+        """Insert the entry after the chain's head (inside the caller's write transaction);
+        returns its (seq, prev_hash, hash).
+
+        The head this log wrote last is tried first, in one statement that inserts only if
+        that entry is still the head: no read of the head when nothing else appended since
+        (several appends in one transaction, or one process). When it is not (another
+        process appended, or the transaction that wrote it was rolled back), the head is
+        read and the entry inserted after it. Writers hold the write lock for the whole
+        transaction, so the head cannot move between that check and the insert."""
+        guess = self._head
+        if guess is not None:
+            seq, prev = guess[0] + 1, guess[1]
+            h = entry_hash(seq, *fields, prev, self.key)
+            cur = c.execute(
+                "INSERT INTO audit_log(seq, ts, actor, action, subject, payload, prev_hash, hash,"
+                " alg) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM audit_log"
+                " WHERE seq = ? AND hash = ?) AND NOT EXISTS (SELECT 1 FROM audit_log WHERE"
+                " seq > ?)", (seq, *fields, prev, h, alg, guess[0], prev, guess[0]))
+            if cur.rowcount == 1:
+                self._head = (seq, h)
+                return seq, prev, h
+        row = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (row["seq"] + 1, row["hash"]) if row else (1, GENESIS)
+        h = entry_hash(seq, *fields, prev, self.key)
+        c.execute(
+            "INSERT INTO audit_log(seq, ts, actor, action, subject, payload, prev_hash, hash,"
+            " alg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, *fields, prev, h, alg),
+        )
+        self._head = (seq, h)
+        return seq, prev, h
 
     def _maybe_checkpoint(self, entry: AuditEntry) -> None:
         """After the commit: a checkpoint when ``every`` entries or ``interval`` passed."""

@@ -155,6 +155,22 @@ class Database:
             raise
         self.unwritable = None
 
+    def write(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One write statement on its own (autocommit: no BEGIN/COMMIT round trip), taking the
+        writer lock like :meth:`tx`; a read-only file raises :class:`DatabaseUnwritable` as
+        there. Returns the cursor (``rowcount``, ``RETURNING`` rows)."""
+        c = self.conn()
+        try:
+            cur = c.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if _code(exc) in _UNWRITABLE:
+                self.unwritable = str(exc)
+                raise DatabaseUnwritable(self.path, str(exc)) from None
+            raise
+        if not c.in_transaction:
+            self.unwritable = None
+        return cur
+
     def write_problem(self) -> str | None:
         """Why this database cannot be written now (None: it can). A write of no rows inside a
         transaction that is rolled back: SQLite refuses it on a read-only file all the same."""

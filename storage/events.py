@@ -31,8 +31,9 @@ class SeenEvents:
     def first_time(self, event_id: str, now: str) -> bool:
         """Record ``event_id``; True only the first time it is seen (within the window)."""
         self._maybe_prune(now)
-        with self.db.tx() as c:  # a read-only database is reported, not a raw sqlite error
-            cur = c.execute("INSERT INTO seen_events(event_id, seen_at) VALUES (?, ?) "
+        # One autocommit statement (no BEGIN/COMMIT pair); a read-only database is reported
+        # as DatabaseUnwritable, not a raw sqlite error.
+        cur = self.db.write("INSERT INTO seen_events(event_id, seen_at) VALUES (?, ?) "
                             "ON CONFLICT DO NOTHING", (event_id, now))
         return cur.rowcount == 1
 
@@ -45,5 +46,5 @@ class SeenEvents:
 
     def prune(self, before: str) -> int:
         """Forget the ids seen before ``before`` (ISO UTC); returns how many."""
-        cur = self.db.conn().execute("DELETE FROM seen_events WHERE seen_at < ?", (before,))
+        cur = self.db.write("DELETE FROM seen_events WHERE seen_at < ?", (before,))
         return cur.rowcount

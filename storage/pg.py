@@ -197,6 +197,10 @@ class PostgresDatabase(Database):
                 f'SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX("{col}"), 0) + 1,'
                 f' false) FROM "{table}"', (table, col))
 
+    def write(self, sql: str, params: Params = ()) -> Result:  # type: ignore[override]
+        """One write statement on its own (autocommit, or the thread's open transaction)."""
+        return self.conn().execute(sql, params)
+
     def write_problem(self) -> str | None:
         """Why a write cannot be committed now (None: it can): a probe row inserted in a
         transaction that is rolled back (a standby, a read-only role or database, no server

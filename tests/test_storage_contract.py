@@ -94,6 +94,25 @@ def test_audit_chain_linear_under_concurrent_threads(db: Database) -> None:
     assert res.ok and res.count == 40
 
 
+def test_audit_appends_after_the_true_head_when_another_writer_moved_it(db: Database) -> None:
+    """Each log appends after the entry it wrote last without reading the head, but only
+    while that entry is still the head: another writer's entries (a second process) and a
+    rolled-back append are never chained over."""
+    a, b = AuditLog(db, FakeClock(NOW)), AuditLog(db, FakeClock(NOW), migrate=False)
+    a.append("A", "x")
+    b.append("B", "x")
+    assert a.append("A", "x").seq == 3 and b.append("B", "x").seq == 4
+    with pytest.raises(RuntimeError), db.tx():
+        a.append("A", "rolled back")
+        raise RuntimeError
+    assert a.append("A", "x").seq == 5
+    with db.tx():  # several appends in one transaction chain on each other
+        assert [a.append("A", "batch").seq for _ in range(3)] == [6, 7, 8]
+    res = a.verify()
+    assert res.ok and res.count == 8
+    assert [e.prev_hash for e in a.entries()][1:] == [e.hash for e in a.entries()][:-1]
+
+
 def _append_many(url: str, n: int) -> None:
     d = Database(url)
     log = AuditLog(d)
