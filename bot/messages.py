@@ -2,8 +2,16 @@
 way the domain core talks to the channel. Each only queues its work in the durable outbox
 (``svc.outbox``, :mod:`bot.outbox`) and returns at once; Slack gets it after the caller's
 state is committed, retried while its failures are retryable (a permanent one such as
-``channel_not_found`` is logged and dropped). The core imports nothing from Slack's SDK or
-from the handlers.
+``channel_not_found`` fails the row and is audited as ``outbox.failed``). The core imports
+nothing from Slack's SDK or from the handlers.
+
+A transition and the messages it causes commit together: write both inside one
+``with svc.db.tx():`` -- the state change (store writes, audit entries) and the
+``post_message``/``update_message``/refresh calls it decides. Stores' own ``tx()`` join it,
+so either all of it is committed or none (a crash or an exception in between loses no
+message and sends none for a transition that did not happen). Audit observers (metrics),
+the deliverer's wake-up and ``svc.scheduler.add_once`` run once it has committed. Keep
+Slack, git, HTTP and subprocess calls out of it: they would hold the write lock.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ def slack_ts(svc: Services, key: str) -> str | None:
 
 
 def rendering(svc: Services, name: str) -> AbstractContextManager[Any]:
-    """Hold while reading the state a message shows, rendering it and queueing the update:
-    of two concurrent refreshes of ``name`` the later-queued one renders the later state."""
-    return svc.outbox.serial(name)
+    """Hold while reading the state message ``name`` shows, rendering it and queueing the
+    update: one database transaction (a caller's, when one is open), so no other
+    transaction -- in this thread, process or replica -- commits in between, and of two
+    concurrent refreshes the later-queued one renders the later state."""
+    return svc.db.tx()

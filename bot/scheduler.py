@@ -106,16 +106,23 @@ class Scheduler:
         self.claims.finish(key, "done")
 
     def add_once(self, job_id: str, run_at: datetime, name: str, **kwargs: Any) -> None:
-        """Run ``name`` once at ``run_at`` (aware); replaces a job with the same id."""
+        """Run ``name`` once at ``run_at`` (aware); replaces a job with the same id. Inside
+        a ``db.tx()`` the job is added once that commits (never if it rolls back): APScheduler
+        takes its job-store lock, which its own thread holds while it waits to write, so it is
+        never taken under the database's write lock."""
         if run_at.tzinfo is None:
             raise ValueError(f"run_at for job {job_id!r} must be timezone-aware")
         attempt = int(kwargs.pop("_attempt", 0))
-        self._aps.add_job("bot.scheduler:_unbound", "date", run_date=run_at, id=job_id,
-                          args=[name, job_id, iso(run_at), attempt], kwargs=kwargs,
-                          replace_existing=True, name=name)
+        self.store.db.after_commit(lambda: self._aps.add_job(
+            "bot.scheduler:_unbound", "date", run_date=run_at, id=job_id,
+            args=[name, job_id, iso(run_at), attempt], kwargs=kwargs,
+            replace_existing=True, name=name))
 
     def remove(self, job_id: str) -> bool:
-        """Forget ``job_id``; False if it did not exist."""
+        """Forget ``job_id``; False if it did not exist. Inside a ``db.tx()`` it is removed
+        with it, and again once it commits (after an :meth:`add_once` of the same id in it)."""
+        if self.store.db.in_transaction():
+            self.store.db.after_commit(lambda: self.store.claim(job_id))
         return self.store.claim(job_id)
 
     def jobs(self) -> list[tuple[str, str, datetime | None]]:

@@ -181,13 +181,18 @@ class AuditLog:
             fields = (ts, actor, action, subject, data)
             seq, prev, h = self._insert_at_head(c, fields, alg)
         entry = AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
+        # inside a caller's transaction the entry is committed (or undone) with it
+        self.db.after_commit(lambda: self._committed(entry))
+        return entry
+
+    def _committed(self, entry: AuditEntry) -> None:
+        """Once ``entry`` is committed: the observers, then a checkpoint if one is due."""
         for observe in self.observers:
             try:
                 observe(entry)
             except Exception:  # an observer (metrics) must never undo an audited action
                 log.exception("audit observer failed")
         self._maybe_checkpoint(entry)
-        return entry
 
     def _insert_at_head(self, c: Any, fields: tuple[str, str, str, str, str], alg: str
                         ) -> tuple[int, str, str]:

@@ -19,6 +19,7 @@ migrations only ever add, never drop.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,8 @@ from urllib.parse import quote
 
 from bot.errors import DatabaseBusy, DatabaseUnwritable
 from storage.dialect import SQLITE, PerDialect, is_postgres, parse_target
+
+log = logging.getLogger(__name__)
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -137,23 +140,53 @@ class Database:
         if c.in_transaction:
             yield c
             return
+        with self._after_commit_hooks():
+            try:
+                with self.writer:
+                    c.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield c
+                    except BaseException:
+                        if c.in_transaction:
+                            c.execute("ROLLBACK")
+                        raise
+                    else:
+                        c.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if _code(exc) in _UNWRITABLE:
+                    self.unwritable = str(exc)
+                    raise DatabaseUnwritable(self.path, str(exc)) from None
+                raise
+            self.unwritable = None
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`tx` (a write now commits only with it)."""
+        return getattr(self._local, "after", None) is not None
+
+    def after_commit(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` once this thread's transaction has committed: at once outside one,
+        never if it rolls back. For what must not happen for a write that may yet be undone
+        (metrics, waking the outbox's deliverer, adding a scheduler job). Run after a
+        commit, a hook that raises is logged: it never fails the committed transaction or
+        the hooks after it."""
+        hooks = getattr(self._local, "after", None)
+        if hooks is None:
+            fn()
+        else:
+            hooks.append(fn)
+
+    @contextmanager
+    def _after_commit_hooks(self) -> Iterator[None]:
+        """Around the outermost :meth:`tx`: collect :meth:`after_commit` hooks and run them,
+        in order, once it has committed (and dropped the write lock)."""
+        hooks: list[Callable[[], object]] = []
+        self._local.after = hooks
         try:
-            with self.writer:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    yield c
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-                else:
-                    c.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if _code(exc) in _UNWRITABLE:
-                self.unwritable = str(exc)
-                raise DatabaseUnwritable(self.path, str(exc)) from None
-            raise
-        self.unwritable = None
+            yield
+        finally:
+            self._local.after = None
+        for fn in hooks:
+            _run_hook(fn)
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """One write statement on its own (autocommit: no BEGIN/COMMIT round trip), taking the
@@ -280,6 +313,13 @@ class Database:
 
 
 _READS = ("SELECT", "PRAGMA", "WITH", "EXPLAIN")
+
+
+def _run_hook(fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except Exception:  # an after-commit hook must never undo or fail a committed write
+        log.exception("after-commit hook %r failed", fn)
 
 
 class _Connection(sqlite3.Connection):

@@ -162,7 +162,7 @@ class PostgresDatabase(Database):
         if current is not None:  # nested: join the outer transaction
             yield current
             return
-        with self.pool.connection() as raw, raw.transaction():
+        with self._after_commit_hooks(), self.pool.connection() as raw, raw.transaction():
             raw.execute(PG_WRITER_LOCK)
             self._local.tx = Conn(raw)
             try:

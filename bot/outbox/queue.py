@@ -9,7 +9,6 @@ reaction's ``item.ts``) map back to keys with :meth:`Outbox.key_for`. Delivery i
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 
@@ -28,8 +27,6 @@ class Outbox:
                  delivery: Delivery | None = None) -> None:
         self.store, self.clock = store, clock
         self.deliverer = Deliverer(store, clock, delivery, self.post, self.slack_ts)
-        self._lock = threading.Lock()
-        self._serial: dict[str, threading.Lock] = {}
 
     @property
     def delivery(self) -> Delivery | None:
@@ -43,7 +40,7 @@ class Outbox:
         key = "m-" + uuid.uuid4().hex[:16]
         thread_key = self._key_of(channel, thread_ts) if thread_ts else None
         self.store.add_post(key, channel, thread_key, text, blocks, iso(self.clock.now()))
-        self.kick()
+        self.store.db.after_commit(self.kick)   # the deliverer sees the committed row
         return key
 
     def upload(self, channel: str, thread_ts: str | None, filename: str, content: str,
@@ -54,19 +51,13 @@ class Outbox:
         thread_key = self._key_of(channel, thread_ts) if thread_ts else None
         self.store.add_file(key, channel, thread_key, filename, content, comment,
                             list(fallback or ()), iso(self.clock.now()))
-        self.kick()
+        self.store.db.after_commit(self.kick)   # the deliverer sees the committed row
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict] | None) -> None:
         """Queue an update of the message ``ts`` (a key, or a Slack ts posted earlier)."""
         key = self._key_of(channel, ts)
         self.store.add_update(key, text, blocks, iso(self.clock.now()))
-        self.kick()
-
-    def serial(self, name: str) -> threading.Lock:
-        """A lock per message ``name``: read the state, render and queue the update while
-        holding it, so the update queued last (the one sent) shows the latest state."""
-        with self._lock:
-            return self._serial.setdefault(name, threading.Lock())
+        self.store.db.after_commit(self.kick)   # the deliverer sees the committed row
 
     # --- keys and Slack's ts -------------------------------------------------------------
     def key_for(self, channel: str, ts: str) -> str:

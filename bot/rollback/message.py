@@ -38,7 +38,8 @@ def _refresh(svc: Services, row: RollbackRow, force: bool) -> RollbackRow:
     key = hash((summary(row), repr(blocks)))
     if row.ts and shown.get(row.num) == key and not force:
         return row  # nothing changed: spare Slack the chat.update
-    shown[row.num] = key
+    num = row.num   # remembered once committed: a rolled-back refresh showed nothing
+    svc.db.after_commit(lambda: shown.__setitem__(num, key))
     if row.ts:
         update_message(svc, row.channel, row.ts, summary(row), blocks)
     else:

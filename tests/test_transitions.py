@@ -1,0 +1,119 @@
+"""A transition and the messages it causes commit in one transaction, or neither does.
+
+The faults are real: an exception inside the transaction, or a database trigger that makes
+queueing one particular message fail (as a full disk or a lost connection would at that
+point); nothing of relbot's own is replaced.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.messages import post_message
+from bot.sync import flow
+from tests.harness import Chat
+from tests.test_sync_flow import config, plan_msg, setup_repos
+
+CH = "C0RELEASES"
+
+
+class Injected(Exception):
+    """The fault a test raises inside a transaction."""
+
+
+@contextmanager
+def outbox_fault(chat: Chat, containing: str) -> Iterator[None]:
+    """While inside: queueing a message (or update) whose text contains ``containing``
+    fails in the database, so the transaction that queues it fails there."""
+    like = f"%{containing}%"
+    if chat.svc.db.dialect == "postgresql":
+        with psycopg.connect(str(chat.database), autocommit=True) as c:
+            c.execute("CREATE FUNCTION injected_fault() RETURNS trigger AS $$ BEGIN "
+                      f"IF NEW.body LIKE '{like}' THEN RAISE EXCEPTION 'injected fault'; "
+                      "END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+            c.execute("CREATE TRIGGER injected_fault BEFORE INSERT ON outbox FOR EACH ROW "
+                      "EXECUTE FUNCTION injected_fault()")
+        drop = ["DROP TRIGGER injected_fault ON outbox", "DROP FUNCTION injected_fault()"]
+    else:
+        chat.svc.db.conn().execute(
+            "CREATE TRIGGER injected_fault BEFORE INSERT ON outbox "
+            f"WHEN NEW.body LIKE '{like}' BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+        drop = ["DROP TRIGGER injected_fault"]
+    try:
+        yield
+    finally:
+        if chat.svc.db.dialect == "postgresql":
+            with psycopg.connect(str(chat.database), autocommit=True) as c:
+                for sql in drop:
+                    c.execute(sql)
+        else:
+            for sql in drop:
+                chat.svc.db.conn().execute(sql)
+
+
+def _counted(chat: Chat, command: str) -> float:
+    value = chat.svc.metrics.commands.labels(command, "run")._value.get()  # type: ignore[union-attr]
+    return float(value)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_state_messages_jobs_and_metrics_roll_back_together(backend: str, make_chat,
+                                                            pg_make_chat) -> None:
+    chat = (make_chat if backend == "sqlite" else pg_make_chat)()
+    svc, when = chat.svc, chat.clock.now() + timedelta(hours=1)
+    with pytest.raises(Injected), svc.db.tx():
+        svc.audit.append("U0ALICE", "command", "/probe", {"n": 1})
+        post_message(svc, "decided by the transition", None, CH)
+        svc.scheduler.add_once("probe-job", when, "sync.expire", plan_id="none")
+        raise Injected   # e.g. the process dies here
+    chat.wait()
+    assert chat.audit("command") == [] and _counted(chat, "/probe") == 0
+    assert svc.outbox.store.counts() == {} and chat.messages == []
+    assert "probe-job" not in [j for j, _, _ in svc.scheduler.jobs()]
+
+    with svc.db.tx():
+        svc.audit.append("U0ALICE", "command", "/probe", {"n": 2})
+        post_message(svc, "decided by the transition", None, CH)
+        svc.scheduler.add_once("probe-job", when, "sync.expire", plan_id="none")
+    chat.wait()
+    assert [e.payload["n"] for e in chat.audit("command")] == [2]
+    assert _counted(chat, "/probe") == 1
+    assert [m.text for m in chat.messages] == ["decided by the transition"]
+    assert "probe-job" in [j for j, _, _ in svc.scheduler.jobs()]
+
+
+def test_refreshes_inside_and_outside_transactions_never_deadlock(tmp_path: Path,
+                                                                  make_chat) -> None:
+    src, dst = setup_repos(tmp_path)
+    chat = make_chat(config(src, dst))
+    chat.command("U0ALICE", "/sync plan docs")
+    pid = plan_msg(chat).rendered.split()[1]
+    svc, store = chat.svc, flow.store(chat.svc)
+
+    def transitions() -> None:
+        for i in range(40):
+            with svc.db.tx():
+                store.set_result(pid, f"note {i}")
+                flow.refresh_message(svc, pid)
+
+    def refreshes() -> None:
+        for _ in range(40):
+            flow.refresh_message(svc, pid)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (transitions, refreshes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a refresh deadlocked with a transition"
+    chat.wait()   # the update queued last (the one Slack keeps) renders the latest state
+    last = svc.outbox.store.db.conn().execute(
+        "SELECT body FROM outbox WHERE op = 'update' ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert last == flow.message_text(svc, store.get(pid)) == plan_msg(chat).text  # type: ignore[arg-type]
