@@ -8,47 +8,24 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from bot.errors import NotFound, Refused, RelbotError, UsageError
-from bot.messages import rendering
-from bot.release import begin, freeze, publish, steps
+from bot.release import begin, freeze, publish, steps, tagging
 from bot.release import checks as ck
 from bot.release import evidence as ev
+from bot.release import gate as gt
 from bot.release import service as rs
 from bot.release import version as vs
-from bot.render.release import release_blocks, summary
+from bot.release.message import blocks_for, refresh
+from bot.render.common import section
+from bot.render.release import gate_lines, summary
 from handlers import modals
-from handlers.base import CommandContext, Reply, SubcommandSpec, post_message, update_message
+from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
-
-
-def blocks_for(svc: Services, row: Any) -> list[dict[str, Any]]:
-    """The release message's blocks for ``row`` as it is now."""
-    feats = freeze.note(svc, row)
-    return release_blocks(row, rs.blockers(svc, row) if row.status == "active" else [],
-                          vs.CADENCE.get(row.bump, ""), rs.lock_note(svc, row),
-                          rs.manual(svc, row), [feats] if feats else [])
-
-
-def refresh(svc: Services, row: Any, thread_note: str | None = None) -> None:
-    """Post or update the one release message; details go to its thread. The state is read,
-    rendered and queued under the message's rendering lock: of two concurrent refreshes the
-    update queued last (the one Slack keeps) shows the later state, and only one posts."""
-    with rendering(svc, f"release:{row.id}"):
-        row = rs.store(svc).get(row.id)
-        blocks = blocks_for(svc, row)
-        if row.ts:
-            update_message(svc, row.channel, row.ts, summary(row), blocks)
-        else:
-            channel = svc.config.current.channel
-            ts = post_message(svc, summary(row), blocks, channel)
-            rs.store(svc).set_message(row.id, channel, ts)
-            row.channel, row.ts = channel, ts
-    if thread_note:
-        post_message(svc, thread_note, None, row.channel, thread_ts=row.ts)
+__all__ = ["SUBCOMMANDS", "blocks_for", "refresh", "register", "setup"]
 
 
 def _target(ctx: CommandContext) -> Any:
@@ -98,21 +75,22 @@ def status(ctx: CommandContext) -> Reply:
     feats = freeze.note(ctx.svc, row)
     if feats:
         text += f"\n:warning: {feats}"
-    return Reply(text, blocks_for(ctx.svc, row))
+    blocks = blocks_for(ctx.svc, row)
+    if row.status == "active":   # the verdicts `/release advance` refuses on
+        lines = gate_lines(row.step, gt.next_step(row), gt.gate(ctx.svc, row).verdicts())
+        text += f"\n{lines}"
+        blocks.append(section(lines))
+    return Reply(text, blocks)
 
 
 def advance(ctx: CommandContext) -> str:
     row = _target(ctx)
     try:
         new, moved = steps.advance(ctx.svc, row, ctx.cmd.user)
-    finally:
-        refresh(ctx.svc, row)
+    except Exception:
+        refresh(ctx.svc, row)        # the re-run checks show even when the step stays
+        raise
     note = f" ({moved})" if moved else ""
-    refresh(ctx.svc, new, f"<@{ctx.cmd.user}> moved {row.step} → {new.step}{note}")
-    if new.step == "Post-Release" and new.tag_name:
-        text = steps.tagged_text(new)
-        post_message(ctx.svc, text, None, new.channel, thread_ts=new.ts)
-        post_message(ctx.svc, text, None, new.channel)
     published = publish.publish(ctx.svc, new, ctx.cmd.user) \
         if new.step == "Post-Release" else None  # left Execution: the code host's release
     if published:
@@ -153,8 +131,7 @@ def recheck_job(svc: Services, release_id: int) -> None:
 def abort(ctx: CommandContext) -> str:
     row = _target(ctx)
     reason = ctx.cmd.rest(1) if ctx.cmd.arg(0) and _VERSION.match(ctx.cmd.arg(0)) else ""
-    row = rs.abort(ctx.svc, row, ctx.cmd.user, reason)
-    refresh(ctx.svc, row, f"<@{ctx.cmd.user}> aborted: {reason}")
+    row = steps.abort(ctx.svc, row, ctx.cmd.user, reason)
     return f"Aborted {row.product} {row.version}: {reason}"
 
 
@@ -181,7 +158,7 @@ def check(ctx: CommandContext) -> str:
 
 def rc(ctx: CommandContext) -> str:
     row = _target(ctx)
-    text = steps.cut_rc(ctx.svc, row, ctx.cmd.user)
+    text = tagging.cut_rc(ctx.svc, row, ctx.cmd.user)
     refresh(ctx.svc, row, text)
     return text
 

@@ -46,14 +46,15 @@ class CadenceStore:
 
 
 def active_releases(db: Database) -> list[dict]:
-    """Active releases from the release feature's table, or [] if it is not there."""
+    """Active releases (id, product, version, step...) as the release store reads them
+    (their status is their action's), or [] if its tables are not there."""
+    from storage.release import active_rows
+
     try:
-        with db.tx() as conn:
-            rows = conn.execute("SELECT * FROM releases WHERE status = 'active' "
-                                "ORDER BY id DESC").fetchall()
+        with db.tx():
+            return active_rows(db)
     except database_errors():
         return []
-    return [dict(r) for r in rows]
 
 
 def failing_checks(db: Database, release_id: int) -> list[str]:

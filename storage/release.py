@@ -1,4 +1,12 @@
-"""Release records and check results (all release SQL lives here)."""
+"""Release records and check results (all release SQL lives here).
+
+A release's status is its action's (``actions`` row ``release:<id>``, kind ``release``): the
+step it is at while active, ``released`` or ``aborted`` once finished; the action's
+``exclusive`` slot ``release:<product>`` keeps one active release per product. Every read
+here joins ``actions`` for it. The ``releases.step`` and ``releases.status`` columns are unused
+since migration 4 (kept, empty for newer rows: migrations only add, so an older replica still
+opens the schema); ``steps`` keeps when each step was entered.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,24 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.actions import ActionStore
 from storage.db import Database
-from storage.dialect import integrity_errors
+from storage.dialect import PerDialect, integrity_errors
 
-MIGRATIONS = [
+_BACKFILL = """
+INSERT INTO actions(id, kind, subject, digest, status, active, exclusive, parent, created,
+                    updated)
+SELECT 'release:' || CAST(id AS VARCHAR), 'release', CAST(id AS VARCHAR), commit_sha,
+       CASE WHEN status = 'active' THEN step ELSE status END,
+       CASE WHEN status = 'active' THEN 1 ELSE 0 END,
+       'release:' || product, NULL, COALESCE({entered}, ''), COALESCE({step_at}, '')
+FROM releases
+WHERE NOT EXISTS (SELECT 1 FROM actions a WHERE a.kind = 'release'
+                  AND a.subject = CAST(releases.id AS VARCHAR));
+DROP INDEX releases_one_active;
+"""
+
+MIGRATIONS: list[str | PerDialect] = [
     """
     CREATE TABLE releases (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,6 +75,13 @@ MIGRATIONS = [
     ALTER TABLE releases ADD COLUMN tag_remote TEXT NOT NULL DEFAULT '';
     ALTER TABLE releases ADD COLUMN start_reason TEXT NOT NULL DEFAULT '';
     """,
+    # the status moves to the release's action (issue 11): one action per existing release
+    # (active: its step; finished: released/aborted), created when its step was entered
+    PerDialect(sqlite=_BACKFILL.format(
+        entered="json_extract(steps, '$.\"Feature Freeze\"')",
+        step_at="json_extract(steps, '$.\"' || step || '\"')"),
+        postgresql=_BACKFILL.format(entered="(steps::json ->> 'Feature Freeze')",
+                                    step_at="(steps::json ->> step)")),
 ]
 
 
@@ -73,6 +102,10 @@ class CheckRow:
 
 @dataclass
 class ReleaseRow:
+    """A release as stored; ``step`` and ``status`` come from its action (``status`` is
+    ``active``, ``released`` or ``aborted``; ``step`` the step it is at, ``Released``, or for
+    an aborted release the step it was aborted at)."""
+
     id: int
     product: str
     version: str
@@ -95,66 +128,104 @@ class ReleaseRow:
     start_reason: str = ""
 
 
+_SELECT = ("SELECT r.*, a.status AS action_status, a.active AS action_active FROM releases r "
+           "JOIN actions a ON a.kind = 'release' AND a.subject = CAST(r.id AS VARCHAR)")
+
+
+def state(action_status: str, active: bool, steps: dict[str, str]) -> tuple[str, str]:
+    """``(step, status)`` of a release whose action is in ``action_status``."""
+    if active:
+        return action_status, "active"
+    if action_status == "released":
+        return "Released", "released"
+    return (list(steps)[-1] if steps else ""), action_status
+
+
+def active_rows(db: Database) -> list[dict[str, Any]]:
+    """The active releases' own columns and ``step`` (their action's status), newest first:
+    for readers outside the release feature (reminders, App Home)."""
+    rows = db.conn().execute(
+        "SELECT r.id, r.product, r.version, r.bump, a.status AS step, r.starter, "
+        "r.commit_sha, r.channel, r.ts FROM releases r JOIN actions a ON a.kind = 'release' "
+        "AND a.subject = CAST(r.id AS VARCHAR) WHERE a.active = 1 ORDER BY r.id DESC")
+    return [dict(r) for r in rows.fetchall()]
+
+
 class ReleaseStore:
     """Persistence for releases; creation is atomic so one of two racers wins."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        ActionStore(db)     # the status lives there: its table first (migration 4 fills it)
         db.migrate("release", MIGRATIONS)
 
     def create(self, product: str, version: str, bump: str, step: str, starter: str,
-               commit: str, at: str, checks: dict[str, str], reason: str = "") -> ReleaseRow:
-        """Insert an active release; raise Conflict naming what is in the way."""
+               commit: str, at: str, checks: dict[str, str], reason: str = "") -> int:
+        """Insert a release entering ``step`` and return its id; raise Conflict naming what is
+        in the way. The caller creates its action in the same transaction (the action holds
+        the status and the product's one active slot)."""
         with self.db.tx() as c:
-            other = c.execute("SELECT version, status FROM releases WHERE product = ? AND "
-                              "(version = ? OR status = 'active')", (product, version)).fetchone()
+            other = self.conflict(product, version)
             if other:
-                raise Conflict(f"{product} {other['version']} is already {other['status']}")
+                raise Conflict(other)
             try:
                 cur = c.execute(
                     "INSERT INTO releases(id, product, version, bump, step, status, starter, "
                     "commit_sha, start_commit, steps, start_reason) "
                     "VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM releases),"
-                    " ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id",
-                    (product, version, bump, step, starter, commit, commit,
+                    " ?, ?, ?, '', '', ?, ?, ?, ?, ?) RETURNING id",
+                    (product, version, bump, starter, commit, commit,
                      json.dumps({step: at}), reason))
             except integrity_errors():
                 raise Conflict(f"{product} {version} is already being released") from None
-            rid = cur.fetchone()[0]
+            rid = int(cur.fetchone()[0])
             for cid, result in checks.items():
                 c.execute("INSERT INTO release_checks(release_id, check_id, result) "
                           "VALUES (?, ?, ?)", (rid, cid, result))
-        got = self.get(int(rid))
-        assert got is not None
-        return got
+        return rid
+
+    def conflict(self, product: str, version: str) -> str | None:
+        """What keeps ``product`` ``version`` from starting: the same version on record, or
+        the product's active release (``api 1.3.0 is already active``); None when nothing."""
+        r = self.db.conn().execute(
+            "SELECT r.version, a.status, a.active FROM releases r JOIN actions a ON a.kind = "
+            "'release' AND a.subject = CAST(r.id AS VARCHAR) WHERE r.product = ? AND "
+            "(r.version = ? OR a.active = 1) ORDER BY CASE WHEN r.version = ? THEN 0 ELSE 1 "
+            "END LIMIT 1", (product, version, version)).fetchone()
+        if r is None:
+            return None
+        return f"{product} {r['version']} is already " + \
+            ("active" if r["active"] else r["status"])
 
     def get(self, rid: int) -> ReleaseRow | None:
-        r = self.db.conn().execute("SELECT * FROM releases WHERE id = ?", (rid,)).fetchone()
+        r = self.db.conn().execute(_SELECT + " WHERE r.id = ?", (rid,)).fetchone()
         return self._load(r) if r else None
 
     def by_message(self, channel: str, ts: str) -> ReleaseRow | None:
         """The release whose message is ``channel``/``ts`` (what a click was made on)."""
-        r = self.db.conn().execute("SELECT * FROM releases WHERE channel = ? AND ts = ? "
-                                   "AND ts <> ''", (channel, ts)).fetchone()
+        r = self.db.conn().execute(_SELECT + " WHERE r.channel = ? AND r.ts = ? AND r.ts <> ''",
+                                   (channel, ts)).fetchone()
         return self._load(r) if r else None
 
     def find(self, product: str | None, version: str | None) -> ReleaseRow | None:
         """By version (latest if product None), else the newest active release."""
-        sql, args = "SELECT * FROM releases WHERE 1=1", []
+        sql, args = _SELECT + " WHERE 1=1", []
         if product:
-            sql += " AND product = ?"
+            sql += " AND r.product = ?"
             args.append(product)
         if version:
-            sql += " AND version = ?"
+            sql += " AND r.version = ?"
             args.append(version)
         else:
-            sql += " AND status = 'active'"
-        r = self.db.conn().execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+            sql += " AND a.active = 1"
+        r = self.db.conn().execute(sql + " ORDER BY r.id DESC LIMIT 1", args).fetchone()
         return self._load(r) if r else None
 
     def released(self, product: str) -> list[str]:
         rows = self.db.conn().execute(
-            "SELECT version FROM releases WHERE product = ? AND status = 'released'", (product,))
+            "SELECT r.version FROM releases r JOIN actions a ON a.kind = 'release' AND "
+            "a.subject = CAST(r.id AS VARCHAR) WHERE r.product = ? AND a.status = 'released'",
+            (product,))
         return [r["version"] for r in rows]
 
     def set_check(self, rid: int, cid: str, result: str, actor: str, at: str, evidence: str,
@@ -178,11 +249,11 @@ class ReleaseStore:
 
     def last(self, product: str | None) -> ReleaseRow | None:
         """The newest release (any status), of ``product`` when given."""
-        sql, args = "SELECT * FROM releases", []
+        sql, args = _SELECT, []
         if product:
-            sql += " WHERE product = ?"
+            sql += " WHERE r.product = ?"
             args.append(product)
-        r = self.db.conn().execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        r = self.db.conn().execute(sql + " ORDER BY r.id DESC LIMIT 1", args).fetchone()
         return self._load(r) if r else None
 
     def all_versions(self, product: str) -> list[str]:
@@ -194,25 +265,24 @@ class ReleaseStore:
     def releases_of(self, product: str) -> list[ReleaseRow]:
         """Every release of ``product``, oldest first."""
         rows = self.db.conn().execute(
-            "SELECT * FROM releases WHERE product = ? ORDER BY id", (product,)).fetchall()
+            _SELECT + " WHERE r.product = ? ORDER BY r.id", (product,)).fetchall()
         return [self._load(r) for r in rows]
 
     def set_message(self, rid: int, channel: str, ts: str) -> None:
         with self.db.tx() as c:
             c.execute("UPDATE releases SET channel = ?, ts = ? WHERE id = ?", (channel, ts, rid))
 
-    def move(self, rid: int, from_step: str, to_step: str, at: str, status: str = "active",
-             reason: str = "") -> bool:
-        """Compare-and-set the step; only one caller moves a release."""
+    def record_step(self, rid: int, step: str, at: str, reason: str | None = None) -> None:
+        """Note when ``step`` was entered (and, on abort, why). The release's action moves in
+        the same transaction (the caller's): this is not the status."""
         with self.db.tx() as c:
-            r = c.execute("SELECT steps FROM releases WHERE id = ? AND step = ? AND "
-                          "status = 'active'", (rid, from_step)).fetchone()
-            if not r:
-                return False
-            steps = {**json.loads(r["steps"]), to_step: at}
-            c.execute("UPDATE releases SET step = ?, status = ?, steps = ?, reason = ? "
-                      "WHERE id = ?", (to_step, status, json.dumps(steps), reason, rid))
-        return True
+            r = c.execute("SELECT steps FROM releases WHERE id = ?", (rid,)).fetchone()
+            steps = {**json.loads(r["steps"]), step: at}
+            if reason is None:
+                c.execute("UPDATE releases SET steps = ? WHERE id = ?", (json.dumps(steps), rid))
+            else:
+                c.execute("UPDATE releases SET steps = ?, reason = ? WHERE id = ?",
+                          (json.dumps(steps), reason, rid))
 
     def set_notes(self, rid: int, digest: str, commit: str = "") -> None:
         with self.db.tx() as c:
@@ -220,9 +290,11 @@ class ReleaseStore:
                       (digest, commit, rid))
 
     def _load(self, r: Any) -> ReleaseRow:
-        row = ReleaseRow(r["id"], r["product"], r["version"], r["bump"], r["step"], r["status"],
-                         r["starter"], r["commit_sha"], r["channel"], r["ts"],
-                         json.loads(r["steps"]), r["notes_digest"], r["reason"],
+        steps = json.loads(r["steps"])
+        step, status = state(r["action_status"], bool(r["action_active"]), steps)
+        row = ReleaseRow(r["id"], r["product"], r["version"], r["bump"], step, status,
+                         r["starter"], r["commit_sha"], r["channel"], r["ts"], steps,
+                         r["notes_digest"], r["reason"],
                          start_commit=r["start_commit"], notes_commit=r["notes_commit"],
                          tag_name=r["tag_name"], tag_object=r["tag_object"],
                          tag_remote=r["tag_remote"], start_reason=r["start_reason"])

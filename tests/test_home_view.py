@@ -46,8 +46,11 @@ def _open(chat):  # type: ignore[no-untyped-def]
 
 def test_home_shows_cycle_milestones_releases_and_waiting_approvals(make_chat) -> None:  # type: ignore[no-untyped-def]
     chat = make_chat(CONFIG, clock=FakeClock("2026-01-13T10:00:00+00:00"))
-    ReleaseStore(chat.svc.db).create("api", "2.0.0", "major", "rc", "U0ALICE", "abc123",
-                                     "2026-01-13T09:00:00Z", {"RL-01": "fail", "RL-02": "pass"})
+    with chat.svc.db.tx():      # a release at RC: its row and its action (the status)
+        rid = ReleaseStore(chat.svc.db).create("api", "2.0.0", "major", "RC", "U0ALICE",
+                                               "abc123", "2026-01-13T09:00:00Z",
+                                               {"RL-01": "fail", "RL-02": "pass"})
+        chat.svc.actions.create("release", str(rid), "RC", exclusive="release:api")
     ts = chat.svc.client.chat_postMessage(channel="C0RELEASES", text="sync plan")["ts"]
     chat.svc.approvals.open(kind="sync", subject="docs", evidence_id="EV-1", digest="d",
                             channel="C0RELEASES", ts=ts, requester="U0ALICE",
@@ -55,13 +58,13 @@ def test_home_shows_cycle_milestones_releases_and_waiting_approvals(make_chat) -
     text = _open(chat)
     check_golden("home.txt", text)
     assert "stabilization week: yes" in text
-    assert "api 2.0.0: step rc" in text and "sync docs" in text
+    assert "api 2.0.0: step RC" in text and "sync docs" in text
 
     # a reminder mentions the release in flight
     chat.clock.set(chat.clock.now().replace(day=15, hour=13, minute=0))
     run_pending(chat.svc)
     chat.wait()
-    assert chat.last().text == ("Release day for 2.0.0 (step rc, failing: RL-01); "
+    assert chat.last().text == ("Release day for 2.0.0 (step RC, failing: RL-01); "
                                 "U0ALICE, U0BOB, @release-managers.")
 
 

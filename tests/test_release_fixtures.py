@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.git import git
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 
 def commit(repo: Path, msg: str, files: dict[str, str] | None = None) -> str:
@@ -42,3 +46,15 @@ releases:
       repo: {repo}
       default: true
 {product_extra}{extra}"""
+
+
+def jump(svc: Services, version: str, to: str) -> None:
+    """Test set-up: move the release's action to ``to`` (a step or ``released``) through its
+    status machine's own moves, skipping the gates (what many advances would do)."""
+    from bot.release import service as rs
+    from bot.release.checks import STEPS
+
+    row = rs.find(svc, version)
+    path = [*STEPS, "released"]
+    for status in path[path.index(row.step) + 1:path.index(to) + 1]:
+        assert svc.actions.move("release", str(row.id), status)

@@ -10,7 +10,7 @@ import yaml
 from bot.git import git
 from bot.release import evidence as ev
 from bot.release import service as rs
-from tests.test_release_fixtures import commit, config, make_repo
+from tests.test_release_fixtures import commit, config, jump, make_repo
 
 
 def _ready_repo(tmp_path: Path, msgs: tuple[str, ...] = ("feat: users endpoint",
@@ -91,7 +91,7 @@ def test_major_requires_rl07_and_waive(tmp_path: Path, make_chat) -> None:
     assert "2.0.0 (major)" in said.text
     row = rs.find(chat.svc, "2.0.0")
     assert row.checks["RL-07"].result == "pending"
-    rs.store(chat.svc).move(row.id, "Feature Freeze", "Validation", "2026-11-24T10:00:00Z")
+    jump(chat.svc, "2.0.0", "Validation")
     said = chat.command("U0ALICE", "/release advance")
     assert "RL-07 Rollback tested is pending" in said.text
     chat.command("U0ALICE", "/release waive RL-07 tested in staging drill 2026-11-20")

@@ -10,7 +10,7 @@ from bot.cadence.reminders import run_pending
 from bot.clock import FakeClock
 from bot.git import git
 from bot.release import service as rs
-from tests.test_release_fixtures import commit, config, make_repo
+from tests.test_release_fixtures import commit, config, jump, make_repo
 
 CALENDAR = """\
 calendar:
@@ -92,8 +92,7 @@ def test_a_final_on_another_commit_keeps_nothing(tmp_path: Path, make_chat) -> N
     chat = make_chat(config(repo))
     chat.command("U0ALICE", "/release start rc")
     chat.command("U0BOB", "/release waive RL-01 ok")
-    row = rs.find(chat.svc, "1.3.0-rc.1")
-    rs.store(chat.svc).move(row.id, row.step, "Released", "2026-11-24T10:00:00Z", "released")
+    jump(chat.svc, "1.3.0-rc.1", "released")
     commit(repo, "fix: after rc")
     said = chat.command("U0ALICE", "/release start final")
     assert "Started api 1.3.0" in said.text and "kept" not in said.text

@@ -282,13 +282,51 @@ def test_actions_move_joins_the_callers_transaction(db: Database) -> None:
     assert got is not None and got.status == "planned"      # rolled back together
 
 
-def test_releases_unique_version(db: Database) -> None:
+def test_release_status_is_its_action_and_one_active_per_product(db: Database) -> None:
     st = ReleaseStore(db)
-    r = st.create("api", "1.2.0", "minor", "freeze", "U0ALICE", "abc", NOW, {"RL-01": "pending"})
-    assert r.checks["RL-01"].result == "pending"
-    with pytest.raises(ReleaseConflict):
-        st.create("api", "1.3.0", "minor", "freeze", "U0ALICE", "abc", NOW, {})
-    assert st.move(r.id, "freeze", "rc", NOW) and not st.move(r.id, "freeze", "rc", NOW)
+    acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+
+    def start(product: str, version: str) -> int:
+        with db.tx():   # the row and its action commit together
+            rid = st.create(product, version, "minor", "Feature Freeze", "U0ALICE", "abc", NOW,
+                            {"RL-01": "pending"})
+            acts.create("release", str(rid), "Feature Freeze", digest="abc",
+                        exclusive=f"release:{product}")
+        return rid
+
+    rid = start("api", "1.2.0")
+    r = st.get(rid)
+    assert r is not None and (r.step, r.status) == ("Feature Freeze", "active")
+    assert r.checks["RL-01"].result == "pending" and r.steps == {"Feature Freeze": NOW}
+    with pytest.raises(ReleaseConflict, match="api 1.2.0 is already active"):
+        st.create("api", "1.3.0", "minor", "Feature Freeze", "U0ALICE", "abc", NOW, {})
+    # a creator that got past the check is refused by the action's slot; its row goes too
+    with pytest.raises(SlotTaken), db.tx():
+        other = st.create("web", "1.0.0", "minor", "Feature Freeze", "U0BOB", "def", NOW, {})
+        acts.create("release", str(other), "Feature Freeze", exclusive="release:api")
+    assert st.find("web", "1.0.0") is None
+    # the one compare-and-set: of two moves from Feature Freeze exactly one happens
+    assert acts.move("release", str(rid), "RC", only_from=["Feature Freeze"])
+    assert not acts.move("release", str(rid), "RC", only_from=["Feature Freeze"])
+    with pytest.raises(IllegalMove):
+        acts.move("release", str(rid), "Execution", only_from=["RC"])
+    st.record_step(rid, "RC", "2026-11-24T10:00:00Z")
+    assert st.find("api", None).step == "RC"
+    assert st.by_message("C1", "") is None
+    assert acts.move("release", str(rid), "aborted", only_from=["RC"])
+    st.record_step(rid, "RC", "2026-11-24T11:00:00Z", "wrong branch")
+    r = st.get(rid)
+    assert (r.step, r.status, r.reason) == ("RC", "aborted", "wrong branch")
+    assert st.find("api", None) is None and st.released("api") == []
+    assert st.conflict("api", "1.2.0") == "api 1.2.0 is already aborted"
+    # the slot is free again; a release that is closed is `released` at step Released
+    nxt = start("api", "1.3.0")
+    for status in ("RC", "Validation", "Execution", "Post-Release", "released"):
+        assert acts.move("release", str(nxt), status)
+    assert (st.get(nxt).step, st.get(nxt).status) == ("Released", "released")
+    assert st.released("api") == ["1.3.0"] and st.all_versions("api") == ["1.2.0", "1.3.0"]
+    assert [x.version for x in st.releases_of("api")] == ["1.2.0", "1.3.0"]
+    assert st.last("api").version == "1.3.0" and st.find(None, "1.2.0").status == "aborted"
 
 
 def test_sync_log_upsert(db: Database) -> None:

@@ -67,5 +67,16 @@ ROLLBACK = _machine("rollback", {
 """Exactly the moves ``bot/rollback`` makes (each ``svc.actions.move`` call names its
 sources); created ``executing`` (RB-IMM) or ``awaiting-approval`` (RB-PLN, Config)."""
 
-MACHINES: dict[str, Machine] = {m.kind: m for m in (SYNC, ROLLBACK)}
+RELEASE_STEPS = ("Feature Freeze", "RC", "Validation", "Execution", "Post-Release")
+"""A release's status while it is active is the step it is at (``bot.release.checks.STEPS``)."""
+
+RELEASE = _machine("release", {
+    **{step: {nxt, "aborted"} for step, nxt in zip(RELEASE_STEPS, RELEASE_STEPS[1:],
+                                                     strict=False)},
+    "Post-Release": {"released", "aborted"},
+}, finished={"released", "aborted"})
+"""Forward one step at a time (``/release advance``); ``/release abort`` from any active step;
+leaving Post-Release closes it as ``released``."""
+
+MACHINES: dict[str, Machine] = {m.kind: m for m in (SYNC, ROLLBACK, RELEASE)}
 """Every kind of gated action by name."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from bot.actions.gates import APPROVAL, FRESH, LEASE, NOT_FROZEN, WINDOW, Verdict
+from bot.actions.gates import APPROVAL, CHECKS, FRESH, LEASE, NOT_FROZEN, WINDOW, Verdict
 from bot.approvals import ApprovalState
 from storage.locks import Freeze, Lease
 
@@ -54,3 +55,11 @@ def window_reached(window: datetime | None, now: datetime, shown: str = "") -> V
     if window is None or now >= window:
         return Verdict(WINDOW, True, "no window" if window is None else f"reached ({shown})")
     return Verdict(WINDOW, False, f"runs at {shown or window.isoformat()}")
+
+
+def checks_pass(failing: Sequence[str], commit: str, *, refusal: str = "") -> Verdict:
+    """The checks gating this step hold on ``commit`` (a release's candidate); ``failing``
+    says, one line each, which do not, why and who can clear them."""
+    if not failing:
+        return Verdict(CHECKS, True, f"every gating check holds on {commit[:7]}")
+    return Verdict(CHECKS, False, "; ".join(failing), refusal=refusal)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import semver
 
+from bot.actions.record import SlotTaken
 from bot.cadence import calendar as calmod
 from bot.cadence.loader import effective
 from bot.clock import iso
@@ -127,17 +128,25 @@ def _create(svc: Services, actor: str, p: Product, new: semver.Version, kind: st
             reason: str) -> ReleaseRow:
     sha = rs.resolve(p)
     try:
-        return rs.store(svc).create(p.name, str(new), kind, ck.STEPS[0], actor, sha,
-                                    iso(svc.clock.now()), ck.initial(kind), reason)
-    except Conflict as exc:
-        svc.audit.append(actor, "release.start.refused", f"{p.name}@{new}", {"reason": str(exc)})
-        if str(exc) == f"{p.name} {new} is already aborted":  # version numbers are not reused
+        with svc.db.tx():       # the release and its action (status, one active per product)
+            rid = rs.store(svc).create(p.name, str(new), kind, ck.STEPS[0], actor, sha,
+                                       iso(svc.clock.now()), ck.initial(kind), reason)
+            svc.actions.create("release", str(rid), ck.STEPS[0], digest=sha,
+                               exclusive=rs.slot(p.name))
+    except (Conflict, SlotTaken) as exc:
+        why = str(exc) if isinstance(exc, Conflict) else \
+            rs.store(svc).conflict(p.name, str(new)) or str(exc)
+        svc.audit.append(actor, "release.start.refused", f"{p.name}@{new}", {"reason": why})
+        if why == f"{p.name} {new} is already aborted":  # version numbers are not reused
             nxt = (f"{vs.stage(new)}" if new.prerelease else str(vs.next_version(new, 'patch')))
             raise Refused(f"cannot start {p.name} {new}: it was aborted and a version is not "
                           f"reused; start the next one: `/release start {p.name} "
                           f"{nxt}`") from None
-        raise Refused(f"cannot start {p.name} {new}: {exc} (one active release per product)")\
+        raise Refused(f"cannot start {p.name} {new}: {why} (one active release per product)")\
             from None
+    row = rs.store(svc).get(rid)
+    assert row is not None
+    return row
 
 
 def carry_over(svc: Services, row: ReleaseRow, actor: str) -> list[str]:

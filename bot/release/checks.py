@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.actions.machine import RELEASE_STEPS
 from bot.clock import Clock, SystemClock
 from bot.errors import CommandFailed
 from bot.git import git
@@ -24,7 +25,8 @@ from bot.integrations import codehost
 from bot.integrations.http import Timing
 from bot.release.config import Product
 
-STEPS = ("Feature Freeze", "RC", "Validation", "Execution", "Post-Release")
+STEPS = RELEASE_STEPS
+"""The steps of a release, in order (the statuses of an active release's action)."""
 NAMES = {
     "RL-01": "All PRs merged",
     "RL-02": "Gates pass (G-REL)",

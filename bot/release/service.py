@@ -26,6 +26,11 @@ def store(svc: Services) -> ReleaseStore:
     return svc.releases
 
 
+def slot(product_name: str) -> str:
+    """The ``exclusive`` slot of a product's releases: one active release per product."""
+    return f"release:{product_name}"
+
+
 def product(svc: Services, name: str | None) -> Product:
     """The release product ``name`` (or the default), its repo resolved against the config
     file's directory like every other path in the config."""
@@ -249,16 +254,6 @@ def lock_note(svc: Services, row: ReleaseRow) -> str | None:
     if fr is None:
         return None
     return f"{fr.describe()}. {row.product} {row.version} will not enter {held} until then."
-
-
-def abort(svc: Services, row: ReleaseRow, actor: str, reason: str) -> ReleaseRow:
-    """Abort an active release with a reason (audited); Refused when it is already over."""
-    if not reason:
-        raise UsageError("usage: /release abort VERSION reason")
-    if not store(svc).move(row.id, row.step, row.step, iso(svc.clock.now()), "aborted", reason):
-        raise Refused(f"{row.product} {row.version} is {row.status}, nothing to abort")
-    svc.audit.append(actor, "release.abort", subject(row), {"step": row.step, "reason": reason})
-    return store(svc).get(row.id)  # type: ignore[return-value]
 
 
 def draft_notes(svc: Services, row: ReleaseRow, actor: str) -> tuple[str, Path, Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from bot.release import checks as ck
@@ -44,6 +44,13 @@ def _head(row: Any, cadence: str) -> str:
     if getattr(row, "start_reason", ""):
         text += f"\nreason: {row.start_reason}"
     return f"{text}\n{steps} · status: *{row.status}*"
+
+
+def gate_lines(step: str, nxt: str, verdicts: Iterable[Any]) -> str:
+    """``Leaving RC for Validation:`` and one line per requirement of the advance's gate, as
+    ``/release status`` shows them (the verdicts ``/release advance`` refuses on)."""
+    return f"Leaving {step} for {nxt}:" + "".join(
+        f"\n• {v.name}: {'yes' if v.ok else 'no'} — {v.text}" for v in verdicts)
 
 
 def release_blocks(row: Any, blockers: list[tuple[str, str, str]], cadence: str,
