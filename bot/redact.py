@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+_MEMO_SIZE, _MEMO_LEN = 4096, 16384  # remembered results per redactor; longest remembered
 MASK = "[REDACTED]"
 URL_MASK = "***@"
 HIDDEN = "(value hidden)"
@@ -43,8 +44,11 @@ _SECRET_KEY = re.compile(
 
 def is_secret_key(key: object) -> bool:
     """Does a mapping key look like it holds a secret (``db.password``, ``apiKey``, ...)?"""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _secret_name(key)
+
+
+@lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:  # structures repeat their keys ("type", "text", ...)
     return bool(_SECRET_KEY.search(_CAMEL.sub("_", key).lower()))
 
 
@@ -65,10 +69,24 @@ class Redactor:
         self._patterns = re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
         self._url = re.compile(_URL_USERINFO)
         self._named = re.compile(_NAMED_VALUE)
+        self._memo: dict[str, str] = {}
 
     def text(self, text: str) -> str:
-        """``text`` with every secret masked. Substring tests in C decide which of the
-        regular expressions can match at all (most strings need none of them)."""
+        """``text`` with every secret masked. A redactor never changes, so the result for a
+        string is remembered (messages repeat theirs: a block's text is also the message's
+        text, and every update of a message shows mostly what the last one did)."""
+        done = self._memo.get(text)
+        if done is None:
+            done = self._text(text)
+            if len(text) <= _MEMO_LEN:
+                if len(self._memo) >= _MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[text] = done
+        return done
+
+    def _text(self, text: str) -> str:
+        """Substring tests in C decide which of the regular expressions can match at all
+        (most strings need none of them)."""
         for v in self._literals:
             if v in text:
                 text = text.replace(v, MASK)

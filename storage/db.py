@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,9 @@ class Database:
         self._busy_ms = 30000
         self.writer = threading.RLock()
         self._migrate_lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        # Every open connection, held weakly: a thread that ends drops its own (it is closed
+        # once collected), so short-lived threads do not leak connections.
+        self._all: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
         self._trace: Callable[[str], None] | None = None
         conn = self.conn()
         self.unwritable: str | None = None  # why the last write failed as read-only
@@ -101,7 +104,7 @@ class Database:
                     raise DatabaseUnwritable(self.path, str(exc)) from None
                 raise
             self._local.conn = c
-            self._all.append(c)
+            self._all.add(c)
             if self._trace is not None:
                 c.set_trace_callback(self._trace)
         return c
@@ -303,7 +306,7 @@ class Database:
         return row["version"] if row else 0
 
     def close(self) -> None:
-        for c in self._all:
+        for c in list(self._all):
             try:
                 c.close()
             except sqlite3.Error:

@@ -106,12 +106,19 @@ class OutboxStore:
                       (key, content, json.dumps(fallback), filename, comment, now))
 
     def add_update(self, key: str, text: str, blocks: list[dict] | None, now: str) -> None:
-        """Queue an update of ``key``; older updates not yet started are superseded."""
-        with self._tx() as c:
-            c.execute("UPDATE outbox SET state = 'superseded', done_at = ? WHERE key = ? AND "
-                      "op = 'update' AND state = 'pending' AND lease_owner IS NULL",
-                      (now, key))
-            self._insert_op(c, key, "update", text, blocks, now)
+        """Queue an update of ``key``; older updates not yet started are superseded.
+
+        Two statements and no transaction of their own (they join the caller's): the insert
+        first, so a crash between them leaves both updates pending, which delivery
+        coalesces into the latest anyway."""
+        c = self.db.conn()
+        new = c.execute("INSERT INTO outbox(key, op, body, blocks, created) VALUES "
+                        "(?, 'update', ?, ?, ?) RETURNING id",
+                        (key, text, json.dumps(blocks) if blocks is not None else None, now)
+                        ).fetchall()[0][0]
+        c.execute("UPDATE outbox SET state = 'superseded', done_at = ? WHERE key = ? AND "
+                  "state = 'pending' AND op = 'update' AND lease_owner IS NULL AND id < ?",
+                  (now, key, new))
 
     def known(self, channel: str, ts: str, now: str) -> None:
         """Record a message Slack already has (posted before the outbox): key = its ts."""
@@ -179,14 +186,16 @@ class OutboxStore:
     def delivered(self, op: OpRow, ts: str | None, through: int, now: str) -> None:
         """``op`` reached Slack (a post's ts recorded); the updates of its message up to
         ``through`` are covered by what was sent."""
-        with self._tx() as c:
-            c.execute("UPDATE outbox SET state = 'sent', done_at = ?, lease_owner = NULL "
-                      "WHERE id = ?", (now, op.id))
-            if op.op == "post" and ts is not None:
-                c.execute("UPDATE outbox_messages SET ts = ? WHERE key = ?", (ts, op.key))
-            c.execute("UPDATE outbox SET state = 'superseded', done_at = ? WHERE key = ? AND "
-                      "op = 'update' AND state = 'pending' AND id <= ? AND id <> ?",
-                      (now, op.key, through, op.id))
+        mark = ("UPDATE outbox SET state = CASE WHEN id = ? THEN 'sent' ELSE 'superseded' END,"
+                " done_at = ?, lease_owner = CASE WHEN id = ? THEN NULL ELSE lease_owner END"
+                " WHERE id = ? OR (key = ? AND op = 'update' AND state = 'pending' AND id <= ?)")
+        args = (op.id, now, op.id, op.id, op.key, through)
+        if op.op != "post" or ts is None:
+            self.db.conn().execute(mark, args)  # one statement: no transaction needed
+            return
+        with self._tx() as c:  # the post's ts and its "sent" commit together
+            c.execute("UPDATE outbox_messages SET ts = ? WHERE key = ?", (ts, op.key))
+            c.execute(mark, args)
 
     def retry_later(self, op_id: int, error: str, not_before: float) -> None:
         """A retryable failure: count the attempt, free the lease, wait until ``not_before``."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from pathlib import Path
 
 from bot.clock import FakeClock
 from bot.delivery import make_delivery
@@ -41,14 +43,17 @@ def test_updates_coalesce_into_the_latest_and_a_queued_post_carries_it(chat: Cha
     chat.wait()
     assert [m.text for m in chat.messages] == ["v4"]
     assert len(chat.api.calls("chat.postMessage")) == 1 and chat.api.calls("chat.update") == []
+    assert chat.svc.outbox.store.counts() == {"sent": 1, "superseded": 3}  # the post covered them
 
     chat.svc.outbox.stop()                                  # now the message is in Slack
     for v in ("v5", "v6", "v7"):
         update_message(chat.svc, CH, key, v)
+    assert chat.svc.outbox.store.counts()["pending"] == 1   # each update supersedes the last
     chat.svc.outbox.start()
     chat.wait()
     assert [c.params["text"] for c in chat.api.calls("chat.update")] == ["v7"]
     assert chat.messages[0].text == "v7"
+    assert chat.svc.outbox.store.counts() == {"sent": 2, "superseded": 5}
 
 
 def test_replies_wait_for_their_parent_and_keep_their_order(chat: Chat) -> None:
@@ -188,3 +193,19 @@ def test_an_update_by_slack_ts_is_one_more_update_of_the_same_message(chat: Chat
     assert [c.params["text"] for c in chat.api.calls("chat.update")] == ["v3"]   # coalesced
     assert message_key(chat.svc, CH, ts) == key
     assert chat.svc.db.conn().execute("SELECT COUNT(*) FROM outbox_messages").fetchone()[0] == 1
+
+
+def test_deliveries_keep_their_threads_and_database_connections(chat: Chat) -> None:
+    """Each delivery runs on a kept thread: a thread per call opened (and SQLite parsed the
+    schema on) a new database connection every time, and left its file descriptors open."""
+    def fds() -> int:
+        return len(list(Path("/proc/self/fd").iterdir()))
+
+    chat.wait()
+    before = fds()
+    for i in range(30):
+        post_message(chat.svc, f"m{i}", None, CH)
+        chat.wait()
+    gc.collect()
+    assert [m.text for m in chat.messages][-30:] == [f"m{i}" for i in range(30)]
+    assert fds() - before < 10

@@ -10,6 +10,7 @@ beside it (up to ``PARALLEL``): a hung call holds up its own stream only. A perm
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ class Deliverer:
         self._renewed = 0.0                    # when our leases were last renewed
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._senders = _Senders(PARALLEL, "relbot-outbox-send")
 
     # --- running -----------------------------------------------------------------------
     def start(self) -> None:
@@ -63,6 +65,7 @@ class Deliverer:
             self._thread = None
         with self._cond:
             self._cond.wait_for(lambda: not self._inflight, timeout)
+        self._senders.close()
         try:
             self.store.release_leases(self.owner)
         except Exception:  # the database may already be closed
@@ -95,8 +98,9 @@ class Deliverer:
                 self._dirty = False
             try:
                 self._renew()
-                self.deliver_once()
-                wait = self._next_wait()
+                rows = self.store.pending()
+                self._deliver(rows)
+                wait = self._next_wait(rows)
             except Exception:
                 log.exception("outbox delivery pass failed")
                 wait = POLL
@@ -111,9 +115,12 @@ class Deliverer:
             self.store.renew_leases(self.owner, time.time() + LEASE)
             self._renewed = time.monotonic()
 
-    def _next_wait(self) -> float:
+    def _next_wait(self, rows: list[OpRow]) -> float:
+        """Until the next pass: the earliest backoff among ``rows`` (the pending rows this
+        pass read; a send that ends wakes the loop, which reads them again), a call in
+        flight turning slow, or the poll for other processes' rows."""
         now, mono = time.time(), time.monotonic()
-        waits = [r.not_before - now for r in self.store.pending() if r.not_before > now]
+        waits = [r.not_before - now for r in rows if r.not_before > now]
         with self._cond:   # when the call in flight becomes slow, others may start
             waits += [t + SLOW - mono for _, t, _ in self._inflight.values()]
         return max(0.01, min([POLL, *waits]))
@@ -130,10 +137,13 @@ class Deliverer:
         One call at a time, in order; only when the calls in flight have taken longer than
         ``SLOW`` does another stream's row start beside them (up to ``PARALLEL``), so a
         hung call delays its own stream only."""
+        return self._deliver(self.store.pending())
+
+    def _deliver(self, rows: list[OpRow]) -> int:
         if self.delivery is None:
             return 0
         started = 0
-        for send in self.plan(time.time()):
+        for send in sendable(rows, time.time(), self._slack_ts):
             with self._cond:
                 if self._stop or send.op.id in self._inflight:
                     continue
@@ -141,8 +151,7 @@ class Deliverer:
                     break
                 self._inflight[send.op.id] = (METHOD[send.op.op], time.monotonic(),
                                               send.op.channel)
-            threading.Thread(target=self._attempt, args=(send,), daemon=True,
-                             name="relbot-outbox-send").start()
+            self._senders.submit(self._attempt, send)
             started += 1
         return started
 
@@ -235,3 +244,47 @@ class Deliverer:
             with self._cond:
                 self._cond.wait(0.02)
         return True
+
+
+class _Senders:
+    """The threads that make the Slack calls: started as calls need them and kept while
+    idle (up to ``keep``), so each keeps its database connection (a thread per call opened
+    a new one, and SQLite parsed the schema on it, for every attempt). Every call gets a
+    thread of its own at once: one that hangs never holds up another."""
+
+    def __init__(self, keep: int, name: str) -> None:
+        self.keep, self.name = keep, name
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[Callable[[Send], None], Send] | None] = (
+            queue.SimpleQueue())
+        self._idle = 0          # threads waiting for work that no submit has claimed
+        self._closing = False
+
+    def submit(self, fn: Callable[[Send], None], send: Send) -> None:
+        """Run ``fn(send)`` on an idle thread, or on a new one."""
+        with self._lock:
+            self._closing = False
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._run, daemon=True, name=self.name).start()
+        self._queue.put((fn, send))
+
+    def close(self) -> None:
+        """Let the idle threads end (busy ones end when their call returns)."""
+        with self._lock:
+            self._closing = True
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            job[0](job[1])
+            with self._lock:
+                if self._closing or self._idle >= self.keep:
+                    return
+                self._idle += 1

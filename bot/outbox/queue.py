@@ -19,6 +19,9 @@ from bot.outbox.policy import TS_WAIT
 from bot.outbox.transport import Delivery
 from storage.outbox import OutboxStore
 
+KEY_PREFIXES = ("m-", "f-")
+"""How the keys of posts and of file uploads begin (Slack's ts never do: they are digits)."""
+
 
 class Outbox:
     """Queue messages for Slack and map Slack's ts to message keys; owns the deliverer."""
@@ -37,7 +40,7 @@ class Outbox:
     def post(self, channel: str, text: str, blocks: list[dict] | None,
              thread_ts: str | None = None) -> str:
         """Queue a new message; returns its key (use it as the message's ts everywhere)."""
-        key = "m-" + uuid.uuid4().hex[:16]
+        key = KEY_PREFIXES[0] + uuid.uuid4().hex[:16]
         thread_key = self._key_of(channel, thread_ts) if thread_ts else None
         self.store.add_post(key, channel, thread_key, text, blocks, iso(self.clock.now()))
         self.store.db.after_commit(self.kick)   # the deliverer sees the committed row
@@ -47,7 +50,7 @@ class Outbox:
                comment: str, fallback: list[str] | None = None) -> None:
         """Queue a text file for ``channel`` (a thread: after its parent's post); if Slack
         refuses it for good, ``fallback`` is posted there instead."""
-        key = "f-" + uuid.uuid4().hex[:16]
+        key = KEY_PREFIXES[1] + uuid.uuid4().hex[:16]
         thread_key = self._key_of(channel, thread_ts) if thread_ts else None
         self.store.add_file(key, channel, thread_key, filename, content, comment,
                             list(fallback or ()), iso(self.clock.now()))
@@ -83,8 +86,8 @@ class Outbox:
         """``ts`` as a message key: a key from :meth:`post`; the Slack ts of a message this
         outbox delivered (its key); else the Slack ts of a message posted before the outbox,
         recorded as its own key. Never a second key for one Slack message."""
-        if self.store.message(ts) is not None:
-            return ts
+        if ts.startswith(KEY_PREFIXES) or self.store.message(ts) is not None:
+            return ts   # a key this outbox made (a Slack ts is digits): no lookup needed
         key = self.store.key_for_ts(channel, ts)
         if key is None:
             self.store.known(channel, ts, iso(self.clock.now()))
