@@ -125,14 +125,15 @@ class Database:
         uri = "file:" + quote(str(Path(self.path).resolve())) + "?mode=ro"
         try:
             c = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
-                                check_same_thread=False)
+                                check_same_thread=False, factory=_ReadConnection)
             c.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             return c
         except sqlite3.OperationalError:
             # A WAL file in a directory we may not write (no -shm to create): read the file
             # as it is on disk. Fine for verifying; the bot's own writes are not awaited.
             return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30,
-                                   isolation_level=None, check_same_thread=False)
+                                   isolation_level=None, check_same_thread=False,
+                                   factory=_ReadConnection)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -336,6 +337,10 @@ class _Connection(sqlite3.Connection):
             return super().execute(sql, parameters)
         with self.writer:
             return super().execute(sql, parameters)
+
+
+class _ReadConnection(sqlite3.Connection):
+    """A read-only connection (a subclass so that :attr:`Database._all` can hold it weakly)."""
 
 
 # SQLITE_READONLY, SQLITE_CANTOPEN (a read-only directory: no -wal/-shm), SQLITE_PERM
