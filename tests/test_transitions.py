@@ -117,3 +117,24 @@ def test_refreshes_inside_and_outside_transactions_never_deadlock(tmp_path: Path
     last = svc.outbox.store.db.conn().execute(
         "SELECT body FROM outbox WHERE op = 'update' ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert last == flow.message_text(svc, store.get(pid)) == plan_msg(chat).text  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_sync_expiry_whose_message_cannot_be_queued_is_not_half_done(
+        backend: str, tmp_path: Path, make_chat, pg_make_chat) -> None:
+    src, dst = setup_repos(tmp_path)
+    chat = (make_chat if backend == "sqlite" else pg_make_chat)(
+        config(src, dst, "    approval: {quorum: 1, expires: 1h}\n"))
+    chat.command("U0ALICE", "/sync plan docs")
+    pid = plan_msg(chat).rendered.split()[1]
+    with outbox_fault(chat, "status: expired"):
+        chat.clock.advance(hours=2)
+        chat.run_due()          # the expiry job fails where it queues the message update
+        row = flow.store(chat.svc).get(pid)
+        assert row is not None and row.status == "planned"   # so the expiry is undone too
+        assert chat.audit("sync.expired") == []
+        assert "status: expired" not in plan_msg(chat).rendered
+    chat.clock.advance(minutes=2)
+    chat.run_due()              # the job's retry expires the plan and updates its message
+    assert "status: expired" in plan_msg(chat).rendered
+    assert len(chat.audit("sync.expired")) == 1

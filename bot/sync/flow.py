@@ -233,19 +233,24 @@ def on_change(svc: Services, state: ApprovalState) -> None:
     row = refresh_message(svc, state.request.subject, state)
     if row is None:
         return
-    if not state.reached and state.request.status == "approved" and row.status == "planned":
-        _reopen(svc, state.request)  # an approval withdrawn before it ran: votes count again
+    if not state.reached:
+        if state.request.status == "approved" and row.status == "planned":
+            _reopen(svc, state.request)  # an approval withdrawn before it ran: votes count
         return
-    if state.reached and svc.approvals.transition(state.request.id, "open", "approved"):
-        sd = svc.config.current.sync(row.sync)
-        if sd is not None and not sd.options.auto_apply:
+    sd = svc.config.current.sync(row.sync)
+    manual = sd is not None and not sd.options.auto_apply
+    with svc.db.tx():  # the approval and the message it causes commit together
+        if not svc.approvals.transition(state.request.id, "open", "approved"):
+            return
+        if manual:
             post_message(svc, f"Approved. Run `/sync apply {row.id}` to execute.", None,
                          row.channel, row.ts)
-            return
-        try:
-            execute(svc, row.id, "relbot", confirmed=True)  # the vote just re-read them
-        except (Refused, RelbotError):
-            pass  # already reported in the thread
+    if manual:
+        return
+    try:
+        execute(svc, row.id, "relbot", confirmed=True)  # the vote just re-read them
+    except (Refused, RelbotError):
+        pass  # already reported in the thread
 
 
 def _reopen(svc: Services, req: Any) -> None:
@@ -262,12 +267,16 @@ def expire_job(svc: Services, plan_id: str) -> None:
     req = svc.approvals.for_subject("sync", plan_id)
     if row is None or req is None or row.status != "planned":
         return
-    if svc.approvals.state(req).expired and svc.approvals.transition(req.id, "open", "expired"):
+    if not svc.approvals.state(req).expired:
+        return
+    with svc.db.tx():  # the expiry and its message update commit together
+        if not svc.approvals.transition(req.id, "open", "expired"):
+            return
         move(svc, plan_id, "expired", f"approval expired at {req.expires}",
              only_from=("planned",))
         svc.audit.append("relbot", "sync.expired", plan_id, {"digest": row.digest})
         refresh_message(svc, plan_id)
-        notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
+    notify_finished(svc, plan_id, "expired", f"approval expired at {req.expires}")
 
 
 def _approval(svc: Services, row: PlanRow, confirm: bool = False) -> tuple[Verdict, Any]:
@@ -416,12 +425,13 @@ def _execute(svc: Services, plan_id: str, executor: str, retry: bool, confirmed:
     taken: list[str] = []
     started = svc.clock.now().isoformat()
     result, error, ran, lost, logged = "failed", "", False, False, True
+    final: tuple[str, str, tuple[str, ...]] | None = None  # the move, made with the reply
     try:  # a refusal from here on is reported in the plan's thread (unless the race was lost)
         _start(svc, plan, sd, todo, holder, taken, retry)
         ran = True
         _run_targets(svc, plan, sd, todo, outcomes)
         status, result, error = verdict(plan, outcomes)
-        move(svc, plan.id, status, error, only_from=("running",), outcomes=outcomes)
+        final = (status, error, ("running",))
         error = "" if result == "success" else error
     except AlreadyRunning:
         lost = True
@@ -431,16 +441,20 @@ def _execute(svc: Services, plan_id: str, executor: str, retry: bool, confirmed:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure: report, leave target as it was
         error = str(exc)  # before the move to running (a retry's status stays) or after it
-        move(svc, plan.id, "failed", error, only_from=("planned", "running"), outcomes=outcomes)
+        final = ("failed", error, ("planned", "running"))
         raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}") from exc
     finally:
-        for k in taken:
-            svc.locks.release(k, holder)
-        if ran and getattr(svc, "scheduler", None) is not None:
-            svc.scheduler.remove(f"sync-recover:{plan.id}")  # finished here: no watchdog
+        try:  # before the leases go, as one transaction: the move, log, audit, messages
+            if not lost:
+                _post_sync(svc, row, plan, executor, started, result, error,
+                           outcomes if ran else [], retry, logged, final)
+        finally:
+            for k in taken:
+                svc.locks.release(k, holder)
+        if ran and getattr(svc, "scheduler", None) is not None:  # (if that transaction
+            svc.scheduler.remove(f"sync-recover:{plan.id}")  # failed, the watchdog stays)
         if not lost:
-            _post_sync(svc, row, plan, executor, started, result, error,
-                       outcomes if ran else [], retry, logged)
+            notify_finished(svc, plan.id, result, error)
     if result == "failed":
         raise RelbotError(f"sync {plan.id} failed, target unchanged: {error}")
     return result
@@ -471,13 +485,14 @@ def recover_job(svc: Services, plan_id: str) -> None:
         svc.scheduler.add_once(f"sync-recover:{plan_id}", when + timedelta(seconds=1),
                                "sync.recover", plan_id=plan_id)
         return
-    if not move(svc, plan_id, "failed", INTERRUPTED, only_from=("running",)):
-        return
-    svc.audit.append("relbot", "sync.interrupted", plan_id, {"digest": row.digest})
-    post_message(svc, f":warning: Sync {plan_id} was interrupted: relbot stopped while it ran. "
-                      f"Check the target, then `/sync plan {row.sync}` for a new dry-run.",
-                 None, row.channel, row.ts or None)
-    refresh_message(svc, plan_id)
+    with svc.db.tx():  # the interruption and its messages commit together
+        if not move(svc, plan_id, "failed", INTERRUPTED, only_from=("running",)):
+            return
+        svc.audit.append("relbot", "sync.interrupted", plan_id, {"digest": row.digest})
+        post_message(svc, f":warning: Sync {plan_id} was interrupted: relbot stopped while it "
+                          f"ran. Check the target, then `/sync plan {row.sync}` for a new "
+                          "dry-run.", None, row.channel, row.ts or None)
+        refresh_message(svc, plan_id)
     notify_finished(svc, plan_id, "failed", INTERRUPTED)
 
 
@@ -494,23 +509,27 @@ def notify_finished(svc: Services, plan_id: str, result: str, error: str = "") -
 
 def _post_sync(svc: Services, row: PlanRow, plan: Plan, executor: str, started: str, result: str,
                error: str, outcomes: list[Outcome], retry: bool = False,
-               logged: bool = True) -> None:
-    """After an execution attempt: the sync log record (unless ``logged`` is False), the
-    ``sync.<result>`` audit entry, the outcome reply in the plan's thread, the refreshed plan
-    message and the :func:`on_finished` followers."""
+               logged: bool = True,
+               final: tuple[str, str, tuple[str, ...]] | None = None) -> None:
+    """After an execution attempt, in one transaction: the plan's ``final`` move (status,
+    note, from) with its outcomes, the sync log record (unless ``logged`` is False), the
+    ``sync.<result>`` audit entry, the outcome reply in the plan's thread and the refreshed
+    plan message."""
     record = _sync_record(svc, plan, executor, started, result, error, outcomes, retry)
-    if logged:  # a sync refused because another holds its target ran nothing to record
-        store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
-                           scrub(record, svc.config.current.secrets))  # evidence: no secrets
     new_shas = [o.sha_after for o in outcomes if o.moved]
-    svc.audit.append(executor, f"sync.{result}", plan.id,
-                     {"digest": plan.digest, "error": error, "new_shas": new_shas,
-                      "log": record["id"], "retry": retry,
-                      "targets": [o.model_dump() for o in outcomes]})
-    post_message(svc, outcome_text(plan, result, error, outcomes, retry), None, row.channel,
-                 row.ts)
-    refresh_message(svc, plan.id)
-    notify_finished(svc, plan.id, result, error)
+    with svc.db.tx():
+        if final is not None:
+            move(svc, plan.id, final[0], final[1], only_from=final[2], outcomes=outcomes)
+        if logged:  # a sync refused because another holds its target ran nothing to record
+            store(svc).add_log(record["id"], plan.sync, plan.id, result, started,
+                               scrub(record, svc.config.current.secrets))  # no secrets
+        svc.audit.append(executor, f"sync.{result}", plan.id,
+                         {"digest": plan.digest, "error": error, "new_shas": new_shas,
+                          "log": record["id"], "retry": retry,
+                          "targets": [o.model_dump() for o in outcomes]})
+        post_message(svc, outcome_text(plan, result, error, outcomes, retry), None,
+                     row.channel, row.ts)
+        refresh_message(svc, plan.id)
 
 
 def _sync_record(svc: Services, plan: Plan, executor: str, started: str, result: str, error: str,
