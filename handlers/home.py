@@ -42,7 +42,7 @@ def build_view(svc: Services, user: str | None = None) -> dict[str, Any]:
 def _rollbacks(svc: Services) -> list[str]:
     """Active rollbacks and product locks, one line each."""
     from bot.render.rollback import summary
-    from bot.rollback.service import store
+    from bot.rollback.lookup import store
 
     lines = [summary(r) for r in store(svc).active()]
     lines += [f":lock: {f.product} locked by {f.ref} since {f.since}: `/rollback resolve "

@@ -20,9 +20,10 @@ from bot.release import begin
 from bot.release import service as rs
 from bot.release import version as vs
 from bot.render import modals as mv
-from bot.rollback import service as rb
 from bot.rollback.config import IMPACTS, SEVERITIES
 from bot.rollback.decision import decide, parse_request, split_request
+from bot.rollback.declare import start as start_rollback
+from bot.rollback.flow import URGENT
 from bot.words import split_words
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def cell_text(svc: Services, severity: str, impact: str) -> str:
     if not severity or not impact or cfg is None:
         return CHOOSE
     c = cfg.cell(severity, impact)
-    runs = ("runs at once (RB-IMM)" if c.approvals == 0 and c.type in rb.URGENT
+    runs = ("runs at once (RB-IMM)" if c.approvals == 0 and c.type in URGENT
             else f"waits for {c.approvals} approval(s) (RB-PLN)")
     return (f"Matrix cell *{severity} x {impact}* → *{c.type}*, {runs}"
             + (", on-call notified" if c.notify_oncall else ""))
@@ -137,13 +138,13 @@ def _declare(svc: Services, user: str, words: list[str], channel: str) -> None:
     svc.audit.append(user, "command", "/rollback", {"sub": "start", "text": " ".join(words),
                                                     "channel": channel, "via": "modal"})
     try:
-        row = rb.start(svc, user, words)
+        row = start_rollback(svc, user, words)
     except (Refused, RelbotError) as exc:
         _tell(svc, channel, user, f":no_entry: {exc}")
         return
-    d = row.data
-    _tell(svc, channel, user, f"{row.id}: {d['why']}. Target {d['to_version']} "
-          f"({d['target_why']}). Now {row.status}; progress is on the rollback message.")
+    d = row.record
+    _tell(svc, channel, user, f"{row.id}: {d.why}. Target {d.to_version} "
+          f"({d.target_why}). Now {row.status}; progress is on the rollback message.")
 
 
 # --- /release start ----------------------------------------------------------------------

@@ -10,51 +10,53 @@ import yaml
 from bot.errors import Refused, RelbotError, UsageError
 from bot.render.rollback import summary
 from bot.rollback import checklists as cl
-from bot.rollback import configsync, flow, human, message, paging, run
+from bot.rollback import configchild, flow, human, message, outcome, paging, run
 from bot.rollback import gates as rb_gates
-from bot.rollback import service as rb
 from bot.rollback.decision import USAGE, parse_request, split_request
+from bot.rollback.declare import start
 from bot.rollback.evidence import evidence
+from bot.rollback.lookup import find, store
 from handlers import modals
 from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
+from storage.rollback import RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 
 def _start(ctx: CommandContext) -> str:
-    row = rb.start(ctx.svc, ctx.cmd.user, list(ctx.cmd.words))
-    d = row.data
-    return (f"{row.id}: {d['why']}. Target {d['to_version']} ({d['target_why']}). "
+    row = start(ctx.svc, ctx.cmd.user, list(ctx.cmd.words))
+    d = row.record
+    return (f"{row.id}: {d.why}. Target {d.to_version} ({d.target_why}). "
             f"Now {row.status}; progress is on the rollback message in <#{row.channel}>.")
 
 
 def _status(ctx: CommandContext) -> Reply:
-    row = rb.find(ctx.svc, ctx.cmd.arg(0)) if ctx.cmd.arg(0) else _latest(ctx)
+    row = find(ctx.svc, ctx.cmd.arg(0)) if ctx.cmd.arg(0) else _latest(ctx)
     rec = evidence(ctx.svc, row)
     ctx.audit("rollback.evidence", row.id, {})
     gates = "".join(f"\n{label}: {v.text}" for label, v in rb_gates.verdicts(ctx.svc, row))
     return Reply(f"{summary(row)}{gates}\n```\n{yaml.safe_dump(rec, sort_keys=False)}```")
 
 
-def _latest(ctx: CommandContext) -> Any:
-    rows = rb.store(ctx.svc).recent(1)
+def _latest(ctx: CommandContext) -> RollbackRow:
+    rows = store(ctx.svc).recent(1)
     if not rows:
         raise Refused("no rollbacks yet")
     return rows[0]
 
 
 def _list(ctx: CommandContext) -> Reply:
-    rows = rb.store(ctx.svc).recent(10)
+    rows = store(ctx.svc).recent(10)
     if not rows:
         return Reply("No rollbacks yet.")
     return Reply("\n".join(f"{summary(r)} — declared {r.declared} by <@{r.requester}>"
                            for r in rows))
 
 
-def _id_and_reason(ctx: CommandContext, need_reason: bool) -> tuple[Any, str]:
-    row = rb.find(ctx.svc, ctx.cmd.arg(0))
+def _id_and_reason(ctx: CommandContext, need_reason: bool) -> tuple[RollbackRow, str]:
+    row = find(ctx.svc, ctx.cmd.arg(0))
     reason = ctx.cmd.rest(1)
     if need_reason and not reason:
         raise UsageError(f"say why: /rollback {ctx.cmd.sub} {row.id} REASON")
@@ -126,14 +128,14 @@ def register(app: Any) -> None:
         uid = clicker(body)
         act = body["actions"][0]
         _, num, name = (str(act.get("block_id", "")).split(":") + ["", "", ""])[:3]
-        row = bound_record(svc, body, "rollback", num, rb.store(svc).by_message,
+        row = bound_record(svc, body, "rollback", num, store(svc).by_message,
                            lambda r: str(r.num))
         if row is None or name not in cl.CHECKLISTS or act.get("action_id") != (
                 f"rollback:checklist:{name}"):
             return
         selected = {o["value"] for o in act.get("selected_options") or []}
         try:
-            changes = rb.tick(svc, row, name, selected, uid, _shown(body, act["action_id"]))
+            changes = human.tick(svc, row, name, selected, uid, _shown(body, act["action_id"]))
         except (Refused, RelbotError) as exc:
             svc.client.chat_postEphemeral(channel=body["container"]["channel_id"], user=uid,
                                           text=f":no_entry: {exc}")
@@ -155,18 +157,18 @@ def _shown(body: dict, action_id: str) -> set[str] | None:
 
 def setup(svc: Services) -> None:
     """Tables, the approval hook, scheduler jobs and the config-sync hook."""
-    rb.store(svc)
+    store(svc)
     svc.approvals.register_kind("rollback", flow.on_approval)
     for name, fn in (("rollback.execute", run.execute_job),
                      ("rollback.escalate", flow.escalate_job),
                      ("rollback.expire", flow.expire_job),
                      ("rollback.window", flow.window_job),
                      ("rollback.recover", run.recover_job),
-                     ("rollback.postmortem", run.postmortem_job),
+                     ("rollback.postmortem", outcome.postmortem_job),
                      (paging.JOB, paging.retry_job)):
         svc.scheduler.register(name, fn)
     from bot.sync import flow as sync_flow
 
-    sync_flow.on_finished(svc, configsync.on_sync_finished)
-    sync_flow.exempt_from_freeze(svc, configsync.own_sync)
+    sync_flow.on_finished(svc, configchild.on_sync_finished)
+    sync_flow.exempt_from_freeze(svc, configchild.own_sync)
     run.recover(svc)

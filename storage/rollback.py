@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from bot.rollback.record import RollbackRecord
 from storage.actions import ActionStore
 from storage.db import Database
 from storage.dialect import PerDialect
@@ -69,7 +70,8 @@ _SELECT = ("SELECT r.id, r.product, a.status, r.procedure, r.kind, r.requester, 
 
 @dataclass
 class RollbackRow:
-    """A rollback; ``data`` holds the request, decision, steps, commands and checklists."""
+    """A rollback: its columns, its status (from ``actions``) and its typed record (the
+    request, decision, steps, commands, checklists...)."""
 
     num: int
     product: str
@@ -80,7 +82,7 @@ class RollbackRow:
     declared: str
     channel: str
     ts: str
-    data: dict[str, Any] = field(default_factory=dict)
+    record: RollbackRecord
 
     @property
     def id(self) -> str:
@@ -103,13 +105,14 @@ class RollbackStore:
 
     def __init__(self, db: Database,
                  scrub: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        """``scrub`` removes secrets from a record before it is written."""
         self.db = db
         self._scrub = scrub or (lambda d: d)  # secrets never land in the record
         ActionStore(db)  # first: rollback migration 2 copies statuses into its table
         db.migrate("rollback", MIGRATIONS)
 
     def create(self, product: str, procedure: str, kind: str, requester: str,
-               declared: str, data: dict[str, Any]) -> int:
+               declared: str, record: RollbackRecord) -> int:
         """Insert the rollback's row and return its number; the caller creates its action
         (status, slot) in the same transaction, so a refused one leaves nothing."""
         with self.db.tx() as c:
@@ -119,7 +122,7 @@ class RollbackStore:
             c.execute("INSERT INTO rollbacks(id, product, status, active, procedure, kind,"
                       " requester, declared, data, action) VALUES (?,?,'',0,?,?,?,?,?,?)",
                       (num, product, procedure, kind, requester, declared,
-                       json.dumps(self._scrub(data), sort_keys=True),
+                       self._dump(record),
                        f"{KIND}:{rollback_id(num)}"))
         return num
 
@@ -163,24 +166,33 @@ class RollbackStore:
         with self.db.tx() as c:
             c.execute("UPDATE rollbacks SET channel = ?, ts = ? WHERE id = ?", (channel, ts, num))
 
-    def update_data(self, num: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """Merge ``changes`` into the row's data (top-level keys) atomically."""
-        return self.modify(num, lambda data: data.update(changes))
+    def update(self, num: int, **fields: Any) -> RollbackRecord:
+        """Set record fields (validated by the model) in one transaction."""
+        def change(rec: RollbackRecord) -> None:
+            for name, value in fields.items():
+                if name not in RollbackRecord.model_fields:
+                    raise AttributeError(f"a rollback record has no field {name!r}")
+                setattr(rec, name, value)
+        return self.modify(num, change)
 
-    def modify(self, num: int, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
-        """Read, ``change`` in place and write the row's data in one transaction (two
-        concurrent checklist ticks both land)."""
+    def modify(self, num: int, change: Callable[[RollbackRecord], Any]) -> RollbackRecord:
+        """Read the record, ``change`` it in place and write it back in one transaction
+        (two concurrent checklist ticks both land); returns it as stored."""
         with self.db.tx() as c:
             r = c.execute("SELECT data FROM rollbacks WHERE id = ?", (num,)).fetchone()
-            data = json.loads(r["data"]) if r else {}
-            change(data)
-            data = self._scrub(data)
-            c.execute("UPDATE rollbacks SET data = ? WHERE id = ?",
-                      (json.dumps(data, sort_keys=True), num))
-        return data
+            if r is None:
+                raise KeyError(f"no rollback {rollback_id(num)}")
+            rec = RollbackRecord.model_validate_json(r["data"])
+            change(rec)
+            text = self._dump(rec)
+            c.execute("UPDATE rollbacks SET data = ? WHERE id = ?", (text, num))
+        return RollbackRecord.model_validate_json(text)
+
+    def _dump(self, rec: RollbackRecord) -> str:
+        return json.dumps(self._scrub(rec.stored()), sort_keys=True)
 
     def _load(self, r: Any) -> RollbackRow:
         return RollbackRow(num=r["id"], product=r["product"], status=r["status"],
                            procedure=r["procedure"], kind=r["kind"], requester=r["requester"],
                            declared=r["declared"], channel=r["channel"], ts=r["ts"],
-                           data=json.loads(r["data"]))
+                           record=RollbackRecord.model_validate_json(r["data"]))

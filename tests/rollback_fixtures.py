@@ -119,7 +119,7 @@ def rb_message(chat):
 def verified(chat, rid: str = "RB-0001") -> dict:
     """The evidence record of ``rid``, after checking it against the audit log."""
     from bot.rollback.evidence import evidence, verify_evidence
-    from bot.rollback.service import find
+    from bot.rollback.lookup import find
 
     rec = evidence(chat.svc, find(chat.svc, rid))
     assert verify_evidence(chat.svc.audit, rec) == []

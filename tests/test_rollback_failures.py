@@ -113,8 +113,8 @@ def test_concurrent_ticks_both_land(make_chat) -> None:
         t.join()
     chat.local.wait_idle()
     # both clicked on the same (stale) view; each click changes only its own box
-    state = chat.svc.rollbacks.get(1).data["checklists"]["post"]
-    assert {k: v["by"] for k, v in state.items()} == {"post-1": "U0ALICE", "post-2": "U0BOB"}
+    state = chat.svc.rollbacks.get(1).record.checklists["post"]
+    assert {k: v.by for k, v in state.items()} == {"post-1": "U0ALICE", "post-2": "U0BOB"}
     assert len(chat.audit("rollback.checklist")) == 2
     assert "*Post-rollback checklist* (2/5)" in rb_message(chat).rendered
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.rollback import service as rb
 from bot.rollback.evidence import evidence
+from bot.rollback.lookup import find
 from tests.rollback_fixtures import rb_message, rollback_chat
 
 GOLDEN = Path(__file__).parent / "golden" / "rollback"
@@ -31,7 +31,7 @@ def test_rollback_message_and_evidence_golden(make_chat) -> None:
     chat.command("U0ALICE", "/rollback api 1.4.0 sev=1 impact=widespread error rate 40%")
     chat.tick("U0DAVE", rb_message(chat), "rollback:checklist:pre", ["pre-1", "pre-3"])
     _check("rb-imm-message.txt", rb_message(chat).rendered + "\n")
-    rec = evidence(chat.svc, rb.find(chat.svc, "RB-0001"))
+    rec = evidence(chat.svc, find(chat.svc, "RB-0001"))
     rec.pop("audit")  # sequence numbers and hashes are checked in test_rollback_evidence
     for c in rec["commands"] + rec["verification"]:
         c.pop("seconds")  # wall time of a real subprocess

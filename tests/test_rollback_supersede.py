@@ -17,7 +17,7 @@ def test_a_config_rollback_stopped_at_plan_is_superseded_by_an_immediate_one(
     from tests.test_sync_plan import sh
     sh("tag", "-d", "v1.3.0", cwd=src)       # the config rollback's default ref is missing
     chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config pool")
-    from bot.rollback.service import find
+    from bot.rollback.lookup import find
     assert find(chat.svc, "RB-0001").status == "failed"
     assert "2. Plan — failed" in rb_message(chat).rendered
     # a planned cell does not supersede it: the answer says what would
@@ -27,7 +27,7 @@ def test_a_config_rollback_stopped_at_plan_is_superseded_by_an_immediate_one(
     said = chat.command("U0ALICE", "/rollback api sev=1 impact=widespread 500s everywhere")
     assert "already has an active rollback" not in said.text, said.text
     old, new = find(chat.svc, "RB-0001"), find(chat.svc, "RB-0002")
-    assert old.status == "superseded" and old.data["superseded_by"] == "RB-0002"
+    assert old.status == "superseded" and old.record.superseded_by == "RB-0002"
     assert new.status == "done"
     [e] = chat.audit("rollback.superseded")
     assert e.subject == "RB-0001" and e.actor == "U0ALICE" and e.payload["cell"] == \
@@ -43,7 +43,7 @@ def test_a_stopped_rollback_keeps_its_lock_until_the_superseding_one_takes_it(
     chat = rollback_chat(make_chat)
     (chat.tmp / "fail").write_text("x")
     chat.command("U0ALICE", "/rollback api sev=1 impact=widespread 500s after 1.4.0")
-    from bot.rollback.service import find
+    from bot.rollback.lookup import find
     assert find(chat.svc, "RB-0001").status == "failed"
     assert chat.svc.locks.frozen("api").ref == "RB-0001"
     (chat.tmp / "fail").unlink()

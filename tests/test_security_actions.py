@@ -27,7 +27,7 @@ def _tick(chat, msg, block_id: str, values: list[str], user: str = "U0ALICE",
 
 
 def _pre(chat, num: int) -> dict:
-    return chat.svc.rollbacks.get(num).data["checklists"]["pre"]
+    return chat.svc.rollbacks.get(num).record.checklists["pre"]
 
 
 def test_forged_block_id_cannot_tick_another_rollbacks_checklist(make_chat) -> None:
@@ -49,7 +49,7 @@ def test_forged_block_id_cannot_tick_another_rollbacks_checklist(make_chat) -> N
     # an action_id naming another checklist than the block is refused too
     _tick(chat, second, "rollback-checklist:2:pre", ["post-1"],
           action_id="rollback:checklist:post")
-    assert chat.svc.rollbacks.get(2).data["checklists"]["post"] == {}
+    assert chat.svc.rollbacks.get(2).record.checklists["post"] == {}
     # the genuine tick on its own message works
     _tick(chat, second, "rollback-checklist:2:pre", ["pre-1"])
     assert set(_pre(chat, 2)) == {"pre-1"} and _pre(chat, 1) == {}

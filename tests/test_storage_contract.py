@@ -6,6 +6,7 @@ on PostgreSQL, so a dialect difference shows up here first.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from apscheduler.jobstores.base import ConflictingIdError
 from bot.actions.record import Actions
 from bot.clock import FakeClock
 from bot.errors import IllegalMove
+from bot.rollback.record import RollbackRecord
 from storage import audit, rollback, sync
 from storage.actions import ActionStore, SlotTaken
 from storage.approvals import ApprovalStore, RequestRow, VoteRow
@@ -33,6 +35,10 @@ from storage.rollback import RollbackStore, rollback_id
 from storage.sync import SyncStore
 
 NOW = "2026-11-24T09:00:00Z"
+RECORD = {"product": "api", "kind": "immediate", "severity": "critical", "impact": "widespread",
+          "reason": "errors", "from_version": "1.4.0", "to_version": "1.3.0",
+          "cell": {"type": "immediate", "approvals": 0, "notify_oncall": True},
+          "cell_name": "critical x widespread", "why": "matrix", "digest": "d"}
 
 
 @pytest.fixture
@@ -197,7 +203,8 @@ def _declare(db: Database, st: RollbackStore, acts: Actions, product: str, statu
              user: str) -> int:
     """A rollback as ``bot.rollback`` declares one: its row and its action in one tx."""
     with db.tx():
-        num = st.create(product, "RB-IMM", "immediate", user, NOW, {"digest": "d"})
+        rec = RollbackRecord.model_validate({**RECORD, "product": product})
+        num = st.create(product, "RB-IMM", "immediate", user, NOW, rec)
         acts.create("rollback", rollback_id(num), status, digest="d",
                     exclusive=f"rollback:{product}")
     return num
@@ -219,7 +226,9 @@ def test_rollbacks_one_active_per_product_through_actions(db: Database) -> None:
     third = _declare(db, st, acts, "api", "awaiting-approval", "U0BOB")
     assert third == 3 and st.active_for("api").num == 3
     assert [r.num for r in st.active()] == [2, 3]
-    assert st.update_data(3, {"step": "x"})["step"] == "x"
+    assert st.update(3, error="x").error == "x" and st.get(3).record.error == "x"
+    with pytest.raises(AttributeError):
+        st.update(3, no_such_field=1)
 
 
 def test_rollback_statuses_of_an_old_database_move_into_actions(db_url: str) -> None:
@@ -231,7 +240,7 @@ def test_rollback_statuses_of_an_old_database_move_into_actions(db_url: str) -> 
             c.execute("INSERT INTO rollbacks(id, product, status, active, procedure, kind,"
                       " requester, declared, data) VALUES ((SELECT COALESCE(MAX(id), 0) + 1"
                       " FROM rollbacks),?,?,?,'RB-IMM','immediate','U0ALICE',?,?)",
-                      (product, status, active, NOW, '{"digest": "abc"}'))
+                      (product, status, active, NOW, json.dumps({**RECORD, "digest": "abc"})))
     old.close()
     db = Database(db_url)
     st = RollbackStore(db)                               # start-up runs migration 2
@@ -239,6 +248,8 @@ def test_rollback_statuses_of_an_old_database_move_into_actions(db_url: str) -> 
     assert [(r.id, r.status) for r in st.recent()] == [
         ("RB-0003", "awaiting-approval"), ("RB-0002", "failed"), ("RB-0001", "done")]
     acts = Actions(ActionStore(db), FakeClock(datetime(2026, 11, 24, 9, tzinfo=UTC)))
+    rec = st.get(1).record                               # absent keys load with defaults
+    assert rec.steps == [] and rec.retries == [] and rec.lock is None and rec.error == ""
     a = acts.get("rollback", "RB-0002")
     assert a is not None and a.active and a.exclusive == "rollback:api" and a.digest == "abc"
     assert st.active_for("api").id == "RB-0002"

@@ -58,8 +58,8 @@ ROLLBACK = _machine("rollback", {
     "awaiting-approval": {"scheduled", "executing", "cancelled", "expired", "failed"},
     # claimed at the window / an approval withdrawn / called off
     "scheduled": {"executing", "awaiting-approval", "cancelled"},
-    # finished / stopped / the approval re-check refused after the claim (back where it was)
-    "executing": {"done", "failed", "awaiting-approval", "scheduled"},
+    # finished / stopped (a claim refused by its approval re-check is rolled back instead)
+    "executing": {"done", "failed"},
     # retried (a config one with a new dry-run) / withdrawn when it stopped at Schedule /
     # given up / superseded by an immediate rollback
     "failed": {"executing", "awaiting-approval", "aborted", "superseded"},

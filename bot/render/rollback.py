@@ -16,19 +16,19 @@ ENDED = ("done", "cancelled", "aborted", "superseded")
 
 def summary(row: RollbackRow) -> str:
     """One line: ``RB-0001 api 1.4.0 -> 1.3.0 (RB-IMM, immediate): executing``."""
-    d = row.data
-    comps = f" [{', '.join(d['components'])}]" if d.get("components") else ""
-    return (f"{row.id} {row.product} {d['from_version']} -> {d['to_version']}{comps} "
+    d = row.record
+    comps = f" [{', '.join(d.components)}]" if d.components else ""
+    return (f"{row.id} {row.product} {d.from_version} -> {d.to_version}{comps} "
             f"({row.procedure}, {row.kind}): {row.status}")
 
 
 def _clock(row: RollbackRow, local: Callable[[str], str]) -> str:
-    d = row.data
-    if d.get("decided"):
-        s = int(d.get("decision_seconds") or 0)
+    d = row.record
+    if d.decided:
+        s = int(d.decision_seconds or 0)
         return f"decided {s // 60}m{s % 60:02d}s after declaration"
-    if d.get("escalated"):
-        return f"no decision yet; escalated to on-call at {local(d['escalated'])}"
+    if d.escalated:
+        return f"no decision yet; escalated to on-call at {local(d.escalated)}"
     return "no decision yet"
 
 
@@ -36,48 +36,51 @@ def rollback_blocks(row: RollbackRow, approval_line: str = "",
                     local: Callable[[str], str] = str) -> list[dict[str, Any]]:
     """The rollback message: header, facts, decision, steps, approvals, lock, checklists.
     ``local`` shows an ISO time in the config's timezone."""
-    d = row.data
+    d = row.record
     blocks: list[dict[str, Any]] = [
-        header(f"Rollback {row.id}: {row.product} {d['from_version']} → {d['to_version']}"),
+        header(f"Rollback {row.id}: {row.product} {d.from_version} → {d.to_version}"),
         fields([("Procedure", f"{row.procedure} ({row.kind})"), ("Status", row.status),
-                ("Severity x impact", d["cell_name"]), ("Requested by", f"<@{row.requester}>"),
+                ("Severity x impact", d.cell_name), ("Requested by", f"<@{row.requester}>"),
                 ("Declared", local(row.declared)), ("Decision", _clock(row, local))]),
-        section(f"*Why:* {d['reason']}\n*Decision:* {d['why']}\n*Target:* {d['to_version']} — "
-                f"{d['target_why']}"
-                + (f"\n*Components:* {', '.join(d['components'])}" if d["components"] else "")
-                + (f"\n*Window:* {local(d['window'])} ({d['window']})" if d.get("window")
-                   else "")
-                + (f"\n*Config:* sync dry-run {d['sync_plan']} from {d['config_ref']}"
-                   if d.get("sync_plan") else "")),
+        section(f"*Why:* {d.reason}\n*Decision:* {d.why}\n*Target:* {d.to_version} — "
+                f"{d.target_why}"
+                + (f"\n*Components:* {', '.join(d.components)}" if d.components else "")
+                + (f"\n*Window:* {local(d.window)} ({d.window})" if d.window else "")
+                + (f"\n*Config:* sync dry-run {d.sync_plan} from {d.config_ref}"
+                   if d.sync_plan else "")),
         section("\n".join(
-            f"{ICON.get(s['status'], '')} {i}. {s['name']}"
-            + (f" — {s['status']} {local(s['at'])}" if s["at"] else "")
-            + (f": {s['note']}" if s["note"] else "")
-            for i, s in enumerate(d["steps"], 1))),
+            f"{ICON.get(s.status, '')} {i}. {s.name}"
+            + (f" — {s.status} {local(s.at)}" if s.at else "")
+            + (f": {s.note}" if s.note else "")
+            for i, s in enumerate(d.steps, 1))),
     ]
     if approval_line:
         blocks.append(section(approval_line))
-    if d.get("error") and row.status in ("failed", "cancelled", "aborted", "expired", "superseded"):
-        blocks.append(section(f":warning: {d['error']}"))
-    lock = d.get("lock")
-    if lock and lock.get("handed_to") and not lock.get("lifted"):
-        blocks.append(context(f":lock: {row.product}'s lock was taken over by "
-                              f"{lock['handed_to']}; `/rollback resolve {lock['handed_to']} "
-                              "REASON` lifts it"))
-    elif lock:
-        blocks.append(context(
-            f":unlock: {row.product} unlocked {local(lock['lifted'])} by <@{lock['lifted_by']}>: "
-            f"{lock['lift_reason']}" if lock.get("lifted") else
-            f":lock: {row.product} locked since {local(lock['since'])}: releases and syncs refused "
-            f"until `/rollback resolve {row.id} REASON`"))
+    if d.error and row.status in ("failed", "cancelled", "aborted", "expired", "superseded"):
+        blocks.append(section(f":warning: {d.error}"))
+    blocks += _lock_blocks(row, local)
     for name, items in cl.CHECKLISTS.items():
-        done = set(d["checklists"].get(name, {}))
+        done = set(d.checklists.get(name, {}))
         blocks.append(section(f"*{cl.TITLES[name]} checklist* ({len(done)}/{len(items)})"))
         blocks.append(checkboxes(f"rollback-checklist:{row.num}:{name}",
                                  f"rollback:checklist:{name}", list(items), done))
     blocks.append(context(f"Evidence: `/rollback status {row.id}` · plan sha256 "
-                          f"{d['digest'][:12]}"))
+                          f"{d.digest[:12]}"))
     return blocks
+
+
+def _lock_blocks(row: RollbackRow, local: Callable[[str], str]) -> list[dict[str, Any]]:
+    lock = row.record.lock
+    if lock is None:
+        return []
+    if lock.handed_to and not lock.lifted:
+        return [context(f":lock: {row.product}'s lock was taken over by {lock.handed_to}; "
+                        f"`/rollback resolve {lock.handed_to} REASON` lifts it")]
+    if lock.lifted:
+        return [context(f":unlock: {row.product} unlocked {local(lock.lifted)} by "
+                        f"<@{lock.lifted_by}>: {lock.lift_reason}")]
+    return [context(f":lock: {row.product} locked since {local(lock.since or '')}: releases "
+                    f"and syncs refused until `/rollback resolve {row.id} REASON`")]
 
 
 def _cell_text(cell: Any) -> str:

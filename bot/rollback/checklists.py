@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict
+
 CHECKLISTS: dict[str, tuple[tuple[str, str], ...]] = {
     "pre": (
         ("pre-1", "Incident declared; severity and impact confirmed"),
@@ -28,14 +30,31 @@ TITLES = {"pre": "Pre-rollback", "during": "During rollback", "post": "Post-roll
 LABELS = {value: label for items in CHECKLISTS.values() for value, label in items}
 
 
-def initial() -> dict[str, dict[str, dict[str, str]]]:
-    """Empty checklist state: ``{list: {item: {"by": user, "at": iso}}}`` for ticked items."""
+class Tick(BaseModel):
+    """A ticked checklist item: who, when, and the ``rollback.checklist`` entry."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    by: str
+    at: str
+    audit_seq: int | None = None
+
+    def evidence_dict(self) -> dict[str, str | int]:
+        """As the evidence record lists it (keys sorted, as always stored)."""
+        return dict(sorted(self.model_dump(exclude_none=True).items()))
+
+
+Checklists = dict[str, dict[str, Tick]]
+"""``{list: {item value: Tick}}``: the ticked items of each checklist."""
+
+
+def initial() -> Checklists:
+    """Every checklist empty."""
     return {name: {} for name in CHECKLISTS}
 
 
-def apply_ticks(state: dict[str, dict[str, dict[str, str]]], name: str, selected: set[str],
-                user: str, at: str, before: set[str] | None = None
-                ) -> tuple[list[str], list[str]]:
+def apply_ticks(state: Checklists, name: str, selected: set[str], user: str, at: str,
+                before: set[str] | None = None) -> tuple[list[str], list[str]]:
     """Apply one click on list ``name``; returns (ticked, unticked) item values.
 
     ``before`` is what the user's client showed (Slack sends it with the click): only the
@@ -50,13 +69,13 @@ def apply_ticks(state: dict[str, dict[str, dict[str, str]]], name: str, selected
     ticked = sorted((selected - before) - set(current))
     unticked = sorted((before - selected) & set(current))
     for v in ticked:
-        current[v] = {"by": user, "at": at}
+        current[v] = Tick(by=user, at=at)
     for v in unticked:
         del current[v]
     return ticked, unticked
 
 
-def summary(state: dict[str, dict[str, dict[str, str]]]) -> str:
+def summary(state: Checklists) -> str:
     """``pre 2/5, during 0/4, post 0/5``."""
     return ", ".join(f"{n} {len(state.get(n, {}))}/{len(items)}"
                      for n, items in CHECKLISTS.items())

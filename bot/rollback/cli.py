@@ -10,13 +10,13 @@ import yaml
 
 from bot.cliutil import offline_services, read_record, wrap
 from bot.render.rollback import summary
-from bot.rollback import service as rb
 from bot.rollback.evidence import evidence, verify_evidence
+from bot.rollback.lookup import find, store
 
 
 def cmd_list(args: argparse.Namespace) -> str:
     """Recent rollbacks, newest first."""
-    rows = rb.store(offline_services(args)).recent(args.limit)
+    rows = store(offline_services(args)).recent(args.limit)
     return "\n".join(f"{summary(r)}  declared {r.declared} by {r.requester}"
                      for r in rows) or "no rollbacks yet"
 
@@ -24,7 +24,7 @@ def cmd_list(args: argparse.Namespace) -> str:
 def cmd_evidence(args: argparse.Namespace) -> str:
     """The evidence record of rollback ID as YAML (or JSON)."""
     svc = offline_services(args)
-    rec = evidence(svc, rb.find(svc, args.id))
+    rec = evidence(svc, find(svc, args.id))
     if args.format == "json":
         return json.dumps(rec, indent=2)
     return yaml.safe_dump(rec, sort_keys=False)

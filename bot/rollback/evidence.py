@@ -6,8 +6,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from bot.rollback import checklists as cl
-from bot.rollback.service import elapsed
+from bot.rollback.record import elapsed
 from storage.rollback import RollbackRow
 
 if TYPE_CHECKING:
@@ -22,47 +24,54 @@ def _secs(a: str | None, b: str | None) -> int | None:
 def evidence(svc: Services, row: RollbackRow) -> dict[str, Any]:
     """Trigger, decision (matrix cell), timings, commands, verification, checklists,
     approvals, lock and the audit range with hashes."""
-    d = row.data
-    steps = {s["name"]: s for s in d.get("steps", [])}
-    execute = steps.get("Execute") or {}
-    lock = d.get("lock") or {}
+    rec = row.record
+    execute = rec.step("Execute")
+    lock = rec.lock
     return {
         "id": row.id, "product": row.product, "procedure": row.procedure, "type": row.kind,
         "status": row.status,
         "trigger": {"requester": row.requester, "declared": row.declared,
-                    "severity": d["severity"], "impact": d["impact"], "reason": d["reason"]},
-        "decision": {"matrix_cell": d["cell_name"], "type": d["cell"]["type"],
-                     "approvals_required": d["cell"]["approvals"],
-                     "notify_oncall": d["cell"]["notify_oncall"], "why": d["why"],
-                     "decided": d.get("decided"),
-                     "seconds_to_decision": _secs(row.declared, d.get("decided")),
-                     "escalated": d.get("escalated")},
-        "target": {"from_version": d["from_version"], "to_version": d["to_version"],
-                   "why": d["target_why"], "components": d["components"],
-                   "window": d.get("window"), "config_ref": d.get("config_ref"),
-                   "sync_plan": d.get("sync_plan"), "plan_digest": d["digest"]},
-        "timings": {"declared": row.declared, "decided": d.get("decided"),
-                    "execution_started": execute.get("started") or execute.get("at"),
-                    "completed": d.get("completed"),
-                    "total_seconds": _secs(row.declared, d.get("completed"))},
-        "steps": [{"name": s["name"], "status": s["status"], "started": s.get("started"),
-                   "at": s["at"], "note": s["note"]} for s in d.get("steps", [])],
-        "commands": d.get("commands", []),
-        "verification": d.get("verification", []),
-        "checklists": {name: [{"item": label, "done": v in d["checklists"].get(name, {}),
-                               **d["checklists"].get(name, {}).get(v, {})}
+                    "severity": rec.severity, "impact": rec.impact, "reason": rec.reason},
+        "decision": {"matrix_cell": rec.cell_name, "type": rec.cell.type,
+                     "approvals_required": rec.cell.approvals,
+                     "notify_oncall": rec.cell.notify_oncall, "why": rec.why,
+                     "decided": rec.decided,
+                     "seconds_to_decision": _secs(row.declared, rec.decided),
+                     "escalated": rec.escalated},
+        "target": {"from_version": rec.from_version, "to_version": rec.to_version,
+                   "why": rec.target_why, "components": list(rec.components),
+                   "window": rec.window, "config_ref": rec.config_ref,
+                   "sync_plan": rec.sync_plan, "plan_digest": rec.digest},
+        "timings": {"declared": row.declared, "decided": rec.decided,
+                    "execution_started": (execute.started or execute.at) if execute else None,
+                    "completed": rec.completed,
+                    "total_seconds": _secs(row.declared, rec.completed)},
+        "steps": [{"name": s.name, "status": s.status, "started": s.started, "at": s.at,
+                   "note": s.note} for s in rec.steps],
+        "commands": [c.evidence_dict() for c in rec.commands],
+        "verification": [c.evidence_dict() for c in rec.verification],
+        "checklists": {name: [{"item": label, "done": v in rec.checklists.get(name, {}),
+                               **_tick(rec.checklists.get(name, {}).get(v))}
                               for v, label in items]
                        for name, items in cl.CHECKLISTS.items()},
-        "approvals": d.get("approvals", []),
-        "retries": d.get("retries", []),
-        "pages": d.get("pages", []),
-        "lock": {"product": row.product, "since": lock.get("since"),
-                 "lifted": lock.get("lifted"), "lifted_by": lock.get("lifted_by"),
-                 "reason": lock.get("lift_reason")} if lock else None,
-        "error": d.get("error") or None,
-        "postmortem_due": d.get("postmortem_due"),
+        "approvals": [_plain(a) for a in rec.approvals],
+        "retries": [_plain(r) for r in rec.retries],
+        "pages": [_plain(p) for p in rec.pages],
+        "lock": {"product": row.product, "since": lock.since, "lifted": lock.lifted,
+                 "lifted_by": lock.lifted_by, "reason": lock.lift_reason} if lock else None,
+        "error": rec.error or None,
+        "postmortem_due": rec.postmortem_due,
         "audit": svc.audit.range_of(row.id),
     }
+
+
+def _tick(tick: cl.Tick | None) -> dict[str, Any]:
+    return tick.evidence_dict() if tick is not None else {}
+
+
+def _plain(part: BaseModel) -> dict[str, Any]:
+    """A list entry as the record always showed it: every field, keys sorted."""
+    return dict(sorted(part.model_dump().items()))
 
 
 def record_digest(record: dict[str, Any]) -> str:

@@ -17,10 +17,9 @@ if TYPE_CHECKING:
 def needs_approval(row: RollbackRow) -> bool:
     """An RB-PLN whose matrix cell needs approvals and whose execution has not started (a
     Config rollback's approval is its dry-run's, a sync gate)."""
-    if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
+    if row.procedure != "RB-PLN" or row.kind == "config" or not row.record.cell.approvals:
         return False
-    return not any(s["name"] == "Execute" and s["status"] != "pending"
-                   for s in row.data["steps"])
+    return row.record.step_status("Execute") in (None, "pending")
 
 
 def approval(svc: Services, row: RollbackRow) -> Verdict:
@@ -41,7 +40,7 @@ def verdicts(svc: Services, row: RollbackRow) -> list[tuple[str, Verdict]]:
     out: list[tuple[str, Verdict]] = []
     if needs_approval(row):
         out.append(("approval", approval(svc, row)))
-    window = row.data.get("window")
+    window = row.record.window
     if window:
         out.append(("window", requirements.window_reached(
             datetime.fromisoformat(window), svc.clock.now(), window)))

@@ -1,17 +1,20 @@
-"""The one rollback message and its step bookkeeping (every step change is audited)."""
+"""The one rollback message, its thread and the on-call mention (Slack through the outbox).
+
+Nothing here decides anything: a transition calls :func:`refresh`, :func:`say` or
+:func:`announce` inside its transaction, so the queued messages commit with the move.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.clock import iso
 from bot.messages import post_message, rendering, update_message
 from bot.render.approval import approval_buttons, who_decided
 from bot.render.common import user as mention
 from bot.render.rollback import rollback_blocks, summary
-from bot.rollback.service import config, elapsed, local_time, store
-from storage.rollback import KIND, RollbackRow
+from bot.rollback.lookup import config, fresh, local_time, store
+from storage.rollback import RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -20,19 +23,22 @@ log = logging.getLogger(__name__)
 
 
 def refresh(svc: Services, row: RollbackRow, force: bool = False) -> RollbackRow:
-    """Post or update the one rollback message; returns the fresh row. Unchanged content is
-    not sent again unless ``force`` (a refused checkbox click must be put back in Slack)."""
-    with rendering(svc, f"rollback:{row.num}"):
+    """Post or update the one rollback message, rendered from the stored state; returns the
+    fresh row. Unchanged content is not sent again unless ``force`` (a refused checkbox
+    click must be put back in Slack). The writer's transaction is taken before the
+    rendering lock (every caller in that order)."""
+    with svc.db.tx(), rendering(svc, f"rollback:{row.num}"):
         return _refresh(svc, row, force)
 
 
 def _refresh(svc: Services, row: RollbackRow, force: bool) -> RollbackRow:
-    row = store(svc).get(row.num) or row
+    row = fresh(svc, row)
+    rec = row.record
     blocks = rollback_blocks(row, _approval_line(svc, row), lambda t: local_time(svc, t))
     req = svc.approvals.for_subject("rollback", row.id)
     if row.status == "awaiting-approval" and req is not None and req.status == "open":
-        what = (f"rollback *{row.id}*: {row.product} {row.data.get('from_version')} → "
-                f"{row.data.get('to_version')} ({row.data.get('kind')}, {row.procedure})")
+        what = (f"rollback *{row.id}*: {row.product} {rec.from_version} → "
+                f"{rec.to_version} ({rec.kind}, {row.procedure})")
         blocks = [*blocks, approval_buttons(req.id, what)]
     shown = svc.rollback_shown
     key = hash((summary(row), repr(blocks)))
@@ -52,18 +58,18 @@ def _refresh(svc: Services, row: RollbackRow, force: bool) -> RollbackRow:
 
 def say(svc: Services, row: RollbackRow, text: str) -> str:
     """Post ``text`` in the rollback's thread."""
-    row = store(svc).get(row.num) or row
+    row = fresh(svc, row)
     return post_message(svc, text, None, row.channel, thread_ts=row.ts or None)
 
 
 def announce(svc: Services, row: RollbackRow, text: str) -> None:
     """Post ``text`` in the channel and in the rollback's thread."""
-    post_message(svc, text, None, row.channel)
+    post_message(svc, text, None, fresh(svc, row).channel)
     say(svc, row, text)
 
 
 def _approval_line(svc: Services, row: RollbackRow) -> str:
-    if row.procedure != "RB-PLN" or row.kind == "config" or not row.data["cell"]["approvals"]:
+    if row.procedure != "RB-PLN" or row.kind == "config" or not row.record.cell.approvals:
         return ""  # never opens an approval of its own (a Config one's is its dry-run's)
     req = svc.approvals.for_subject("rollback", row.id)
     if req is None:
@@ -76,39 +82,9 @@ def _approval_line(svc: Services, row: RollbackRow) -> str:
     return f"approved by: {who}\n{st.needs_text()}; react with {reacts} or press Approve"
 
 
-def mark(svc: Services, row: RollbackRow, step: str, status: str, note: str = "",
-         actor: str = "relbot", **detail: Any) -> RollbackRow:
-    """Record a step's status (audited with its timestamp) and update the message."""
-    row = store(svc).get(row.num) or row
-    steps = row.data.get("steps") or []
-    at = iso(svc.clock.now())
-    for s in steps:
-        if s["name"] == step:
-            s.update(status=status, at=at, note=note)
-            if status == "running" or not s.get("started"):
-                s["started"] = at
-    svc.audit.append(actor, "rollback.step", row.id, {"step": step, "status": status,
-                                                      "at": at, "note": note, **detail})
-    store(svc).update_data(row.num, {"steps": steps})
-    return refresh(svc, row)
-
-
-def close_unapproved(svc: Services, row: RollbackRow, status: str, error: str, note: str,
-                     payload: dict[str, Any]) -> bool:
-    """End a rollback that never got its approval (expired, or its dry-run cancelled):
-    nothing ran, the product is free. False when it had moved on meanwhile."""
-    if not svc.actions.move(KIND, row.id, status, only_from=("awaiting-approval",)):
-        return False
-    for job in ("escalate", "window"):
-        svc.scheduler.remove(f"rollback-{job}:{row.id}")
-    store(svc).update_data(row.num, {"error": error})
-    svc.audit.append("relbot", f"rollback.{status}", row.id, payload)
-    mark(svc, row, "Approve", "failed", note)
-    return True
-
-
 def oncall(svc: Services) -> str:
-    """On-call as Slack mentions: ``<!subteam^S0ID|@oncall>`` for groups Slack knows."""
+    """On-call as Slack mentions: ``<!subteam^S0ID|@oncall>`` for groups Slack knows. May
+    ask Slack for the group ids: call it before a transaction, never inside one."""
     out = []
     for o in config(svc).oncall:
         gid = None
@@ -122,18 +98,3 @@ def oncall(svc: Services) -> str:
                             "named in plain text and nobody is notified", o)
         out.append(f"<!subteam^{gid}|{o}>" if gid else mention(o))
     return " ".join(out)
-
-
-def decided(svc: Services, row: RollbackRow, actor: str, step: str, note: str,
-             status: str = "done") -> None:
-    """Record the decision: time from declaration (audited against the 5-minute limit)."""
-    now = iso(svc.clock.now())
-    took = elapsed(row.declared, now)
-    secs = int(took.total_seconds()) if took else 0
-    store(svc).update_data(row.num, {"decided": now, "decision_seconds": secs})
-    svc.audit.append(actor, "rollback.decided", row.id, {
-        "cell": row.data["cell"], "matrix": row.data["cell_name"], "seconds": secs,
-        "within_limit": secs <= config(svc).escalate_after.total_seconds()})
-    mark(svc, row, step, status, f"{note} (decided {secs // 60}m{secs % 60:02d}s after "
-                                 "declaration)")
-    svc.scheduler.remove(f"rollback-escalate:{row.id}")

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from bot.clock import iso
 from bot.integrations.http import IntegrationError, Timing
 from bot.integrations.pagerduty import PageEvent, PagerDuty
+from bot.rollback.lookup import config, local_time, store
 from bot.rollback.message import say
-from bot.rollback.service import config, local_time, store
+from bot.rollback.record import Page
 from storage.rollback import RollbackRow
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ def trigger(svc: Services, row: RollbackRow, why: str) -> None:
 
 def resolve(svc: Services, row: RollbackRow, why: str) -> None:
     """Close the rollback's PagerDuty incident, if it is open (paged and not resolved)."""
-    pages = (store(svc).get(row.num) or row).data.get("pages", [])
-    if _cfg(svc) is not None and pages and pages[-1]["action"] == "trigger":
+    pages = (store(svc).get(row.num) or row).record.pages
+    if _cfg(svc) is not None and pages and pages[-1].action == "trigger":
         _send(svc, row.num, "resolve", why, 1)
 
 
@@ -64,16 +65,16 @@ def retry_job(svc: Services, num: int, action: str, why: str, attempt: int) -> N
 
 
 def _event(svc: Services, row: RollbackRow, action: str, why: str) -> PageEvent:
-    d = row.data
+    rec = row.record
     return PageEvent(
         action, row.id,  # type: ignore[arg-type]
-        summary=f"{row.id}: {row.product} rollback {d['from_version']} -> {d['to_version']}"
-                f" ({d['severity']}, {d['impact']}): {why}",
-        severity=_cfg(svc).pd_severity(d["severity"]), source="relbot",
+        summary=f"{row.id}: {row.product} rollback {rec.from_version} -> {rec.to_version}"
+                f" ({rec.severity}, {rec.impact}): {why}",
+        severity=_cfg(svc).pd_severity(rec.severity), source="relbot",
         component=row.product,
         details={"rollback": row.id, "product": row.product, "procedure": row.procedure,
-                 "type": row.kind, "severity": d["severity"], "impact": d["impact"],
-                 "reason": d["reason"], "status": row.status, "requester": row.requester,
+                 "type": row.kind, "severity": rec.severity, "impact": rec.impact,
+                 "reason": rec.reason, "status": row.status, "requester": row.requester,
                  "channel": row.channel})
 
 
@@ -93,15 +94,16 @@ def _send(svc: Services, num: int, action: str, why: str, attempt: int) -> None:
         _failed(svc, row, ev, why, attempt, f"{type(exc).__name__}: {exc}")
         return
     at = iso(svc.clock.now())
-    e = svc.audit.append("relbot", "rollback.page", row.id, {
-        "service": "pagerduty", "action": action, "dedup_key": row.id,
-        "severity": ev.severity, "why": why, "attempt": attempt})
-    store(svc).modify(num, lambda data: data.setdefault("pages", []).append({
-        "service": "pagerduty", "action": action, "why": why, "severity": ev.severity,
-        "dedup_key": row.id, "at": at, "attempt": attempt, "audit_seq": e.seq}))
     verb = "triggered" if action == "trigger" else "resolved"
     after = f" (attempt {attempt})" if attempt > 1 else ""
-    _say(svc, row, f":pager: PagerDuty incident {row.id} {verb}{after}: {why}")
+    with svc.db.tx():  # the page's record, its audit entry and its thread note together
+        e = svc.audit.append("relbot", "rollback.page", row.id, {
+            "service": "pagerduty", "action": action, "dedup_key": row.id,
+            "severity": ev.severity, "why": why, "attempt": attempt})
+        page = Page(action=action, why=why, severity=ev.severity, dedup_key=row.id, at=at,
+                    attempt=attempt, audit_seq=e.seq)
+        store(svc).modify(num, lambda rec: rec.pages.append(page))
+        say(svc, row, f":pager: PagerDuty incident {row.id} {verb}{after}: {why}")
 
 
 def _failed(svc: Services, row: RollbackRow, ev: PageEvent, why: str, attempt: int,

@@ -1,28 +1,27 @@
-"""Executing a rollback: lease, command runs, health check, finish or stop for a human."""
+"""Executing a rollback: claim, lock, command runs, health check; then
+:mod:`bot.rollback.outcome` finishes or stops it. Commands and health checks run outside any
+transaction; each step change commits with the message update it decides."""
 
 from __future__ import annotations
 
 import logging
 import shlex
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.clock import iso
 from bot.errors import AlreadyRunning, Refused
-from bot.messages import post_message, update_message
+from bot.messages import update_message
 from bot.rollback import commands as cmds
-from bot.rollback import gates, paging
+from bot.rollback import gates
+from bot.rollback.config import ProductRollback
 from bot.rollback.lease import running
-from bot.rollback.message import announce, mark, oncall, refresh, say
-from bot.rollback.service import (
-    _plan_digest,
-    config,
-    local_time,
-    product_cfg,
-    store,
-    workdir,
-)
-from storage.rollback import KIND, RollbackRow, parse_id, rollback_id
+from bot.rollback.lookup import local_time, product_cfg, store, workdir
+from bot.rollback.message import refresh, say
+from bot.rollback.outcome import crashed, fail, finish, lock
+from bot.rollback.record import CommandRun, RollbackRecord
+from bot.rollback.steps import record_step
+from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -38,10 +37,10 @@ stops for a human instead of running outside the window."""
 def execute_job(svc: Services, num: int) -> None:
     """Scheduler job at the window."""
     row = store(svc).get(num)
-    window = row.data.get("window") if row is not None else None
+    window = row.record.window if row is not None else None
     if row is not None and row.status == "scheduled" and window and \
             svc.clock.now() > datetime.fromisoformat(window) + WINDOW_GRACE:
-        if svc.actions.move(KIND, rollback_id(num), "executing", only_from=("scheduled",)):
+        if svc.actions.move(KIND, row.id, "executing", only_from=("scheduled",)):
             fail(svc, row, "Schedule", f"its window {local_time(svc, window)} passed while "
                  f"relbot was not running (now {local_time(svc, iso(svc.clock.now()))}); "
                  "retry runs it now")
@@ -74,8 +73,8 @@ def recover_job(svc: Services, num: int) -> None:
         svc.scheduler.add_once(f"rollback-recover:{row.id}", when + timedelta(seconds=1),
                                "rollback.recover", num=num)
         return
-    fail(svc, row, current_step(row), "interrupted: relbot stopped while this step ran; check "
-                          f"{row.product}, then retry or abort")
+    fail(svc, row, row.record.current_step(), "interrupted: relbot stopped while this step "
+         f"ran; check {row.product}, then retry or abort")
 
 
 def execute(svc: Services, num: int, actor: str) -> RollbackRow:
@@ -91,16 +90,6 @@ def execute(svc: Services, num: int, actor: str) -> RollbackRow:
             return crashed(svc, num, exc)
 
 
-def crashed(svc: Services, num: int, exc: Exception) -> RollbackRow:
-    """An unexpected fault mid-step: stop the rollback there for a human, and say why."""
-    log.error("rollback RB-%04d: %s", num, type(exc).__name__, exc_info=exc)
-    row = store(svc).get(num)
-    assert row is not None
-    if row.status != "executing":
-        return row
-    return fail(svc, row, current_step(row), f"internal error ({type(exc).__name__}: {exc})")
-
-
 def approval_gap(svc: Services, row: RollbackRow) -> str | None:
     """Why a rollback whose cell needs approvals may not start executing now (None if it is
     approved, needs none, or has started already; a Config rollback's approval is its
@@ -111,55 +100,58 @@ def approval_gap(svc: Services, row: RollbackRow) -> str | None:
     return None if v.ok else (v.refusal or v.text)
 
 
-def current_step(row: RollbackRow) -> str:
-    """The step a stopped rollback resumes at: the first one not done or skipped."""
-    return next((s["name"] for s in row.data.get("steps", [])
-                 if s["status"] not in ("done", "skipped")), "Execute")
+def _claim(svc: Services, row: RollbackRow) -> None:
+    """Move a waiting or scheduled rollback to executing, re-checking its approval in the
+    same transaction: a withdrawal commits before (and is seen) or after (too late)."""
+    with svc.db.tx():
+        if not svc.actions.move(KIND, row.id, "executing",
+                                only_from=("scheduled", "awaiting-approval")):
+            raise Refused(f"{row.id} is {row.status}")
+        gap = approval_gap(svc, row)
+        if gap:  # raised inside the transaction: the claim is rolled back with it
+            raise Refused(f"{row.id} does not run: {gap}")
 
 
 def _execute(svc: Services, num: int, actor: str) -> RollbackRow:
     row = store(svc).get(num)
     assert row is not None
     if row.status != "executing":
-        # claim first, then check: a withdrawal either came before (and is seen here) or
-        # finds the rollback already executing (too late, and said so)
-        if not svc.actions.move(KIND, rollback_id(num), "executing",
-                                     only_from=("scheduled", "awaiting-approval")):
-            raise Refused(f"{row.id} is {row.status}")
-        gap = approval_gap(svc, row)
-        if gap:
-            svc.actions.move(KIND, rollback_id(num), row.status, only_from=("executing",))
-            raise Refused(f"{row.id} does not run: {gap}")
+        _claim(svc, row)
     row = store(svc).get(num)  # type: ignore[assignment]
     p = product_cfg(svc, row.product)
-    if _plan_digest(row.data, p) != row.data["digest"]:
+    if row.record.plan_digest(p) != row.record.digest:
         return fail(svc, row, "Execute", "the rollback command or health check changed in the "
-                     "config since the plan was approved; abort and start a new rollback")
-    lock(svc, row, actor)
-    steps = {x["name"]: x["status"] for x in row.data.get("steps", [])}
-    if steps.get("Schedule") == "failed":
-        mark(svc, row, "Schedule", "done", f"run at once by <@{actor}>")
-    if steps.get("Execute") != "done":
-        mark(svc, row, "Execute", "running", " ".join(p.command))
+                    "config since the plan was approved; abort and start a new rollback")
+    rec = row.record
+    with svc.db.tx():
+        lock(svc, row, actor)
+        if rec.step_status("Schedule") == "failed":
+            record_step(svc, row, "Schedule", "done", f"run at once by <@{actor}>")
+        if rec.step_status("Execute") != "done":
+            record_step(svc, row, "Execute", "running", " ".join(p.command))
+        refresh(svc, row)
+    if rec.step_status("Execute") != "done":
         runs = _invocations(row, p)
         for name, argv in runs:
             res = _run(svc, row, name, argv, p.timeout.total_seconds())
             if not res.ok:
                 return fail(svc, row, "Execute", f"`{shlex.join(argv)}` {res.outcome()}")
-        mark(svc, row, "Execute", "done", f"{len(runs)} command(s) exit 0")
+        with svc.db.tx():
+            record_step(svc, row, "Execute", "done", f"{len(runs)} command(s) exit 0")
+            refresh(svc, row)
     return _verify(svc, store(svc).get(num), actor)  # type: ignore[arg-type]
 
 
 def _values(row: RollbackRow) -> dict[str, str]:
-    d = row.data
-    return {"product": row.product, "version": d["to_version"],
-            "from_version": d["from_version"], "components": ",".join(d["components"]),
+    rec = row.record
+    return {"product": row.product, "version": rec.to_version,
+            "from_version": rec.from_version, "components": ",".join(rec.components),
             "component": "", "id": row.id}
 
 
-def _invocations(row: RollbackRow, p: Any) -> list[tuple[str, list[str]]]:
+def _invocations(row: RollbackRow, p: ProductRollback) -> list[tuple[str, list[str]]]:
     values = _values(row)
-    comps = row.data["components"]
+    comps = row.record.components
     if comps and any("{component}" in a for a in p.command):
         return [(f"rollback {c}", cmds.expand(p.command, {**values, "component": c}))
                 for c in comps]
@@ -175,12 +167,17 @@ def _run(svc: Services, row: RollbackRow, name: str, argv: list[str],
     res = cmds.run(name, argv, workdir(svc), timeout, lambda: iso(svc.clock.now()), secrets,
                    stream)
     stream.finish(res.tail, f"{res.outcome()} · output sha256 {res.output_sha256[:12]}")
-    e = svc.audit.append("relbot", "rollback.command", row.id, {
-        "name": name, "argv": argv, "exit_code": res.exit_code, "timed_out": res.timed_out,
-        "output_sha256": res.output_sha256, "seconds": res.seconds})
-    key = "verification" if name.startswith("health") else "commands"
-    store(svc).modify(row.num, lambda data: data.setdefault(key, []).append(
-        {**res.model_dump(), "audit_seq": e.seq}))
+    health = name.startswith("health")
+
+    def cite(rec: RollbackRecord) -> None:
+        run = CommandRun(**res.model_dump(), audit_seq=e.seq)
+        (rec.verification if health else rec.commands).append(run)
+
+    with svc.db.tx():
+        e = svc.audit.append("relbot", "rollback.command", row.id, {
+            "name": name, "argv": argv, "exit_code": res.exit_code, "timed_out": res.timed_out,
+            "output_sha256": res.output_sha256, "seconds": res.seconds})
+        store(svc).modify(row.num, cite)
     return res
 
 
@@ -197,107 +194,31 @@ def _verify(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
     p = product_cfg(svc, row.product)
     step = "Verify" if row.procedure == "RB-IMM" else "Verify & document"
     if not p.health_check:
-        mark(svc, row, step, "skipped" if step == "Verify" else "running",
-             "no health_check configured")
+        with svc.db.tx():
+            record_step(svc, row, step, "skipped" if step == "Verify" else "running",
+                        "no health_check configured")
+            refresh(svc, row)
+        return finish(svc, store(svc).get(row.num), actor)  # type: ignore[arg-type]
+    with svc.db.tx():
+        record_step(svc, row, step, "running", " ".join(p.health_check))
+        refresh(svc, row)
+    argv = cmds.expand(p.health_check, _values(row))
+    attempts = p.health_retries + 1
+    wait = p.health_backoff.total_seconds()
+    for i in range(attempts):
+        res = _run(svc, row, f"health check {i + 1}/{attempts}", argv, p.timeout.total_seconds())
+        if res.ok:
+            break
+        if i + 1 < attempts:
+            say(svc, row, f"Health check {i + 1}/{attempts} {res.outcome()}; retrying in "
+                          f"{wait:g}s")
+            svc.clock.sleep(wait)
+            wait *= 2
     else:
-        mark(svc, row, step, "running", " ".join(p.health_check))
-        argv = cmds.expand(p.health_check, _values(row))
-        attempts = p.health_retries + 1
-        wait = p.health_backoff.total_seconds()
-        for i in range(attempts):
-            res = _run(svc, row, f"health check {i + 1}/{attempts}", argv,
-                       p.timeout.total_seconds())
-            if res.ok:
-                break
-            if i + 1 < attempts:
-                say(svc, row, f"Health check {i + 1}/{attempts} {res.outcome()}; "
-                              f"retrying in {wait:g}s")
-                svc.clock.sleep(wait)
-                wait *= 2
-        else:
-            return fail(svc, row, step, f"health check failed {attempts} time(s)")
-        if step == "Verify":
-            mark(svc, row, step, "done", f"healthy after {i + 1} attempt(s)")
+        return fail(svc, row, step, f"health check failed {attempts} time(s)")
+    if step == "Verify":
+        with svc.db.tx():
+            record_step(svc, row, step, "done", f"healthy after {i + 1} attempt(s)")
+            refresh(svc, row)
     return finish(svc, store(svc).get(row.num), actor)  # type: ignore[arg-type]
 
-
-def finish(svc: Services, row: RollbackRow, actor: str) -> RollbackRow:
-    """Communicate and document: channel notice, postmortem reminder, evidence digest."""
-    from bot.rollback.evidence import evidence, record_digest
-
-    d = row.data
-    came = d["from_version"]
-    what = (f"{row.product} rolled back {came} -> {d['to_version']}" if came != "unknown"
-            else f"{row.product} rolled back to {d['to_version']}") + (
-        f" (components {', '.join(d['components'])})" if d["components"] else "")
-    text = (f":white_check_mark: {row.id}: {what}. {row.product} stays locked until "
-            f"`/rollback resolve {row.id} REASON`.")
-    due = svc.clock.now() + config(svc).postmortem_after
-    # Record the outcome first: a Slack hiccup below must not turn a done rollback into a
-    # stuck one.
-    svc.actions.move(KIND, row.id, "done", only_from=("executing",))
-    store(svc).update_data(row.num, {"failed_step": None, "error": "", "completed":
-                                     iso(svc.clock.now()), "postmortem_due": iso(due)})
-    svc.scheduler.add_once(f"rollback-postmortem:{row.id}", due, "rollback.postmortem",
-                           num=row.num)
-    announce(svc, row, text)
-    if row.procedure == "RB-IMM":
-        mark(svc, row, "Communicate", "done", "channel and thread notified")
-    row = store(svc).get(row.num)  # type: ignore[assignment]
-    mark(svc, row, "Document" if row.procedure == "RB-IMM" else "Verify & document", "done",
-         f"evidence recorded; postmortem reminder {local_time(svc, iso(due))}")
-    digest = record_digest(evidence(svc, store(svc).get(row.num)))  # type: ignore[arg-type]
-    svc.audit.append(actor, "rollback.completed", row.id, {"evidence_sha256": digest})
-    paging.resolve(svc, row, f"completed: {what}")
-    return refresh(svc, row)
-
-
-def fail(svc: Services, row: RollbackRow, step: str, error: str) -> RollbackRow:
-    """Stop: record the failure and leave the next step to a human."""
-    if not svc.actions.move(KIND, row.id, "failed"):  # from executing or awaiting-approval
-        log.info("%s moved on before it could stop at %s: %s", row.id, step, error)
-        return store(svc).get(row.num) or row
-    store(svc).update_data(row.num, {"failed_step": step, "error": error})
-    try:
-        row = mark(svc, row, step, "failed", error)
-        page = oncall(svc)
-        text = (f":x: {row.id} stopped at {step}: {error.rstrip('.')}. Nothing further runs "
-                f"until a human decides: `/rollback retry {row.id}` or "
-                f"`/rollback abort {row.id} REASON`."
-                + (f" {page}" if page else ""))
-        announce(svc, row, text)
-    except Exception:  # noqa: BLE001 - the stop is recorded; telling Slack is best effort
-        log.exception("could not report that %s stopped", row.id)
-    paging.trigger(svc, row, f"stopped at {step}: {error}")
-    return store(svc).get(row.num) or row
-
-
-def lock(svc: Services, row: RollbackRow, actor: str) -> None:
-    """Freeze the product for this rollback (taking over an earlier rollback's lock)."""
-    if row.data.get("lock"):
-        return
-    d = row.data
-    reason = f"rollback to {d['to_version']}: {d['reason']}"
-    prev = svc.locks.frozen(row.product)
-    fr = svc.locks.freeze(row.product, row.id, reason, actor)
-    store(svc).update_data(row.num, {"lock": {"since": fr.since, "by": actor}})
-    took = prev.ref if prev and prev.ref != row.id else None
-    svc.audit.append(actor, "rollback.locked", row.id, {"product": row.product,
-                                                        "reason": reason, "took_over": took})
-    old = store(svc).get(parse_id(took) or 0) if took else None
-    if old is not None:  # one lock per product: the newer rollback now holds it
-        store(svc).modify(old.num, lambda data: data.update(
-            lock={**(data.get("lock") or {}), "handed_to": row.id}))
-        svc.audit.append(actor, "rollback.lock.handed_over", old.id, {"to": row.id})
-        refresh(svc, old)
-
-
-def postmortem_job(svc: Services, num: int) -> None:
-    """Scheduler job: remind the channel that the postmortem is due."""
-    row = store(svc).get(num)
-    if row is None:
-        return
-    svc.audit.append("relbot", "rollback.postmortem.reminded", row.id, {})
-    post_message(svc, f":memo: Postmortem due for {row.id} ({row.product} rolled back to "
-                      f"{row.data['to_version']} on {row.declared}): {row.data['reason']}",
-                 None, row.channel)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.rollback.configsync import drop_dry_run
+from bot.rollback.lookup import store
 from bot.rollback.message import announce, refresh
-from bot.rollback.service import store
 from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
@@ -25,23 +25,25 @@ def supersede(svc: Services, product: str, actor: str, cell_name: str) -> Rollba
     old = store(svc).active_for(product)
     if old is None or old.status != "failed":
         return None
-    if not svc.actions.move(KIND, old.id, "superseded", only_from=("failed",)):
-        return None
+    with svc.db.tx():
+        if not svc.actions.move(KIND, old.id, "superseded", only_from=("failed",)):
+            return None
+        locked = svc.locks.frozen(product)
+        svc.audit.append(actor, "rollback.superseded", old.id, {
+            "product": product, "step": old.record.failed_step, "cell": cell_name,
+            "lock_kept": bool(locked and locked.ref == old.id)})
     drop_dry_run(svc, old, f"rollback {old.id} superseded")
-    locked = svc.locks.frozen(product)
-    svc.audit.append(actor, "rollback.superseded", old.id, {
-        "product": product, "step": old.data.get("failed_step"), "cell": cell_name,
-        "lock_kept": bool(locked and locked.ref == old.id)})
     return old
 
 
 def record(svc: Services, old: RollbackRow, new: RollbackRow, actor: str) -> None:
-    """Name the superseding rollback on the old record, its message and the channel."""
-    store(svc).update_data(old.num, {"superseded_by": new.id,
-                                     "error": f"superseded by {new.id}"})
-    locked = svc.locks.frozen(old.product)
-    note = (f" {old.product} stays locked ({old.id}'s lock passes to {new.id})."
-            if locked and locked.ref == old.id else "")
-    announce(svc, old, f":arrow_right_hook: <@{actor}>'s immediate rollback {new.id} "
-                       f"supersedes the stopped {old.id} ({old.product}).{note}")
-    refresh(svc, old)
+    """Name the superseding rollback on the old record, its message and the channel (joins
+    the caller's transaction)."""
+    with svc.db.tx():
+        store(svc).update(old.num, superseded_by=new.id, error=f"superseded by {new.id}")
+        locked = svc.locks.frozen(old.product)
+        note = (f" {old.product} stays locked ({old.id}'s lock passes to {new.id})."
+                if locked and locked.ref == old.id else "")
+        announce(svc, old, f":arrow_right_hook: <@{actor}>'s immediate rollback {new.id} "
+                           f"supersedes the stopped {old.id} ({old.product}).{note}")
+        refresh(svc, old)

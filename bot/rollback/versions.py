@@ -52,7 +52,7 @@ def _rolled_back(done: list[RollbackRow], versions: list[semver.Version]) -> dic
     version): version -> the first rollback that did."""
     out: dict[str, str] = {}
     for r in done:
-        frm, to = _version(r.data.get("from_version")), _version(r.data.get("to_version"))
+        frm, to = _version(r.record.from_version), _version(r.record.to_version)
         if r.kind not in WHOLE or frm is None:
             continue
         out.setdefault(str(frm), r.id)
@@ -64,7 +64,7 @@ def _rolled_back(done: list[RollbackRow], versions: list[semver.Version]) -> dic
 
 def _rolled_back_to(done: list[RollbackRow]) -> list[semver.Version]:
     """The version the last completed whole rollback left running (if any)."""
-    whole = [_version(r.data.get("to_version")) for r in done if r.kind in WHOLE]
+    whole = [_version(r.record.to_version) for r in done if r.kind in WHOLE]
     return [whole[-1]] if whole and whole[-1] is not None else []
 
 
