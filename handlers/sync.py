@@ -118,13 +118,9 @@ def _cancel(ctx: CommandContext) -> Reply:
         approvers and svc.approvals.groups.allowed(ctx.cmd.user, approvers))
     if not allowed:
         raise Refused("only the requester or an approver can cancel a sync plan")
-    if not flow.move(svc, row.id, "cancelled", f"by {ctx.cmd.user}", only_from=("planned",)):
+    if not flow.cancel(svc, row.id, ctx.cmd.user, f"by {ctx.cmd.user}",
+                       {"digest": row.digest}):
         raise Refused(f"{row.id} is {row.status}")
-    if req is not None:
-        svc.approvals.transition(req.id, "open", "cancelled")
-    ctx.audit("sync.cancelled", row.id, {"digest": row.digest})
-    flow.notify_finished(svc, row.id, "cancelled", f"by {ctx.cmd.user}")
-    flow.refresh_message(svc, row.id)
     return Reply(f"{row.id} cancelled.")
 
 

@@ -55,9 +55,5 @@ def drop_dry_run(svc: Services, row: RollbackRow, why: str) -> None:
     can apply it later). Call it after the rollback's own move has committed: it refreshes
     the sync's message under that message's rendering lock."""
     plan_id = (store(svc).get(row.num) or row).record.sync_plan
-    if plan_id and sync_flow.move(svc, plan_id, "cancelled", why, only_from=("planned",)):
-        sreq = svc.approvals.for_subject("sync", plan_id)
-        if sreq is not None:
-            svc.approvals.transition(sreq.id, "open", "cancelled")
-        svc.audit.append("relbot", "sync.cancelled", plan_id, {"reason": why})
-        sync_flow.refresh_message(svc, plan_id)  # the dry-run no longer invites approvals
+    if plan_id:  # in one transaction with its approval, audit entry and message
+        sync_flow.cancel(svc, plan_id, "relbot", why, {"reason": why}, notify=False)
