@@ -32,7 +32,7 @@ from storage.dialect import database_errors, redact_url
 # or for the full help)
 FEATURE_CLIS = {"db": "bot.dbcli", "sync": "bot.sync.cli", "release": "bot.release.cli",
                 "calendar": "bot.cadence.cli", "rollback": "bot.rollback.cli",
-                "demo": "bot.demo.cli"}
+                "demo": "bot.demo.cli", "outbox": "bot.outbox.cli"}
 
 
 class CLIError(Exception):

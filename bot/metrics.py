@@ -52,6 +52,9 @@ class Metrics:
         self.slack_errors = Counter("relbot_slack_api_errors", "Slack Web API calls that "
                                     "failed, by method and error", ["method", "error"],
                                     registry=r)
+        self.outbox_failed = Counter("relbot_outbox_failed", "Slack posts, updates and files "
+                                     "the outbox gave up on for good (audited as outbox.failed),"
+                                     " by method and error", ["method", "error"], registry=r)
         self.jobs: Callable[[], list[datetime | None]] = list
         self.outbox: Callable[[], tuple[int, float]] | None = None
         r.register(_Gauges(self))
@@ -71,6 +74,9 @@ class Metrics:
             self.executions.labels("rollback", "failed").inc()
         elif a == "rollback.aborted":
             self.executions.labels("rollback", "aborted").inc()
+        elif a == "outbox.failed":
+            self.outbox_failed.labels(str(e.payload.get("method", "unknown")),
+                                      str(e.payload.get("error", "unknown"))).inc()
         elif a == "rollback.declared":
             self.rollbacks.labels(str(e.payload.get("kind", "unknown")),
                                   str(e.payload.get("procedure", "unknown"))).inc()

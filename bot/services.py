@@ -131,7 +131,7 @@ def build_services(config: ConfigHolder, db_path: str | Path, *,
     audit = open_audit(db, clock, config)
     groups = GroupResolver(*_slack_group_lookups(client), clock,
                            ttl=config.current.usergroup_cache_ttl)
-    outbox = Outbox(OutboxStore(db), clock, delivery)
+    outbox = Outbox(OutboxStore(db), clock, delivery, audit)
     approvals = Approvals(ApprovalStore(db), audit, groups, clock,
                           SlackReactions(client, outbox.slack_ts),
                           vote_reactions=lambda: _vote_reactions(config))

@@ -78,6 +78,31 @@ class OpRow:
     ts: str | None
 
 
+ORPHANED = "its message was never posted"
+"""The error of an update or reply failed because its message's post failed for good."""
+
+
+@dataclass(frozen=True)
+class OpStatus:
+    """An operation as an operator sees it: what, where, how it went (its text left out)."""
+
+    id: int
+    key: str
+    op: str
+    channel: str
+    state: str
+    attempts: int
+    error: str | None
+    created: str
+    done_at: str | None
+    preview: str              # the start of the text (a file: its name)
+
+
+_STATUS = ("SELECT o.id, o.key, o.op, m.channel, o.state, o.attempts, o.last_error, o.created, "
+           "o.done_at, COALESCE(o.filename, SUBSTR(o.body, 1, 60)) AS preview FROM outbox o "
+           "JOIN outbox_messages m ON m.key = o.key")
+
+
 class OutboxStore:
     """SQL for the outbox (the delivery loop lives in :mod:`bot.outbox`)."""
 
@@ -89,7 +114,7 @@ class OutboxStore:
     def add_post(self, key: str, channel: str, thread_key: str | None, text: str,
                  blocks: list[dict] | None, now: str) -> None:
         """A new message ``key`` and its post, in one transaction (or the caller's)."""
-        with self._tx() as c:
+        with self.db.tx() as c:
             c.execute("INSERT INTO outbox_messages(key, channel, thread_key, ts, created) "
                       "VALUES (?, ?, ?, NULL, ?)", (key, channel, thread_key, now))
             self._insert_op(c, key, "post", text, blocks, now)
@@ -98,7 +123,7 @@ class OutboxStore:
                  content: str, comment: str, fallback: list[str], now: str) -> None:
         """A file upload into the channel or a thread (its key is never updated); the
         ``fallback`` texts (posted if Slack refuses the file) ride in its blocks column."""
-        with self._tx() as c:
+        with self.db.tx() as c:
             c.execute("INSERT INTO outbox_messages(key, channel, thread_key, ts, created) "
                       "VALUES (?, ?, ?, NULL, ?)", (key, channel, thread_key, now))
             c.execute("INSERT INTO outbox(key, op, body, blocks, filename, comment, created) "
@@ -154,14 +179,51 @@ class OutboxStore:
                       r["lease_until"], r["lease_owner"], r["channel"], r["thread_key"], r["ts"])
                 for r in rows]
 
-    def fail_orphans(self, now: str) -> int:
-        """Fail the updates and thread replies of messages whose post failed for good."""
-        cur = self.db.conn().execute(
-            "UPDATE outbox SET state = 'failed', done_at = ?, last_error = "
-            "'its message was never posted' WHERE state = 'pending' AND key IN ("
-            "SELECT m.key FROM outbox_messages m JOIN outbox p ON p.op = 'post' AND "
-            "p.state = 'failed' AND (p.key = m.key OR p.key = m.thread_key))", (now,))
-        return cur.rowcount
+    def fail_orphans(self, now: str) -> list[OpStatus]:
+        """Fail the updates and thread replies of messages whose post failed for good;
+        returns them."""
+        rows = self.db.conn().execute(
+            "UPDATE outbox SET state = 'failed', done_at = ?, last_error = ? WHERE state = "
+            "'pending' AND key IN (SELECT m.key FROM outbox_messages m JOIN outbox p ON "
+            "p.op = 'post' AND p.state = 'failed' AND (p.key = m.key OR p.key = m.thread_key))"
+            " RETURNING id", (now, ORPHANED)).fetchall()
+        return self.statuses([r["id"] for r in rows])
+
+    def statuses(self, ids: list[int]) -> list[OpStatus]:
+        """The operations ``ids``, in id order."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.db.conn().execute(f"{_STATUS} WHERE o.id IN ({marks}) ORDER BY o.id",
+                                      ids).fetchall()
+        return [OpStatus(*r) for r in rows]
+
+    def listing(self, state: str | None, limit: int) -> list[OpStatus]:
+        """The newest ``limit`` operations (in ``state``, unless None), newest first."""
+        where, args = (" WHERE o.state = ?", [state]) if state else ("", [])
+        rows = self.db.conn().execute(f"{_STATUS}{where} ORDER BY o.id DESC LIMIT ?",
+                                      (*args, limit)).fetchall()
+        return [OpStatus(*r) for r in rows]
+
+    def requeue(self, keys: list[str] | None) -> list[int]:
+        """Make failed operations pending again, as new (``None``: every failed one): those
+        of the messages ``keys``, of their thread's parent and the replies in their thread
+        that failed with them. Returns the ids."""
+        reset = ("UPDATE outbox SET state = 'pending', attempts = 0, not_before = 0, "
+                 "lease_owner = NULL, lease_until = 0, done_at = NULL WHERE state = 'failed'")
+        if keys is None:
+            return [r["id"] for r in self.db.conn().execute(f"{reset} RETURNING id").fetchall()]
+        marks = ",".join("?" * len(keys))
+        with self.db.tx() as c:
+            parents = [r["thread_key"] for r in c.execute(
+                f"SELECT thread_key FROM outbox_messages WHERE key IN ({marks}) AND "
+                "thread_key IS NOT NULL", keys).fetchall()]
+            ks = list(dict.fromkeys([*keys, *parents]))
+            m = ",".join("?" * len(ks))
+            rows = c.execute(f"{reset} AND (key IN ({m}) OR (last_error = ? AND key IN ("
+                             f"SELECT key FROM outbox_messages WHERE thread_key IN ({m})))) "
+                             "RETURNING id", (*ks, ORPHANED, *ks)).fetchall()
+        return sorted(r["id"] for r in rows)
 
     def backlog(self) -> tuple[int, str | None]:
         """Pending operations and when the oldest of them was decided (metrics)."""
@@ -193,7 +255,7 @@ class OutboxStore:
         if op.op != "post" or ts is None:
             self.db.conn().execute(mark, args)  # one statement: no transaction needed
             return
-        with self._tx() as c:  # the post's ts and its "sent" commit together
+        with self.db.tx() as c:  # the post's ts and its "sent" commit together
             c.execute("UPDATE outbox_messages SET ts = ? WHERE key = ?", (ts, op.key))
             c.execute(mark, args)
 
@@ -224,27 +286,3 @@ class OutboxStore:
                    now: str) -> None:
         c.execute("INSERT INTO outbox(key, op, body, blocks, created) VALUES (?, ?, ?, ?, ?)",  # type: ignore[attr-defined]
                   (key, op, text, json.dumps(blocks) if blocks is not None else None, now))
-
-    def _tx(self) -> _Tx:
-        return _Tx(self.db)
-
-
-class _Tx:
-    """``db.tx()``, or the caller's transaction when one is already open on this thread (a
-    transition and the message it decides then commit together)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._cm = None
-
-    def __enter__(self):  # noqa: ANN204
-        c = self.db.conn()
-        if getattr(c, "in_transaction", False):   # SQLite; PostgreSQL's tx() nests itself
-            return c
-        self._cm = self.db.tx()
-        return self._cm.__enter__()
-
-    def __exit__(self, *exc: object) -> bool | None:
-        if self._cm is not None:
-            return self._cm.__exit__(*exc)  # type: ignore[arg-type]
-        return None

@@ -4,7 +4,7 @@ allows, each attempt leased in the database (one deliverer across processes), re
 
 One call at a time, except that a call slower than ``SLOW`` lets rows of other streams start
 beside it (up to ``PARALLEL``): a hung call holds up its own stream only. A permanent failure
-(``channel_not_found``) fails the row, its updates and its replies.
+(``channel_not_found``) is recorded and audited by :mod:`bot.outbox.failures`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 
 from bot.clock import Clock, iso
+from bot.outbox.failures import Failures
 from bot.outbox.order import Send, sendable
 from bot.outbox.policy import LEASE, PARALLEL, POLL, RENEW, SLOW, backoff
 from bot.outbox.transport import METHOD, Delivery, DeliveryError
@@ -24,17 +25,14 @@ from storage.outbox import OpRow, OutboxStore
 
 log = logging.getLogger("bot.outbox")
 
-PostFn = Callable[[str, str, "list[dict] | None", "str | None"], str]
-
-
 class Deliverer:
     """Sends the outbox's rows through ``delivery``; ``post`` queues a message (a refused
     file's fallback texts) and ``slack_ts`` maps a key to Slack's ts once delivered."""
 
     def __init__(self, store: OutboxStore, clock: Clock, delivery: Delivery | None,
-                 post: PostFn, slack_ts: Callable[[str], str | None]) -> None:
+                 slack_ts: Callable[[str], str | None], failures: Failures) -> None:
         self.store, self.clock, self.delivery = store, clock, delivery
-        self._post, self._slack_ts = post, slack_ts
+        self._slack_ts, self.failures = slack_ts, failures
         self.owner = uuid.uuid4().hex[:12]
         self._cond = threading.Condition()
         self._inflight: dict[int, tuple[str, float, str]] = {}  # id -> method, start, channel
@@ -51,7 +49,7 @@ class Deliverer:
         if self.delivery is None or self._thread is not None:
             return
         self._stop = False
-        self.store.fail_orphans(iso(self.clock.now()))
+        self.failures.orphans()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="relbot-outbox")
         self._thread.start()
 
@@ -200,12 +198,7 @@ class Deliverer:
         what = f"{METHOD[op.op]} {op.key}"
         if not exc.retryable:
             log.error("outbox: %s failed for good: %s", what, exc.error)
-            self.store.failed(op.id, exc.error, iso(self.clock.now()))
-            if op.op == "file":   # what to post instead, in the same place
-                for i, text in enumerate(op.blocks or ()):   # the thread by its key
-                    self._post(op.channel, str(text).replace("{error}", exc.error) if i == 0
-                               else str(text), None, op.thread_key)
-            self.store.fail_orphans(iso(self.clock.now()))
+            self.failures.record(op, exc.error)
             return
         delay = backoff(op.attempts, exc.retry_after)
         log.warning("outbox: %s failed (%s), retry %d in %.1f s", what, exc.error,

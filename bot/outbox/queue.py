@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bot.clock import Clock, iso
 from bot.outbox.deliverer import Deliverer
+from bot.outbox.failures import Auditor, Failures
 from bot.outbox.order import Send
 from bot.outbox.policy import TS_WAIT
 from bot.outbox.transport import Delivery
@@ -26,10 +27,11 @@ KEY_PREFIXES = ("m-", "f-")
 class Outbox:
     """Queue messages for Slack and map Slack's ts to message keys; owns the deliverer."""
 
-    def __init__(self, store: OutboxStore, clock: Clock,
-                 delivery: Delivery | None = None) -> None:
+    def __init__(self, store: OutboxStore, clock: Clock, delivery: Delivery | None = None,
+                 audit: Auditor | None = None) -> None:
         self.store, self.clock = store, clock
-        self.deliverer = Deliverer(store, clock, delivery, self.post, self.slack_ts)
+        failures = Failures(store, clock, audit, self.post)
+        self.deliverer = Deliverer(store, clock, delivery, self.slack_ts, failures)
 
     @property
     def delivery(self) -> Delivery | None:
