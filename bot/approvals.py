@@ -4,7 +4,8 @@ A feature opens a request for the message that shows its plan (evidence id + dig
 Reactions on that message are votes: only configured approval reactions count, only from
 distinct authorised approvers, never from the requester unless self-approval is allowed,
 never after expiry. Every counted, refused or revoked vote is audited with the evidence id
-and digest. Features register an ``on_change`` hook per kind to re-render and execute.
+and digest. The kind's follower (:data:`bot.actions.kinds.APPROVAL_KINDS`, handed in at
+wiring) re-renders and executes.
 
 Votes match what Slack shows: per (message, user, reaction) the event with the latest
 ``event_time`` wins (an older event delivered late is ignored, and audited); before a quorum
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -31,29 +32,29 @@ from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 
 if TYPE_CHECKING:
+    from bot.actions.kinds import ApprovalFollower
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-OnChange = Callable[["Services", "ApprovalState"], None]
 NO_REQUEST = "no approval is open on this message"
+
+
 class Approvals:
     """Open approval requests and count reaction votes on them."""
 
     def __init__(self, store: ApprovalStore, audit: AuditLog, groups: GroupResolver,
                  clock: Clock, reader: ReactionReader | None = None,
-                 vote_reactions: Callable[[], frozenset[str]] = frozenset) -> None:
+                 vote_reactions: Callable[[], frozenset[str]] = frozenset,
+                 followers: Mapping[str, ApprovalFollower] | None = None) -> None:
         self.store, self.audit, self.groups, self.clock = store, audit, groups, clock
         self.reader = reader
         self.vote_reactions = vote_reactions
         """Reactions that are votes somewhere (a vote on a message with no request is
         audited only for these)."""
-        self._hooks: dict[str, OnChange] = {}
-        self.services: Services | None = None  # set by the app; passed to hooks
-
-    def register_kind(self, kind: str, on_change: OnChange) -> None:
-        """Call ``on_change(svc, state)`` after each counted or revoked vote on ``kind``."""
-        self._hooks[kind] = on_change
+        self.followers: Mapping[str, ApprovalFollower] = followers or {}
+        """Kind -> its follower, told after each counted or revoked vote on that kind."""
+        self.services: Services | None = None  # set by the app; passed to the followers
 
     def open(self, *, kind: str, subject: str, evidence_id: str, digest: str, channel: str,
              ts: str, requester: str, policy: ApprovalPolicy,
@@ -252,9 +253,9 @@ class Approvals:
         return state
 
     def _notify(self, state: ApprovalState) -> None:
-        hook = self._hooks.get(state.request.kind)
-        if hook is not None:
-            hook(self.services, state)
+        follower = self.followers.get(state.request.kind)
+        if follower is not None and self.services is not None:
+            follower(self.services, state)
 
     def confirm(self, req: RequestRow, *, notify: bool = False) -> ApprovalState:
         """The request's state once its votes are reconciled with the reactions Slack shows

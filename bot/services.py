@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.actions.hooks import Hooks
+from bot.actions.kinds import APPROVAL_KINDS, ApprovalFollower
 from bot.actions.record import Actions
 from bot.approvals import Approvals
 from bot.auditlog import open_audit
@@ -123,9 +125,12 @@ def _vote_reactions(config: ConfigHolder) -> frozenset[str]:
 def build_services(config: ConfigHolder, db_path: str | Path, *,
                    client: WebClient | None = None,
                    clock: Clock | None = None, real_time: bool = True,
-                   delivery: Delivery | None = None) -> Services:
+                   delivery: Delivery | None = None,
+                   approval_kinds: Mapping[str, ApprovalFollower] = APPROVAL_KINDS) -> Services:
     """Open the database, run migrations and wire the shared services; ``delivery`` is the
-    outbox's way to Slack (none: messages stay queued for a bot that has one)."""
+    outbox's way to Slack (none: messages stay queued for a bot that has one);
+    ``approval_kinds``: who follows the votes on each kind of approval request (the app's
+    table, :data:`bot.actions.kinds.APPROVAL_KINDS`)."""
     clock = clock or SystemClock()
     db = Database(db_path)
     audit = open_audit(db, clock, config)
@@ -134,7 +139,8 @@ def build_services(config: ConfigHolder, db_path: str | Path, *,
     outbox = Outbox(OutboxStore(db), clock, delivery, audit)
     approvals = Approvals(ApprovalStore(db), audit, groups, clock,
                           SlackReactions(client, outbox.slack_ts),
-                          vote_reactions=lambda: _vote_reactions(config))
+                          vote_reactions=lambda: _vote_reactions(config),
+                          followers=approval_kinds)
     scheduler = Scheduler(db, clock, real_time=real_time,
                           poll=2.0 if db.dialect == "postgresql" else None)
     svc = Services(config=config, db=db, audit=audit, locks=Locks(db, clock), clock=clock,

@@ -156,9 +156,9 @@ def _shown(body: dict, action_id: str) -> set[str] | None:
 
 
 def setup(svc: Services) -> None:
-    """Tables, the approval hook, scheduler jobs and the config-sync hook."""
+    """Tables, scheduler jobs and the config-sync hook (the approval kind is in
+    :data:`bot.actions.kinds.APPROVAL_KINDS`)."""
     store(svc)
-    svc.approvals.register_kind("rollback", flow.on_approval)
     for name, fn in (("rollback.execute", run.execute_job),
                      ("rollback.escalate", flow.escalate_job),
                      ("rollback.expire", flow.expire_job),

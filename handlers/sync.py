@@ -149,8 +149,7 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
 
 
 def setup(svc: Services) -> None:
-    """Register the approval hook."""
-    svc.approvals.register_kind("sync", flow.on_change)
+    """The scheduler jobs (the approval kind is in :data:`bot.actions.kinds.APPROVAL_KINDS`)."""
     sched = getattr(svc, "scheduler", None)
     if sched is not None and hasattr(sched, "register"):
         sched.register("sync.expire", flow.expire_job)

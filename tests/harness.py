@@ -12,10 +12,12 @@ Web API calls into the stand-in server, which records them.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.actions.kinds import APPROVAL_KINDS, ApprovalFollower
 from bot.clock import FakeClock
 from bot.config import ConfigHolder, load_config
 from bot.standin.dispatcher import HTTPResult
@@ -64,7 +66,8 @@ class Chat:
                  clock: FakeClock | None = None, users: tuple[str, ...] = (
                      "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"),
                  groups: dict[str, list[str]] | None = None, real_time: bool = False,
-                 api: FakeSlackAPI | None = None, database: str | None = None) -> None:
+                 api: FakeSlackAPI | None = None, database: str | None = None,
+                 approval_kinds: Mapping[str, ApprovalFollower] = APPROVAL_KINDS) -> None:
         self.tmp = Path(tmp_path)
         self.config_path = self.tmp / "relbot.yml"
         self.config_path.write_text(textwrap.dedent(config))
@@ -73,8 +76,9 @@ class Chat:
         self.clock = clock or FakeClock("2026-11-24T09:00:00+00:00")
         self.holder = ConfigHolder(load_config(self.config_path), self.config_path)
         self._config, self._real_time = config, real_time
+        self._approval_kinds = approval_kinds  # the app's table; a test may add a kind
         self.local = LocalSlack(self.holder, self.db_path, clock=self.clock, real_time=real_time,
-                                api=api)
+                                api=api, approval_kinds=approval_kinds)
         self.api, self.sender, self.svc = self.local.api, self.local.sender, self.local.svc
         if api is not None:  # a restart: Slack already knows the users and groups
             return
@@ -171,7 +175,7 @@ class Chat:
         """Stop this bot and start a new one on the same database, config and Slack."""
         self.local.close(keep_api=True)
         return Chat(self.tmp, self._config, clock=self.clock, real_time=self._real_time,
-                    api=self.api, database=self.database)
+                    api=self.api, database=self.database, approval_kinds=self._approval_kinds)
 
     def close(self) -> None:
         self.local.close()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
+
+from bot.actions.kinds import APPROVAL_KINDS
 from bot.approvals import ApprovalState
 from bot.standin.webapi import Message
 from tests.harness import Chat
@@ -11,12 +15,29 @@ from tests.harness import Chat
 DIGEST = "ab" * 32
 
 
+class Seen(list[ApprovalState]):
+    """The test kind's follower: every state it is told of."""
+
+    def __call__(self, svc: object, state: ApprovalState) -> None:
+        self.append(state)
+
+
+def kind_chat(make_chat: Any, **kw: Any) -> Chat:
+    """A chat whose approval kinds are the app's plus ``test`` (a :class:`Seen`)."""
+    return make_chat(approval_kinds={**APPROVAL_KINDS, "test": Seen()}, **kw)
+
+
+@pytest.fixture
+def chat(make_chat: Any) -> Chat:
+    return kind_chat(make_chat)
+
+
 def open_request(chat: Chat, requester: str = "U0ERIN",
                  approvers: tuple[str, ...] = ("U0ALICE", "U0BOB", "@release-managers"),
                  ) -> tuple[Message, list[ApprovalState]]:
     """Post a plan message and open a test-kind approval request on it."""
-    seen: list[ApprovalState] = []
-    chat.svc.approvals.register_kind("test", lambda svc, state: seen.append(state))
+    seen = chat.svc.approvals.followers["test"]
+    assert isinstance(seen, Seen)
     ts = chat.svc.client.chat_postMessage(channel="C0RELEASES", text="Plan T-1")["ts"]
     chat.svc.approvals.open(kind="test", subject="T-1", evidence_id="DR-T1", digest=DIGEST,
                             channel="C0RELEASES", ts=ts, requester=requester,
@@ -62,7 +83,7 @@ def test_unauthorised_approver_ignored_audited_and_told(chat: Chat) -> None:
 
 
 def test_group_members_resolved_via_usergroups_with_ttl_cache(make_chat: object) -> None:
-    chat: Chat = make_chat(groups={"release-managers": ["U0CAROL"]})  # type: ignore
+    chat = kind_chat(make_chat, groups={"release-managers": ["U0CAROL"]})
     msg, seen = open_request(chat, approvers=("@release-managers",))
     chat.react("U0CAROL", msg)
     assert [v.user for v in seen[-1].approved_by] == ["U0CAROL"]

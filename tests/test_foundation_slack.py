@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlparse
 import pytest
 import yaml
 
+from bot.actions.kinds import APPROVAL_KINDS
 from handlers import COMMANDS
 from handlers.base import SubcommandSpec
 from tests.harness import BASE_CONFIG, Chat
@@ -279,12 +280,12 @@ def test_listener_fault_after_ack_is_logged_once_not_crashing_the_worker(
     assert "AssertionError" not in caplog.text and "background task failed" not in caplog.text
 
 
-def test_error_handler_after_ack_does_not_trip_bolt(chat: Chat,
+def test_error_handler_after_ack_does_not_trip_bolt(make_chat,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     def boom(svc: object, state: object) -> None:
         raise RuntimeError("hook failed")
 
-    chat.svc.approvals.register_kind("boom", boom)
+    chat = make_chat(approval_kinds={**APPROVAL_KINDS, "boom": boom})
     ts = chat.svc.client.chat_postMessage(channel="C0RELEASES", text="plan")["ts"]
     chat.svc.approvals.open(kind="boom", subject="B-1", evidence_id="DR-B1", digest="0" * 64,
                             channel="C0RELEASES", ts=ts, requester="U0DAVE",

@@ -99,3 +99,20 @@ def test_relbot_db_migrate_brings_an_old_database_up_to_date(tmp_path: Path,
             f"{pid} (docs): planned")
     finally:
         chat.close()
+
+
+def test_approval_kinds_are_one_table_handed_in_at_wiring(tmp_path: Path, make_chat) -> None:
+    from bot.actions.kinds import APPROVAL_KINDS
+    from bot.rollback import flow as rollback_flow
+    from bot.sync import run
+
+    assert dict(APPROVAL_KINDS) == {"sync": run.on_change, "rollback": rollback_flow.on_approval}
+    src, dst = setup_repos(tmp_path)
+    chat = make_chat(config(src, dst, QUORUM1))
+    assert chat.svc.approvals.followers is APPROVAL_KINDS
+    bare = make_chat(config(src, dst, QUORUM1), approval_kinds={})  # no feature registers
+    bare.command("U0ALICE", "/sync plan docs")                     # one itself at start-up
+    before = tree_hash(dst)
+    bare.react("U0BOB", plan_msg(bare))
+    assert [e.actor for e in bare.audit("approval.counted")] == ["U0BOB"]
+    assert tree_hash(dst) == before and not bare.audit("sync.success")

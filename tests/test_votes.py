@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.harness import Chat
-from tests.test_foundation_approvals import open_request
+from tests.test_foundation_approvals import kind_chat, open_request
 from tests.test_sync_flow import config, plan_msg, setup_repos
 from tests.test_sync_plan import make_remote, tree_hash
 
@@ -97,8 +97,9 @@ def test_the_approval_is_open_before_continuation_messages_post(tmp_path: Path,
     assert "<@U0BOB>" in plan_msg(chat).rendered and "needs 1 more" in plan_msg(chat).rendered
 
 
-def test_a_vote_before_the_request_opens_is_audited_then_reconciled_at_open(chat: Chat
+def test_a_vote_before_the_request_opens_is_audited_then_reconciled_at_open(make_chat
                                                                              ) -> None:
+    chat = kind_chat(make_chat)
     ts = chat.svc.client.chat_postMessage(channel="C0RELEASES", text="Plan T-1")["ts"]
     early = chat.api.state.by_ts("C0RELEASES", ts)
     assert early is not None
@@ -108,8 +109,7 @@ def test_a_vote_before_the_request_opens_is_audited_then_reconciled_at_open(chat
     assert refused.subject == f"message:C0RELEASES/{ts}"
     chat.react("U0ALICE", early, "eyes")                   # not a vote reaction: no entry
     assert len(chat.audit("approval.refused")) == 1
-    seen: list = []
-    chat.svc.approvals.register_kind("test", lambda svc, state: seen.append(state))
+    seen = chat.svc.approvals.followers["test"]
     req = chat.svc.approvals.open(kind="test", subject="T-1", evidence_id="DR-T1",
                                   digest="ab" * 32, channel="C0RELEASES", ts=ts,
                                   requester="U0ERIN", policy=chat.svc.config.current.approval,
@@ -148,7 +148,8 @@ def test_votes_cast_while_relbot_was_down_are_counted_at_start_up(tmp_path: Path
         again.close()
 
 
-def test_a_reaction_on_a_closed_request_is_refused_with_the_reason(chat: Chat) -> None:
+def test_a_reaction_on_a_closed_request_is_refused_with_the_reason(make_chat) -> None:
+    chat = kind_chat(make_chat)
     msg, _ = open_request(chat)
     req = chat.svc.approvals.for_subject("test", "T-1")
     assert req is not None and chat.svc.approvals.transition(req.id, "open", "cancelled")

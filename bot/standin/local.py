@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bot.actions.kinds import APPROVAL_KINDS, ApprovalFollower
 from bot.app import build_app, make_client
 from bot.clock import Clock
 from bot.config import Config, ConfigHolder
@@ -25,7 +27,8 @@ class LocalSlack:
 
     def __init__(self, config: Config | ConfigHolder, db_path: str | Path, *,
                  clock: Clock | None = None, real_time: bool = True,
-                 api: FakeSlackAPI | None = None) -> None:
+                 api: FakeSlackAPI | None = None,
+                 approval_kinds: Mapping[str, ApprovalFollower] = APPROVAL_KINDS) -> None:
         self.api = api or FakeSlackAPI().start()
         self.signing_secret = secrets.token_hex(16)
         holder = config if isinstance(config, ConfigHolder) else ConfigHolder(config)
@@ -33,7 +36,8 @@ class LocalSlack:
         self.client = make_client(token, self.api.url)
         self.svc: Services = build_services(holder, db_path, client=self.client, clock=clock,
                                             real_time=real_time,
-                                            delivery=make_delivery(token, self.api.url))
+                                            delivery=make_delivery(token, self.api.url),
+                                            approval_kinds=approval_kinds)
         self.app = build_app(self.svc, self.signing_secret, prechecked=True)
         self.http = SlackHTTPServer(self.app, self.signing_secret, "127.0.0.1", 0,
                                     metrics=self.svc.metrics.render if self.svc.metrics else None,
