@@ -115,22 +115,19 @@ def test_ics_parses_back() -> None:
 
 
 def test_cli_calendar_formats(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-    from pathlib import Path
-
     import yaml
 
-    repo = Path(__file__).resolve().parent.parent
+    from tests.cli import relbot
+
     cal = tmp_path / "calendar.yml"
     cal.write_text("calendar:\n  timezone: Europe/Berlin\n  cycle_start: 2026-01-05\n")
     cfg = tmp_path / "relbot.yml"
     cfg.write_text("channel: C0RELEASES\ncalendar: {file: calendar.yml}\n")
+    bare = {"PATH": "/usr/bin:/bin"}   # a bare environment: only the config decides
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot", "calendar", "--config", str(cfg),
-                               *args], cwd=tmp_path, capture_output=True, text=True,
-                              env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return relbot("calendar", "--config", str(cfg), *args, cwd=tmp_path, env=bare,
+                      replace_env=True)
 
     out = run("--from", "2026-03-23", "--weeks", "2", "--format", "yaml")
     assert out.returncode == 0, out.stderr
@@ -139,15 +136,12 @@ def test_cli_calendar_formats(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert events[0]["when"] == "2026-03-23T09:00:00+01:00" and events[0]["stabilization"]
     text = run("--from", "2026-03-30", "--weeks", "3").stdout
     assert "Mon 2026-04-06 09:00 CEST" in text
-    ics = subprocess.run([sys.executable, "-m", "bot", "calendar", "--config", str(cfg),
-                          "--format", "ics", "--from", "2026-01-05"], cwd=tmp_path,
-                         capture_output=True, env={"PYTHONPATH": str(repo)}).stdout
-    assert ics.startswith(b"BEGIN:VCALENDAR\r\n") and ics.count(b"BEGIN:VEVENT") == 12
+    ics = run("--format", "ics", "--from", "2026-01-05").stdout   # as written: CRLF kept
+    assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.count("BEGIN:VEVENT") == 12
     cal.write_text("cycle_start: 2026-01-06\n")
     bad = run()
     assert bad.returncode == 2
     assert "calendar.yml:1: cycle_start: cycle_start must be a Monday" in bad.stderr
-    check = subprocess.run([sys.executable, "-m", "bot", "check-config", str(cfg)], cwd=tmp_path,
-                           capture_output=True, text=True, env={"PYTHONPATH": str(repo)})
+    check = relbot("check-config", str(cfg), cwd=tmp_path, env=bare, replace_env=True)
     assert check.returncode == 1
     assert "calendar.yml:1: cycle_start: cycle_start must be a Monday" in check.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 from bot.config import ConfigHolder, load_config
 from bot.standin.console import Console
 from bot.standin.local import LocalSlack
+from tests.cli import relbot
 from tests.harness import BASE_CONFIG
-from tests.test_release_cli import relbot
 from tests.test_sync_flow import config, plan_msg, setup_repos
 
 

@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from storage.schema import COMPONENTS
+from tests.cli import relbot
 from tests.rollback_fixtures import rollback_chat
-from tests.test_foundation_cli import relbot
 from tests.test_rollback_immediate import START
 
 

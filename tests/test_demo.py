@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.git import git
+from tests.cli import relbot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,8 +47,8 @@ def test_demo_plays_the_story_and_keeps_the_sandbox(tmp_path: Path) -> None:
     assert (box / "deployed" / "api").read_text().strip() == "1.3.0"
     assert "Releases of api are refused until then." in out
     assert "api unlocked by <@U0DAVE> (RB-0001)" in out
-    # the audit chain verifies from a separate process too
-    v = _relbot("audit", "verify", "--db", str(box / "relbot.db"), cwd=tmp_path)
+    # the audit chain verifies outside the demo's process too
+    v = relbot("audit", "verify", "--db", str(box / "relbot.db"), cwd=tmp_path)
     assert v.returncode == 0 and "audit log intact" in v.stdout
     assert f"relbot console --config {box}/relbot.yml --db {box}/relbot.db --clock" in out
     # examples/relbot.yml is the config the demo ran

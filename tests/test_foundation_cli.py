@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -14,16 +11,7 @@ import yaml
 from bot.clock import FakeClock
 from storage.audit import AuditLog
 from storage.db import Database
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def relbot(*args: str, cwd: Path = ROOT, env: dict | None = None,
-           stdin: str | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=full,
-                          input=stdin, capture_output=True, text=True, timeout=120)
-
+from tests.cli import relbot, relbot_process
 
 GOOD = """\
 channel: C0RELEASES
@@ -37,7 +25,7 @@ approval:
 
 def test_valid_config_exits_0(tmp_path: Path) -> None:
     (tmp_path / "relbot.yml").write_text(GOOD)
-    r = relbot("check-config", "relbot.yml", cwd=tmp_path)
+    r = relbot_process("check-config", "relbot.yml", cwd=tmp_path)   # `python -m bot` itself
     assert r.returncode == 0, r.stderr
     assert "ok" in r.stdout and "C0RELEASES" in r.stdout
 
@@ -67,7 +55,7 @@ def test_every_error_is_listed_with_file_line_and_key(tmp_path: Path) -> None:
         "  release: [U0ALICE]\n"                # 7
         "  deploy: [U0BOB]\n"                   # 8  unknown key
     )
-    r = relbot("check-config", "relbot.yml", cwd=tmp_path)
+    r = relbot_process("check-config", "relbot.yml", cwd=tmp_path)   # exit 1 through sys.exit
     assert r.returncode == 1
     err = r.stderr
     assert "Traceback" not in err

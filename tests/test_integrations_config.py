@@ -3,15 +3,13 @@ that are not env:NAME, both hosts on one product, each as file:line: key: messag
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import parse_config
 from bot.errors import ConfigError
+from tests.cli import relbot
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEAD = """\
@@ -107,9 +105,7 @@ def test_check_config_cli_exit_code_and_lines(tmp_path: Path) -> None:
     cfg = tmp_path / "relbot.yml"
     cfg.write_text(HEAD + "      github: {repo: acme/api, token: env:GITHUB_TOKEN, "
                           "labels: [x], publish: true}\n")
-    p = subprocess.run([sys.executable, "-m", "bot", "check-config", str(cfg)],
-                       capture_output=True, text=True, cwd=tmp_path,
-                       env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    p = relbot("check-config", str(cfg), cwd=tmp_path)
     assert p.returncode == 1
     assert f"{cfg}:8: releases.products[0].github.publish: unknown key 'publish' (did you " \
            "mean 'publish_release'?)" in p.stdout + p.stderr

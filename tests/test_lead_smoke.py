@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli import relbot
 from tests.harness import Chat
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def relbot(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_example_config_is_valid() -> None:

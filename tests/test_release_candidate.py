@@ -10,7 +10,7 @@ import yaml
 
 from bot.git import git
 from bot.release import service as rs
-from tests.test_release_cli import relbot
+from tests.cli import relbot
 from tests.test_release_fixtures import commit, config, make_repo
 
 BUMP = {"pyproject.toml": 'version = "1.3.0"', "CHANGELOG.md": "# Changelog\n\n## 1.3.0\n- a"}

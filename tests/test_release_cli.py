@@ -1,23 +1,13 @@
-"""relbot release CLI as real subprocesses: propose, evidence YAML round-trip, verify."""
+"""relbot release CLI as a user runs it: propose, evidence YAML round-trip, verify."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from tests.cli import relbot
 from tests.test_release_fixtures import commit, config, make_repo
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def relbot(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_propose_says_why(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.cli import relbot
 from tests.rollback_fixtures import rb_message, rollback_chat, verified
-from tests.test_release_cli import relbot
 
 START = "/rollback api sev=1 impact=widespread error rate 40% after 1.4.0"
 

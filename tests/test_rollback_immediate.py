@@ -208,8 +208,8 @@ def test_bot_killed_mid_rollback_stops_it_on_restart(tmp_path, make_chat) -> Non
     import sys
     import time
 
+    from tests.cli import ROOT
     from tests.rollback_fixtures import GROUPS, prepare, rollback_config
-    from tests.test_release_cli import ROOT
 
     work = tmp_path / "bot"
     work.mkdir()

@@ -11,8 +11,8 @@ from bot.clock import FakeClock
 from storage.audit import AuditLog, CheckpointPolicy
 from storage.checkpoints import CheckpointFile
 from storage.db import Database
+from tests.cli import relbot
 from tests.rollback_fixtures import rb_message, rollback_chat
-from tests.test_foundation_cli import relbot
 
 KEY = "k" * 32
 START = "/rollback api sev=1 impact=widespread to=1.3.0 bad deploy"

@@ -9,8 +9,8 @@ import pytest
 
 from bot import safeyaml
 from bot.runner import reload_config
+from tests.cli import relbot
 from tests.harness import BASE_CONFIG
-from tests.test_foundation_cli import relbot
 from tests.test_sync_plan import make_remote
 
 BOMB = """\

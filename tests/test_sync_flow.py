@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.cli import relbot
 from tests.harness import BASE_CONFIG
 from tests.test_sync_plan import make_remote, sh, tree_hash, write
 
@@ -73,9 +74,7 @@ def test_execute_and_stale(tmp_path: Path, make_chat) -> None:
     said = chat.command("U0ALICE", "/sync log docs")
     assert "success" in said.text
     pid = msg.rendered.split()[1]
-    r = subprocess.run(["python", "-m", "bot", "sync", "log", pid, "--format", "yaml",
-                        "--db", str(chat.db_path)], capture_output=True, text=True,
-                       cwd=Path(__file__).parent.parent)
+    r = relbot("sync", "log", pid, "--format", "yaml", "--db", str(chat.db_path))
     assert r.returncode == 0, r.stderr
     rec = yaml.safe_load(r.stdout)
     assert rec["sync_name"] == "docs" and rec["result"] == "success"

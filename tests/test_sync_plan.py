@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.sync.config import SyncDef
 from bot.sync.plan import build_plan
+from tests.cli import relbot
 
 
 def sh(*args: str, cwd: Path) -> str:
@@ -133,8 +134,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
                    f"target: {{repo: {same}}}}}\n")
 
     def run(*a: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["python", "-m", "bot", "sync", *a, "--config", str(cfg)],
-                              capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+        return relbot("sync", *a, "--config", str(cfg))
     r = run("plan", "x")
     assert r.returncode == 1, r.stderr
     assert "M f.txt (+1 -1)" in r.stdout
