@@ -62,6 +62,7 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
     from handlers import register_all, setup_all
 
     app = App(
+        name="relbot",   # without one Bolt names the app from inspect.stack(): ~50 ms per app
         client=svc.client,
         signing_secret=signing_secret,
         process_before_response=False,

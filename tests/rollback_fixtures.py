@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.git import git
 from tests.harness import BASE_CONFIG
+from tests.repos import built
 
 DEPLOY = """\
 #!/bin/sh
@@ -61,15 +62,18 @@ def prepare(chat_dir: Path, tags: tuple[str, ...] = ("v1.2.0", "v1.3.0", "v1.4.0
         p = chat_dir / name
         p.write_text(text)
         os.chmod(p, 0o755)
-    repo = chat_dir / "repo"
-    repo.mkdir(exist_ok=True)
-    git("init", "-q", "-b", "main", cwd=repo)
-    for t in tags:
-        (repo / "VERSION").write_text(t)
-        git("add", "VERSION", cwd=repo)
-        git("commit", "-q", "-m", f"chore: {t}", cwd=repo)
-        git("tag", "-a", t, "-m", t, cwd=repo)
-    return repo
+    def build(where: Path) -> None:
+        repo = where / "repo"
+        repo.mkdir()
+        git("init", "-q", "-b", "main", cwd=repo)
+        for t in tags:
+            (repo / "VERSION").write_text(t)
+            git("add", "VERSION", cwd=repo)
+            git("commit", "-q", "-m", f"chore: {t}", cwd=repo)
+            git("tag", "-a", t, "-m", t, cwd=repo)
+
+    built(("prepare", tags), chat_dir, build)   # see tests.repos.built
+    return chat_dir / "repo"
 
 
 PLANNED = "/rollback api 1.4.0 sev=low impact=minimal at=2026-11-24T22:00 slow memory leak"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.git import git
+from tests.repos import built
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -20,17 +21,26 @@ def commit(repo: Path, msg: str, files: dict[str, str] | None = None) -> str:
     return git("rev-parse", "HEAD", cwd=repo).strip()
 
 
-def make_repo(tmp: Path, tag: str | None = "v1.2.0", msgs: tuple[str, ...] = ()) -> Path:
-    repo = tmp / "api"
-    repo.mkdir()
-    git("init", "-q", "-b", "main", cwd=repo)
-    commit(repo, "chore: initial", {"pyproject.toml": 'version = "1.2.0"',
-                                    "CHANGELOG.md": "# Changelog\n\n## 1.2.0\n- first"})
-    if tag:
-        git("tag", "-a", tag, "-m", tag, cwd=repo)
-    for m in msgs:
-        commit(repo, m)
-    return repo
+def make_repo(tmp: Path, tag: str | None = "v1.2.0", msgs: tuple[str, ...] = (),
+              then: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()) -> Path:
+    """``tmp/api``: version 1.2.0 and its changelog, ``tag`` on that commit, one commit per
+    message in ``msgs``, then one per ``(message, files)`` in ``then`` (see
+    :func:`tests.repos.built`)."""
+    def build(where: Path) -> None:
+        repo = where / "api"
+        repo.mkdir()
+        git("init", "-q", "-b", "main", cwd=repo)
+        commit(repo, "chore: initial", {"pyproject.toml": 'version = "1.2.0"',
+                                        "CHANGELOG.md": "# Changelog\n\n## 1.2.0\n- first"})
+        if tag:
+            git("tag", "-a", tag, "-m", tag, cwd=repo)
+        for m in msgs:
+            commit(repo, m)
+        for m, files in then:
+            commit(repo, m, dict(files))
+
+    built(("make_repo", tag, msgs, then), tmp, build)
+    return tmp / "api"
 
 
 def config(repo: Path, extra: str = "", product_extra: str = "") -> str:

@@ -15,10 +15,9 @@ from tests.test_release_fixtures import commit, config, jump, make_repo
 
 def _ready_repo(tmp_path: Path, msgs: tuple[str, ...] = ("feat: users endpoint",
                                                          "fix: null deref")) -> Path:
-    repo = make_repo(tmp_path, msgs=msgs)
-    commit(repo, "chore: bump 1.3.0", {"pyproject.toml": 'version = "1.3.0"',
-                                       "CHANGELOG.md": "# Changelog\n\n## 1.3.0\n- users"})
-    return repo
+    return make_repo(tmp_path, msgs=msgs, then=(("chore: bump 1.3.0", (
+        ("pyproject.toml", 'version = "1.3.0"'),
+        ("CHANGELOG.md", "# Changelog\n\n## 1.3.0\n- users"))),))
 
 
 def test_start_proposes_bump_and_posts_one_message(tmp_path: Path, make_chat) -> None:

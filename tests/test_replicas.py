@@ -20,6 +20,7 @@ from bot.standin.dispatcher import SlackSender
 from bot.standin.webapi import FakeSlackAPI
 from storage.audit import AuditLog
 from storage.db import Database
+from tests.cli import relbot
 from tests.harness import BASE_CONFIG
 from tests.test_foundation_run import SECRET, _env
 from tests.test_socket_mode import wait_for
@@ -34,12 +35,16 @@ sleep 120
 
 class HTTPReplica:
     def __init__(self, tmp: Path, db: str, api: FakeSlackAPI, name: str) -> None:
+        """Start ``relbot run --http``; :meth:`started` waits until it listens."""
+        self.name, self.api = name, api
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--http", "--port", "0", "--config",
              str(tmp / "relbot.yml"), "--db", db], cwd=tmp, stderr=subprocess.PIPE, text=True,
             start_new_session=True,  # its own process group: SIGKILL takes its git children
             env=_env(SLACK_BOT_TOKEN="xoxb-test-000000000", SLACK_SIGNING_SECRET=SECRET,
                      SLACK_API_URL=api.url, RELBOT_DATA_DIR=str(tmp / f"data-{name}")))
+
+    def started(self) -> HTTPReplica:
         assert self.proc.stderr is not None
         url, deadline = "", time.time() + 60
         while time.time() < deadline and not url:
@@ -48,8 +53,9 @@ class HTTPReplica:
             url = m.group(1) if m else ""
             if not line and self.proc.poll() is not None:
                 break
-        assert url, f"replica {name} did not start (rc={self.proc.poll()})"
-        self.sender = SlackSender(url, SECRET, api)
+        assert url, f"replica {self.name} did not start (rc={self.proc.poll()})"
+        self.sender = SlackSender(url, SECRET, self.api)
+        return self
 
     def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -79,11 +85,12 @@ def test_sigkill_mid_sync_the_other_replica_marks_it_interrupted_once(
         f"    source: {{repo: {src}, ref: main, path: docs/}}\n"
         f"    target: {{repo: {dst}, branch: main, path: content/}}\n"
         f"    approval: {{quorum: 1}}\n    lock_ttl: 3s\n"))
-    subprocess.run([sys.executable, "-m", "bot", "db", "migrate", "--db", pg_url],
-                   cwd=tmp_path, env=_env(), check=True, capture_output=True)
+    assert relbot("db", "migrate", "--db", pg_url, cwd=tmp_path).returncode == 0
     a = HTTPReplica(tmp_path, pg_url, api, "a")
-    b = HTTPReplica(tmp_path, pg_url, api, "b")
+    b = HTTPReplica(tmp_path, pg_url, api, "b")   # both start at once
     try:
+        for r in (a, b):
+            r.started()
         a.sender.command("U0ALICE", "/sync plan docs")
         plan = wait_for(lambda: next((m for m in api.state.messages
                                       if m.rendered.startswith("Dry-run DR-")), None), "plan")

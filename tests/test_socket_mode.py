@@ -21,6 +21,7 @@ from bot.standin.socketmode import SocketModeHub, SocketSender
 from bot.standin.webapi import FakeSlackAPI
 from storage.audit import AuditLog
 from storage.db import Database
+from tests.cli import relbot
 from tests.test_foundation_run import _env
 from tests.test_release_fixtures import config as release_config
 from tests.test_release_flow import _ready_repo
@@ -59,11 +60,15 @@ def slack() -> Iterator[tuple[FakeSlackAPI, SocketModeHub]]:
 
 class Replica:
     def __init__(self, tmp: Path, db: str, api: FakeSlackAPI, name: str) -> None:
+        """Start ``relbot run`` in Socket Mode; :meth:`started` waits until it listens."""
+        self.name = name
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--config", str(tmp / "relbot.yml"), "--db", db,
              "--health-port", "0"], cwd=tmp, stderr=subprocess.PIPE, text=True,
             env=_env(SLACK_BOT_TOKEN="xoxb-test-000000000", SLACK_APP_TOKEN=f"xapp-1-{name}",
                      SLACK_API_URL=api.url, RELBOT_DATA_DIR=str(tmp / f"data-{name}")))
+
+    def started(self) -> Replica:
         assert self.proc.stderr is not None
         line = ""
         deadline = time.time() + 60
@@ -72,8 +77,9 @@ class Replica:
             if not line and self.proc.poll() is not None:
                 break
         m = re.search(r"listening on (http://\S+) \(health checks\)", line)
-        assert m, f"replica {name} did not start (rc={self.proc.poll()})"
+        assert m, f"replica {self.name} did not start (rc={self.proc.poll()})"
         self.health = m.group(1)
+        return self
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -82,10 +88,13 @@ class Replica:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
-    def stop(self) -> int:
+    def terminate(self) -> Replica:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
+        return self
+
+    def stop(self) -> int:
+        return self.terminate().proc.wait(30)
 
 
 @pytest.fixture
@@ -110,6 +119,7 @@ def test_socket_mode_command_reaction_button_and_reconnect(tmp_path: Path, slack
     db = str(tmp_path / "relbot.db")
     bot = Replica(tmp_path, db, api, "one")
     replicas.append(bot)
+    bot.started()
     [conn] = hub.wait_connections(1)
     assert wait_for(lambda: bot.get("/readyz") == (200, "ready"), "readyz")
     sender = SocketSender(hub, api)
@@ -150,9 +160,10 @@ def test_two_replicas_on_postgres_each_envelope_once(tmp_path: Path, slack, repl
                                                      pg_url: str) -> None:
     api, hub = slack
     (tmp_path / "relbot.yml").write_text(_config(tmp_path))
-    subprocess.run([sys.executable, "-m", "bot", "db", "migrate", "--db", pg_url],
-                   cwd=tmp_path, env=_env(), check=True, capture_output=True)
+    assert relbot("db", "migrate", "--db", pg_url, cwd=tmp_path).returncode == 0
     replicas.extend(Replica(tmp_path, pg_url, api, name) for name in ("a", "b"))
+    for r in replicas:   # both start at once
+        r.started()
     conns = hub.wait_connections(2)
     assert len(conns) == 2
     sender = SocketSender(hub, api)
@@ -175,7 +186,8 @@ def test_two_replicas_on_postgres_each_envelope_once(tmp_path: Path, slack, repl
     assert len(list(log.entries(action_prefix="approval.counted"))) == 1
     assert len(list(log.entries(action_prefix="sync.success"))) == 1
     assert log.verify().ok
-    for r in replicas:
-        assert r.stop() == 0
+    for r in replicas:   # both stop at once
+        r.terminate()
+    assert [r.stop() for r in replicas] == [0, 0]
     assert len(list(log.entries(action_prefix="bot.stopped"))) == 2
     db.close()

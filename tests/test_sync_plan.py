@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.sync.config import SyncDef
 from bot.sync.plan import build_plan
 from tests.cli import relbot
+from tests.repos import built
 
 
 def sh(*args: str, cwd: Path) -> str:
@@ -17,13 +18,17 @@ def sh(*args: str, cwd: Path) -> str:
 
 
 def make_remote(tmp: Path, name: str, files: dict[str, bytes | str]) -> Path:
-    """A bare repo ``name.git`` holding one commit with ``files`` on main."""
-    work, bare = tmp / f"{name}-work", tmp / f"{name}.git"
-    work.mkdir()
-    sh("init", "-q", "-b", "main", cwd=work)
-    write(work, files)
-    sh("clone", "-q", "--bare", str(work), str(bare), cwd=tmp)
-    return bare
+    """A bare repo ``name.git`` holding one commit with ``files`` on main (cloned from the
+    work tree ``name-work``, which is kept); see :func:`tests.repos.built`."""
+    def build(where: Path) -> None:
+        work = where / f"{name}-work"
+        work.mkdir()
+        sh("init", "-q", "-b", "main", cwd=work)
+        write(work, files)
+        sh("clone", "-q", "--bare", str(work), str(where / f"{name}.git"), cwd=where)
+
+    built(("make_remote", name, tuple(files.items())), tmp, build)
+    return tmp / f"{name}.git"
 
 
 def write(work: Path, files: dict[str, bytes | str | None]) -> None:

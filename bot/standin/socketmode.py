@@ -7,7 +7,7 @@ request arrives as an envelope ``{"envelope_id", "type": "slash_commands" | "eve
 the app acks it with ``{"envelope_id", "payload"?}``; ``{"type": "disconnect"}`` asks the
 client to open a new connection. :class:`SocketSender` sends what
 :class:`bot.standin.dispatcher.SlackSender` builds, as envelopes instead of signed HTTP.
-Needs the ``websockets`` package (a development extra).
+Needs the ``websockets`` package (a development extra, 15 or later: keepalive pings).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from urllib.parse import parse_qs
 
 from bot.standin.dispatcher import APP_ID, HTTPResult, SlackSender
 from bot.standin.webapi import FakeSlackAPI
+
+PING_INTERVAL = 0.25   # seconds between the stand-in's pings on each connection
 
 
 @dataclass
@@ -41,7 +43,11 @@ class SocketModeHub:
     def __init__(self) -> None:
         from websockets.sync.server import serve
 
-        self._server = serve(self._handler, "127.0.0.1", 0, compression=None)
+        # Pings wake the SDK client's receiving thread, which holds its receive lock in a
+        # recv() (3 s timeout) that close() waits for: without them a replica's SIGTERM
+        # takes ~3 s. The client answers each with a pong, as it does Slack's.
+        self._server = serve(self._handler, "127.0.0.1", 0, compression=None,
+                             ping_interval=PING_INTERVAL)
         self.port = int(self._server.socket.getsockname()[1])
         self._lock = threading.Condition()
         self._open: dict[int, Any] = {}        # connection number -> live connection
