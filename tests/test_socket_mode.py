@@ -61,7 +61,7 @@ def slack() -> Iterator[tuple[FakeSlackAPI, SocketModeHub]]:
 class Replica:
     def __init__(self, tmp: Path, db: str, api: FakeSlackAPI, name: str) -> None:
         """Start ``relbot run`` in Socket Mode; :meth:`started` waits until it listens."""
-        self.name = name
+        self.name, self.terminated = name, False
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--config", str(tmp / "relbot.yml"), "--db", db,
              "--health-port", "0"], cwd=tmp, stderr=subprocess.PIPE, text=True,
@@ -89,8 +89,11 @@ class Replica:
             return exc.code, exc.read().decode()
 
     def terminate(self) -> Replica:
-        if self.proc.poll() is None:
+        """Send SIGTERM once (a second one, after the bot restored the default handler on
+        its way out, would kill it)."""
+        if self.proc.poll() is None and not self.terminated:
             self.proc.send_signal(signal.SIGTERM)
+            self.terminated = True
         return self
 
     def stop(self) -> int:
