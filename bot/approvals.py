@@ -149,10 +149,10 @@ class Approvals:
                 return None
             votes = Votes(req, rows)
             changed = self._react(votes, user, reaction, added, order)
-            state = self.state(req, rows=votes.rows.values())
+            state, at_quorum = self._told(votes, changed)
         if votes.refusal:
             return replace(state, refusal=votes.refusal)
-        return self._changed(req, state) if changed else state
+        return self._quorum(req, state) if at_quorum else state
 
     def _react(self, votes: Votes, user: str, reaction: str, added: bool, order: str) -> bool:
         """Apply one reaction event to ``votes`` (in the caller's transaction); True when a
@@ -204,10 +204,10 @@ class Approvals:
             req = found[0]
             votes = Votes(req, found[1])
             changed = self._button(votes, user, approve)
-            state = self.state(req, rows=votes.rows.values())
+            state, at_quorum = self._told(votes, changed)
         if votes.refusal:
             return replace(state, refusal=votes.refusal)
-        return self._changed(req, state) if changed else state
+        return self._quorum(req, state) if at_quorum else state
 
     def _button(self, votes: Votes, user: str, approve: bool) -> bool:
         req = votes.req
@@ -243,12 +243,23 @@ class Approvals:
         return {"request": req.id, "kind": req.kind, "evidence_id": req.evidence_id,
                 "digest": req.digest, "reaction": reaction}
 
-    def _changed(self, req: RequestRow, state: ApprovalState) -> ApprovalState:
-        """After a counted or revoked vote has committed: confirm a quorum against Slack,
-        tell the kind. (``req`` was read by this vote; its status only moves by the kind's
-        own hook.)"""
-        if state.reached and req.status == "open":
-            state = self.confirm(req)
+    def _told(self, votes: Votes, changed: bool) -> tuple[ApprovalState, bool]:
+        """In the vote's transaction: its state, and whether it reached a quorum. A counted
+        or revoked vote short of one tells the kind at once, so the message update it queues
+        commits with the vote; a quorum is first confirmed against Slack, after the commit
+        (:meth:`_quorum`). (``votes.req`` was read by this vote; its status only moves by
+        the kind's own hook.)"""
+        state = self.state(votes.req, rows=votes.rows.values())
+        at_quorum = changed and state.reached and votes.req.status == "open"
+        if changed and not at_quorum:
+            self._notify(state)
+        return state, at_quorum
+
+    def _quorum(self, req: RequestRow, state: ApprovalState) -> ApprovalState:
+        """After the vote that reached a quorum has committed: confirm it against the
+        reactions Slack shows, then tell the kind (which may execute: never in the vote's
+        transaction)."""
+        state = self.confirm(req)
         self._notify(state)
         return state
 

@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.harness import Chat
 from tests.test_foundation_approvals import kind_chat, open_request
 from tests.test_sync_flow import config, plan_msg, setup_repos
@@ -193,3 +195,35 @@ def test_an_approval_withdrawn_before_apply_collects_votes_again(tmp_path: Path,
     said = chat.react("U0CAROL", msg)               # was refused: "request is approved"
     assert not said.private and len(_counted(chat, "U0CAROL")) == 1
     assert "success" in chat.command("U0BOB", f"/sync apply {pid}").text
+
+
+def test_a_vote_and_the_message_update_it_decides_commit_together(tmp_path: Path,
+                                                                  make_chat) -> None:
+    """The vote row, its audit entry and the message update it queues are one transaction:
+    when the update cannot be queued (the database refuses the outbox row), nothing of the
+    vote is kept -- never a counted vote behind a message that does not show it -- and the
+    reaction, still on the message, is counted when the votes are next reconciled."""
+    src, dst = setup_repos(tmp_path)
+    chat = make_chat(config(src, dst))
+    if chat.svc.db.dialect != "sqlite":
+        pytest.skip("the refusing trigger is written for SQLite")
+    chat.command("U0ALICE", "/sync plan docs")
+    msg = plan_msg(chat)
+    shown = msg.rendered
+    chat.svc.db.conn().execute(
+        "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    chat.react("U0CAROL", msg)
+    assert _counted(chat, "U0CAROL") == [] and plan_msg(chat).rendered == shown
+    req = chat.svc.approvals.for_subject("sync", shown.split()[1])
+    assert req is not None and chat.svc.approvals.state(req).approved_by == ()
+    chat.svc.db.conn().execute("DROP TRIGGER outbox_refuses")
+    chat.local.close(keep_api=True)
+    again = chat.restart()
+    try:
+        again.local.wait_idle()
+        [vote] = _counted(again, "U0CAROL")
+        assert vote.payload["via"] == "reconciled"
+        assert "approved by: <@U0CAROL>" in plan_msg(again).rendered
+    finally:
+        again.close()
