@@ -21,13 +21,14 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.approvalstate import BUTTON, ApprovalState, ReactionReader, Vote, Votes, counted
 from bot.approvalstate import event_order as event_order  # re-exported: handlers use it
 from bot.clock import Clock, iso
 from bot.configbase import ApprovalPolicy
-from bot.groups import GroupResolver, describe
+from bot.groups import GroupResolver
+from bot.voterules import VoteRules
 from storage.approvals import ApprovalStore, RequestRow, VoteRow
 from storage.audit import AuditLog
 
@@ -55,6 +56,7 @@ class Approvals:
         self.followers: Mapping[str, ApprovalFollower] = followers or {}
         """Kind -> its follower, told after each counted or revoked vote on that kind."""
         self.services: Services | None = None  # set by the app; passed to the followers
+        self.rules = VoteRules(store, audit, groups, clock)
 
     def open(self, *, kind: str, subject: str, evidence_id: str, digest: str, channel: str,
              ts: str, requester: str, policy: ApprovalPolicy,
@@ -116,26 +118,20 @@ class Approvals:
         """Atomically move a request between statuses (exactly one caller wins)."""
         return self.store.transition(request_id, from_status, to_status)
 
-    def _refusal(self, req: RequestRow, user: str) -> str | None:
-        if req.status != "open":
-            return f"request is {req.status}"
-        if iso(self.clock.now()) >= req.expires:
-            return f"approval window expired at {req.expires}"
-        if user == req.requester and not req.policy.get("allow_self_approval"):
-            return "self-approval is not allowed (the requester's own reaction does not count)"
-        approvers = req.policy.get("approvers") or None
-        if not self.groups.allowed(user, approvers):
-            return f"not an approver (approvers: {describe(approvers or ())})"
-        return None
-
     def react(self, *, channel: str, ts: str, user: str, reaction: str, added: bool,
               order: str = "", on_bot_message: bool = True) -> ApprovalState | None:
         """Handle one reaction event (``order``: :func:`event_order` of it); returns the new
         state, or None if it is not a vote on a request.
 
         One transaction reads the request with its votes, writes the vote and its audit
-        entry (writers are serialised, so the state computed from that read is the latest);
-        the quorum check against Slack and the kind's hook run after it commits."""
+        entry (writers are serialised, so the state computed from that read is the latest)
+        and, short of a quorum, tells the kind (:meth:`_told`); a quorum is checked against
+        Slack and acted on after it commits."""
+        return self._recorded(lambda follow: self._react_tx(
+            channel, ts, user, reaction, added, order, on_bot_message, follow))
+
+    def _react_tx(self, channel: str, ts: str, user: str, reaction: str, added: bool,
+                  order: str, on_bot_message: bool, follow: bool) -> ApprovalState | None:
         with self.store.db.tx():
             found = self.store.with_reactions(channel, ts)
             if found is None:
@@ -148,45 +144,11 @@ class Approvals:
             if reaction not in req.policy.get("reactions", ()):
                 return None
             votes = Votes(req, rows)
-            changed = self._react(votes, user, reaction, added, order)
-            state, at_quorum = self._told(votes, changed)
+            changed = self.rules.reaction(votes, user, reaction, added, order)
+            state, then = self._told(votes, changed, follow)
         if votes.refusal:
             return replace(state, refusal=votes.refusal)
-        return self._quorum(req, state) if at_quorum else state
-
-    def _react(self, votes: Votes, user: str, reaction: str, added: bool, order: str) -> bool:
-        """Apply one reaction event to ``votes`` (in the caller's transaction); True when a
-        vote was counted or revoked."""
-        req = votes.req
-        evidence = {**self._evidence(req, reaction), "via": "reaction"}
-        prev = votes.rows.get((user, reaction))
-        if order and prev is not None and prev.event_order >= order:
-            self.audit.append(user, "approval.ignored", req.subject, {
-                **evidence, "event": "reaction_added" if added else "reaction_removed",
-                "reason": f"a later event for this reaction was already applied "
-                          f"(it left the vote {prev.state})"})
-            return False
-        now = iso(self.clock.now())
-        if not added:
-            if not votes.put(self.store, VoteRow(user, reaction, now, "removed", order),
-                             prev) or prev is None or prev.state != "counted":
-                return False
-            self.audit.append(user, "approval.revoked", req.subject, evidence)
-            return True
-        reason = self._refusal(req, user)
-        if reason:
-            votes.put(self.store, VoteRow(user, reaction, now, "refused", order), prev)
-            self.audit.append(user, "approval.refused", req.subject, {**evidence,
-                                                                     "reason": reason})
-            votes.refusal = reason
-            return False
-        again = prev is not None and prev.state == "counted"
-        at = prev.at if again and prev else now
-        if not votes.put(self.store, VoteRow(user, reaction, at, "counted", order),
-                         prev) or again:
-            return False  # the same vote again, or a concurrent event won
-        self.audit.append(user, "approval.counted", req.subject, evidence)
-        return True
+        return self._after(req, state, then)
 
     def button(self, *, channel: str, ts: str, user: str, request_id: str,
                approve: bool) -> ApprovalState | None:
@@ -194,6 +156,11 @@ class Approvals:
         policy and audit as a reaction (``via: button``), bound to the request of that very
         message. None when no request is open there (audited); ``refusal`` says why a click
         did not count. One transaction, as :meth:`react`."""
+        return self._recorded(lambda follow: self._button_tx(
+            channel, ts, user, request_id, approve, follow))
+
+    def _button_tx(self, channel: str, ts: str, user: str, request_id: str, approve: bool,
+                   follow: bool) -> ApprovalState | None:
         with self.store.db.tx():
             found = self.store.with_reactions(channel, ts)
             if found is None or found[0].id != request_id:
@@ -203,64 +170,54 @@ class Approvals:
                 return None
             req = found[0]
             votes = Votes(req, found[1])
-            changed = self._button(votes, user, approve)
-            state, at_quorum = self._told(votes, changed)
+            changed = self.rules.button(votes, user, approve)
+            state, then = self._told(votes, changed, follow)
         if votes.refusal:
             return replace(state, refusal=votes.refusal)
-        return self._quorum(req, state) if at_quorum else state
+        return self._after(req, state, then)
 
-    def _button(self, votes: Votes, user: str, approve: bool) -> bool:
-        req = votes.req
-        evidence = {**self._evidence(req, BUTTON), "via": BUTTON}
-        prev = votes.rows.get((user, BUTTON))
-        now = iso(self.clock.now())
-        if not approve:
-            if prev is None or prev.state != "counted":
-                other = [v for v in counted(votes.rows.values()) if v.user == user]
-                votes.refusal = (f"you approved with :{other[0].reaction}:; remove that "
-                                 "reaction to withdraw" if other else "you have not approved it")
-                return False
-            if not votes.put(self.store, replace(prev, at=now, state="removed"), prev):
-                return False
-            self.audit.append(user, "approval.revoked", req.subject, evidence)
-            return True
-        reason = self._refusal(req, user)
-        if reason:
-            votes.put(self.store, VoteRow(user, BUTTON, now, "refused"), prev)
-            self.audit.append(user, "approval.refused", req.subject, {**evidence,
-                                                                     "reason": reason})
-            votes.refusal = reason
-            return False
-        if prev is not None and prev.state == "counted":
-            return False  # a second click: the vote stands once
-        if not votes.put(self.store, VoteRow(user, BUTTON, now, "counted"), prev):
-            return False
-        self.audit.append(user, "approval.counted", req.subject, evidence)
-        return True
+    def _recorded(self, attempt: Callable[[bool], ApprovalState | None]
+                  ) -> ApprovalState | None:
+        """``attempt(True)``: one vote, its kind told inside its transaction. When the kind
+        fails there, that transaction is undone and the vote recorded on its own
+        (``attempt(False)``), the kind told after the commit: a failing kind never loses a
+        vote (nor its audit entry)."""
+        try:
+            return attempt(True)
+        except _FollowerFailed as exc:
+            log.warning("the kind failed inside the vote's transaction (%s): recording the "
+                        "vote on its own", type(exc.__cause__).__name__)
+            return attempt(False)
 
-    @staticmethod
-    def _evidence(req: RequestRow, reaction: str) -> dict[str, Any]:
-        return {"request": req.id, "kind": req.kind, "evidence_id": req.evidence_id,
-                "digest": req.digest, "reaction": reaction}
-
-    def _told(self, votes: Votes, changed: bool) -> tuple[ApprovalState, bool]:
-        """In the vote's transaction: its state, and whether it reached a quorum. A counted
-        or revoked vote short of one tells the kind at once, so the message update it queues
-        commits with the vote; a quorum is first confirmed against Slack, after the commit
-        (:meth:`_quorum`). (``votes.req`` was read by this vote; its status only moves by
-        the kind's own hook.)"""
+    def _told(self, votes: Votes, changed: bool, follow: bool
+              ) -> tuple[ApprovalState, str | None]:
+        """In the vote's transaction: its state, and what is left to do after the commit.
+        A counted or revoked vote short of a quorum tells the kind at once (``follow``), so
+        the message update it queues commits with the vote; a quorum is first confirmed
+        against Slack, after the commit. (``votes.req`` was read by this vote; its status
+        only moves by the kind's own follower.)"""
         state = self.state(votes.req, rows=votes.rows.values())
-        at_quorum = changed and state.reached and votes.req.status == "open"
-        if changed and not at_quorum:
+        if not changed:
+            return state, None
+        if state.reached and votes.req.status == "open":
+            return state, "quorum"
+        if not follow:
+            return state, "notify"
+        try:
             self._notify(state)
-        return state, at_quorum
+        except Exception as exc:
+            raise _FollowerFailed from exc
+        return state, None
 
-    def _quorum(self, req: RequestRow, state: ApprovalState) -> ApprovalState:
-        """After the vote that reached a quorum has committed: confirm it against the
-        reactions Slack shows, then tell the kind (which may execute: never in the vote's
-        transaction)."""
-        state = self.confirm(req)
-        self._notify(state)
+    def _after(self, req: RequestRow, state: ApprovalState, then: str | None
+               ) -> ApprovalState:
+        """After the vote's commit: at a ``quorum`` confirm it against the reactions Slack
+        shows, then tell the kind (which may execute: never in the vote's transaction);
+        ``notify``: tell the kind."""
+        if then == "quorum":
+            state = self.confirm(req)
+        if then is not None:
+            self._notify(state)
         return state
 
     def _notify(self, state: ApprovalState) -> None:
@@ -313,38 +270,10 @@ class Approvals:
         shown = self.reader.reactions(req.channel, req.ts) if self.reader else None
         if shown is None:
             return False
-        names = tuple(req.policy.get("reactions", ()))
         with self.store.db.tx():  # every change and its audit entry in one transaction
-            rows = {(r.user, r.reaction): r for r in self.store.reactions(req.id)}
-            now, changed = iso(self.clock.now()), False
-            for name in names:
-                for user in shown.get(name, ()):
-                    prev = rows.get((user, name))
-                    if prev is not None and prev.state == "counted":
-                        continue
-                    changed |= self._reconcile_add(req, user, name, prev, now)
-            for (user, name), r in rows.items():
-                if r.state == "counted" and name in names and user not in shown.get(name, ()):
-                    if self.store.put_reaction(req.id, replace(r, state="removed"), prev=r):
-                        self.audit.append(user, "approval.revoked", req.subject, {
-                            **self._evidence(req, name), "via": "reconciled"})
-                        changed = True
-        return changed
+            return self.rules.reconcile(req, shown)
 
-    def _reconcile_add(self, req: RequestRow, user: str, name: str, prev: VoteRow | None,
-                       now: str) -> bool:
-        order = prev.event_order if prev else ""
-        reason = self._refusal(req, user)
-        if reason:  # said once; a refusal seen before stays silent
-            if prev is None and self.store.put_reaction(
-                    req.id, VoteRow(user, name, now, "refused", order), prev=None):
-                self.audit.append(user, "approval.refused", req.subject, {
-                    **self._evidence(req, name), "reason": reason, "via": "reconciled"})
-            return False
-        if not self.store.put_reaction(req.id, VoteRow(user, name, now, "counted", order),
-                                       prev=prev):
-            return False
-        self.audit.append(user, "approval.counted", req.subject, {
-            **self._evidence(req, name), "via": "reconciled"})
-        return True
 
+
+class _FollowerFailed(Exception):  # noqa: N818 - a signal inside Approvals, never raised out
+    """A kind's follower raised inside a vote's transaction (its cause is the error)."""
