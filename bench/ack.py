@@ -7,19 +7,25 @@ Both servers run as real subprocesses in the same run, both answer on loopback o
 HTTP/1.1 keep-alive, and both are driven by the same client: C threads, each with its own
 connection, sending signed slash commands. relbot runs with the built-in stand-in Web API
 (``SLACK_API_URL``) and a fresh SQLite file, so every request also writes its audit entry.
-The bare app is Bolt with one ``/release`` listener that only acks, behind a stdlib
-threading HTTP server. Prints p50/p99 of both and the ratios, the throughput of each (requests
-per second of wall time while C clients drive it) and the CPU time each server process spent
-per request (utime+stime from /proc): Bolt's ack wait (it polls every 10 ms) hides any work
-faster than that from the latency figures, never from the CPU figure.
+The floor is ``bench/bare.py``: Bolt with one ``/release`` listener that only acks, on
+waitress with the same settings as relbot (``bot.wsgi.ServerLimits``, the same ``--threads``),
+run twice: with Bolt's defaults (``bare``: the listener runs on Bolt's executor and the
+request thread polls for the ack every 10 ms) and with ``process_before_response=True``
+(``bare-pbr``: the listener runs in the request thread). Prints p50/p99 of each, the
+throughput of each (requests per second of wall time while C clients drive it) and the CPU
+time each server process spent per request (utime+stime from /proc): Bolt's ack wait (it
+polls every 10 ms) hides any work faster than that from the latency figures, never from the
+CPU figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import re
 import statistics
@@ -38,50 +44,6 @@ channel: C0RELEASES
 timezone: Europe/Berlin
 approvers: [U0ALICE, U0BOB]
 """
-
-
-def serve_bare(port: int) -> None:
-    """A bare Bolt app that only acks ``/release``, on a threading HTTP server."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from slack_bolt import App
-    from slack_bolt.request import BoltRequest
-    from slack_sdk import WebClient
-
-    url = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
-    client = WebClient(token="xoxb-bare", base_url=url if url.endswith("/") else url + "/")
-    app = App(client=client, signing_secret=SECRET, token_verification_enabled=False)
-
-    @app.command("/release")
-    def ack_only(ack):  # noqa: ANN001, ANN202
-        ack(response_type="ephemeral", text="usage")
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # else headers+body writes hit the 40 ms delayed ACK
-
-        def log_message(self, *a: object) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            resp = app.dispatch(BoltRequest(
-                body=raw.decode(), headers={k.lower(): [v] for k, v in self.headers.items()}))
-            data = (resp.body or "").encode()
-            self.send_response(resp.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 128
-
-    srv = Server(("127.0.0.1", port), Handler)
-    print(f"bare listening on http://127.0.0.1:{srv.server_address[1]}/slack/events",
-          file=sys.stderr, flush=True)
-    srv.serve_forever()
 
 
 def _start(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[subprocess.Popen, str]:
@@ -168,20 +130,45 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def report(results: dict[str, list[float]], wall: dict[str, float], cpu: dict[str, float],
+           args: argparse.Namespace) -> None:
+    """Latency, throughput and CPU per request of each server, and the ratios to the floors."""
+    print(f"N={args.n} C={args.c} relbot --threads {args.threads or 'default'} "
+          f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
+    print(f"{'':10}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'req/s':>8}{'CPU ms/req':>12}")
+    rate = {k: len(v) / wall[k] for k, v in results.items()}
+    per = {k: cpu[k] / len(results[k]) * 1000 for k in cpu}
+    for name, xs in results.items():
+        print(f"{name:10}{pct(xs, 50):9.2f}{pct(xs, 99):9.2f}{statistics.mean(xs):9.2f}"
+              f"{rate[name]:8.0f}{per[name]:12.3f}")
+    for floor in ("bare", "bare-pbr"):
+        thr = rate["relbot"] / rate[floor]
+        print(f"relbot/{floor:8} throughput {thr:.2f}x, CPU per request "
+              f"{per['relbot'] - per[floor]:+.3f} ms")
+    thr = rate["relbot"] / rate["bare"]
+    print(f"throughput target >= 0.8x of bare at C=32: {'MET' if thr >= 0.8 else 'MISSED'}")
+    r50 = pct(results["relbot"], 50) / pct(results["bare"], 50)
+    r99 = pct(results["relbot"], 99) / pct(results["bare"], 99)
+    ok = r50 <= 1.3 and pct(results["relbot"], 99) < 100
+    print(f"ratio   p50 {r50:.2f}  p99 {r99:.2f}   target p50 ratio <= 1.3 and relbot p99 < "
+          f"100 ms: {'MET' if ok else 'MISSED'}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=2000, help="requests per server")
     ap.add_argument("-c", type=int, default=8, help="concurrent connections")
     ap.add_argument("--threads", type=int, default=None,
                     help="relbot run --threads (waitress worker threads; default: relbot's)")
-    ap.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.serve_bare is not None:
-        serve_bare(args.serve_bare)
-        return 0
 
     sys.path.insert(0, str(ROOT))
     from bot.standin.webapi import FakeSlackAPI
+    from bot.wsgi import ServerLimits
+
+    limits = ServerLimits(**({"threads": args.threads} if args.threads else {}))
+    bare_cmd = [sys.executable, str(ROOT / "bench" / "bare.py"),
+                json.dumps(dataclasses.asdict(limits))]
 
     api = FakeSlackAPI().start()
     tmp = tempfile.TemporaryDirectory(prefix="relbot-bench-")
@@ -195,46 +182,30 @@ def main() -> int:
         [sys.executable, "-m", "bot", "run", "--http", "--port", "0", "--config", str(cfg),
          "--db", str(Path(tmp.name) / "relbot.db"),
          *(["--threads", str(args.threads)] if args.threads else [])], env, tmp.name)
-    bare, bare_url = _start([sys.executable, str(Path(__file__).resolve()), "--serve-bare",
-                             "0"], env, tmp.name)
+    bare, bare_url = _start(bare_cmd, env, tmp.name)
+    pbr, pbr_url = _start([*bare_cmd, "--pbr"], env, tmp.name)
+    names = ("bare", "bare-pbr", "relbot")
+    urls = {"bare": bare_url, "bare-pbr": pbr_url, "relbot": relbot_url}
     try:
         results: dict[str, list[float]] = {}
-        wall = {"bare": 0.0, "relbot": 0.0}
-        cpu = {"bare": 0.0, "relbot": 0.0}
-        pids = {"bare": bare.pid, "relbot": relbot.pid}
-        # interleave two rounds each so machine noise hits both alike
-        for name, url in (("bare", bare_url), ("relbot", relbot_url),
-                          ("bare", bare_url), ("relbot", relbot_url)):
+        wall = dict.fromkeys(names, 0.0)
+        cpu = dict.fromkeys(names, 0.0)
+        pids = {"bare": bare.pid, "bare-pbr": pbr.pid, "relbot": relbot.pid}
+        # interleave two rounds each so machine noise hits all alike
+        for name in names + names:
+            url = urls[name]
             drive(url, 0, 1)  # warm-up requests only (not timed)
             c0, t0 = cpu_seconds(pids[name]), time.perf_counter()
             results.setdefault(name, []).extend(drive(url, args.n // 2, args.c, warmup=0))
             wall[name] += time.perf_counter() - t0
             cpu[name] += cpu_seconds(pids[name]) - c0
     finally:
-        for p in (relbot, bare):
+        for p in (relbot, bare, pbr):
             p.terminate()
             p.wait(30)
         api.stop()
         tmp.cleanup()
-    print(f"N={args.n} C={args.c} relbot --threads {args.threads or 'default'} "
-          f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
-    print(f"{'':8}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
-    for name in ("bare", "relbot"):
-        xs = results[name]
-        print(f"{name:8}{pct(xs, 50):10.2f}{pct(xs, 99):10.2f}{statistics.mean(xs):10.2f}")
-    print(f"{'':8}{'req/s':>10}{'CPU ms/req':>12}")
-    for name in ("bare", "relbot"):
-        n = len(results[name])
-        print(f"{name:8}{n / wall[name]:10.0f}{cpu[name] / n * 1000:12.3f}")
-    per = {k: cpu[k] / len(results[k]) * 1000 for k in cpu}
-    thr = (len(results["relbot"]) / wall["relbot"]) / (len(results["bare"]) / wall["bare"])
-    print(f"throughput relbot/bare {thr:.2f}x (target >= 0.8x at C=32); CPU per request "
-          f"relbot - bare {per['relbot'] - per['bare']:.3f} ms")
-    r50 = pct(results["relbot"], 50) / pct(results["bare"], 50)
-    r99 = pct(results["relbot"], 99) / pct(results["bare"], 99)
-    ok = r50 <= 1.3 and pct(results["relbot"], 99) < 100
-    print(f"ratio   p50 {r50:.2f}  p99 {r99:.2f}   target p50 ratio <= 1.3 and relbot p99 < "
-          f"100 ms: {'MET' if ok else 'MISSED'}")
+    report(results, wall, cpu, args)
     return 0
 
 

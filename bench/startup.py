@@ -2,6 +2,8 @@
 
     python bench/startup.py [-r 5]
 
+The bare app is ``bench/bare.py``: Bolt with one listener, served by waitress with the same
+settings as relbot (``bot.wsgi.ServerLimits``), so both sides pay for the same HTTP server.
 Both start as fresh subprocesses on loopback (port 0, printed on stderr), the client polls
 ``/healthz`` every 5 ms from the moment the process is spawned; medians of ``-r`` runs,
 interleaved. relbot opens a fresh SQLite file, runs its migrations, loads the config and
@@ -15,6 +17,8 @@ every start and the installed slack-bolt of the bare app is not.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import re
 import statistics
@@ -28,33 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-signing-secret-0123456789abcdef"
-BARE = """
-import os, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from slack_bolt import App
-from slack_sdk import WebClient
-url = os.environ["SLACK_API_URL"]
-app = App(client=WebClient(token="xoxb-bare", base_url=url if url.endswith("/") else url + "/"),
-          signing_secret=os.environ["SLACK_SIGNING_SECRET"])
-
-@app.command("/release")
-def ack_only(ack):
-    ack()
-
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(f"listening on http://127.0.0.1:{srv.server_address[1]}/slack/events", file=sys.stderr,
-      flush=True)
-srv.serve_forever()
-"""
 
 
 def first_health(cmd: list[str], env: dict[str, str], cwd: str) -> float:
@@ -89,6 +66,10 @@ def main() -> int:
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from bot.standin.webapi import FakeSlackAPI
+    from bot.wsgi import ServerLimits
+
+    bare_cmd = [sys.executable, str(ROOT / "bench" / "bare.py"),
+                json.dumps(dataclasses.asdict(ServerLimits()))]
 
     api = FakeSlackAPI().start()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-bench-0000",
@@ -103,7 +84,7 @@ def main() -> int:
             cfg = Path(tmp) / "relbot.yml"
             cfg.write_text("channel: C0RELEASES\napprovers: [U0ALICE, U0BOB]\n")
             for i in range(-1, args.r):  # run -1: the warm-up, fills the bytecode cache
-                bare = first_health([sys.executable, "-c", BARE], env, tmp)
+                bare = first_health(bare_cmd, env, tmp)
                 relbot = first_health(
                     [sys.executable, "-m", "bot", "run", "--http", "--port", "0", "--config",
                      str(cfg), "--db", str(Path(tmp) / f"r{i}.db")], env, tmp)
