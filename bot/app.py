@@ -65,7 +65,9 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
         name="relbot",   # without one Bolt names the app from inspect.stack(): ~50 ms per app
         client=svc.client,
         signing_secret=signing_secret,
-        process_before_response=False,
+        # Listeners run in the request and Bolt answers when they return (no 10 ms polling
+        # for the ack); each one acks and leaves its work to svc.work (handlers.after).
+        process_before_response=True,
         listener_executor=svc.work,
         # The signature is checked once: by bot.http.check_request before Bolt when the
         # front end says so (``prechecked``: relbot's HTTP server), else by Bolt itself.
@@ -110,8 +112,7 @@ def _replayed(svc: Services, triggers: SeenTriggers, body: dict) -> bool:
     if not trigger:
         return False
     try:
-        with svc.db.briefly(ACK_DB_WAIT):
-            first = triggers.first_time(str(trigger), time.time())
+        first = triggers.first_time(str(trigger), time.time(), wait=ACK_DB_WAIT)
     except DatabaseBusy:  # another process holds the write lock: record it after the ack
         first = triggers.remember(str(trigger), time.time())
         svc.work.submit(when_writable, svc, triggers.flush)

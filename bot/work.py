@@ -1,8 +1,8 @@
 """Background work after the ack, with a way to wait until everything has settled.
 
-Bolt runs listeners on this executor (``listener_executor``), features submit follow-up
-work to it, and the console and tests call :meth:`WorkTracker.wait_idle` instead of
-sleeping.
+Listeners ack in the request and submit what follows the ack here (``handlers.after``),
+features submit follow-up work to it, Bolt uses it as its ``listener_executor``, and the
+console and tests call :meth:`WorkTracker.wait_idle` instead of sleeping.
 """
 
 from __future__ import annotations

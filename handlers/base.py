@@ -1,8 +1,10 @@
 """The one slash-command dispatcher: parse -> audit -> authorise -> ack -> run -> reply.
 
 Every command (``/release``, ``/sync``, ``/rollback``) is a table of subcommands
-(:class:`SubcommandSpec`); :func:`register_command` wires one table into Bolt. The
-subcommand runs *after* the ack, so slow work never breaks Slack's 3-second rule.
+(:class:`SubcommandSpec`); :func:`register_command` wires one table into Bolt. Listeners run
+in the request (``process_before_response``: Bolt answers when the listener returns), so
+each one only decides its ack and hands the rest to ``svc.work``: the subcommand runs
+*after* the ack, and slow work never breaks Slack's 3-second rule.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import iso
 from bot.errors import DatabaseUnwritable, Refused, RelbotError, UsageError
 from bot.groups import describe
 from bot.messages import post_message, update_message
@@ -149,8 +150,21 @@ def _sub_of(spec: CommandSpec, text: str) -> str | None:
     return sub if sub in spec.subcommands else (spec.default if first else None)
 
 
+_USAGE: dict[tuple[int, str | None, tuple[int, ...]], str] = {}
+
+
 def usage_text(spec: CommandSpec, only: str | None = None) -> str:
-    """The ephemeral usage message for ``spec`` (or one subcommand)."""
+    """The ephemeral usage message for ``spec`` (or one subcommand), built once per table."""
+    key = (id(spec), only, tuple(map(id, spec.subcommands.values())))
+    text = _USAGE.get(key)
+    if text is None:
+        if len(_USAGE) > 256:
+            _USAGE.clear()
+        text = _USAGE[key] = _usage_text(spec, only)
+    return text
+
+
+def _usage_text(spec: CommandSpec, only: str | None) -> str:
     lines = [f"*{spec.name}* — {spec.summary}"]
     for name, sub in spec.subcommands.items():
         if only and name != only:
@@ -167,74 +181,117 @@ def _permission(spec: CommandSpec, sub: SubcommandSpec) -> str | None:
 
 
 def register_command(app: Any, spec: CommandSpec) -> None:
-    """Wire one command table into Bolt."""
+    """Wire one command table into Bolt: the listener answers in the request (Bolt sends the
+    ack when it returns) and leaves everything after the ack to ``svc.work``."""
 
     @app.command(spec.name)
     def _listener(ack: Any, body: dict, context: Any, respond: Any) -> None:
         svc = context["svc"]
-        user, channel = body.get("user_id", ""), body.get("channel_id", "")
-        text = (body.get("text") or "").strip()
-        if len(text) > MAX_TEXT:  # before any parsing: the ack stays within 3 seconds
-            ack(response_type="ephemeral", text=f":warning: That command is {len(text):,} "
-                f"characters long; {spec.name} takes at most {MAX_TEXT:,}.")
-            svc.audit.append(user, "command.usage", spec.name, {
-                "text": text[:200], "length": len(text), "error": "text too long"})
-            return
-        try:
-            cmd = parse_command(spec, text, user, channel, body.get("response_url", ""),
-                                body.get("trigger_id", ""))
-        except UsageError as exc:
-            ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec, _sub_of(spec, text))}")
-            _audit(svc, user, "command.usage", spec.name, {"text": text, "error": str(exc)})
-            return
-        sub = spec.subcommands.get(cmd.sub)
-        if sub is None:
-            unknown = cmd.sub and cmd.sub != "help"
-            prefix = f"Unknown subcommand `{cmd.sub}`.\n\n" if unknown else ""
-            ack(response_type="ephemeral", text=prefix + usage_text(spec))
-            _audit(svc, user, "command.usage", spec.name, {"text": text, "channel": channel})
-            return
-        perm = _permission(spec, sub)
-        allowed = getattr(svc.config.current.permissions, perm) if perm else None
-        if not svc.groups.allowed(user, allowed):
-            ack(response_type="ephemeral",
-                text=f":no_entry: `{spec.name} {cmd.sub}` is limited to {describe(allowed)}.")
-            _audit(svc, user, "command.refused", spec.name, {
-                "text": text, "channel": channel, "reason": f"not in permissions.{perm}"})
-            return
-        if sub.modal is not None and not cmd.words and cmd.trigger_id:
-            ack()
+        answer, after = answer_command(svc, spec, body, respond)
+        ack(**answer)
+        if after is not None:
+            after_ack(svc, after)
+
+
+AfterAck = Callable[[], object]
+
+
+def after_ack(svc: Services, fn: Callable[..., object], *args: Any) -> None:
+    """Run ``fn(*args)`` on ``svc.work``, after the listener returned (and so after the ack);
+    a fault is logged as one in a listener is (``bot.app``'s error handler)."""
+    svc.work.submit(_logged, fn, *args)
+
+
+def _logged(fn: Callable[..., object], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:
+        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+
+
+def _ephemeral(text: str) -> dict[str, str]:
+    return {"response_type": "ephemeral", "text": text}
+
+
+def answer_command(svc: Services, spec: CommandSpec, body: dict, respond: Any
+                   ) -> tuple[dict[str, str], AfterAck | None]:
+    """What the ack of slash command ``body`` says (parse -> usage/refusal, else the
+    subcommand's ack text) and the work to run after it (the subcommand, or appending the
+    queued audit entries). Nothing here touches the database: the ack never waits for it."""
+    user, channel = body.get("user_id", ""), body.get("channel_id", "")
+    text = (body.get("text") or "").strip()
+
+    def audited(action: str, payload: dict) -> AfterAck | None:
+        return _audit_later(svc, user, action, spec.name, payload)
+
+    if len(text) > MAX_TEXT:  # before any parsing: the ack stays within 3 seconds
+        return _ephemeral(f":warning: That command is {len(text):,} characters long; "
+                          f"{spec.name} takes at most {MAX_TEXT:,}."), audited(
+            "command.usage", {"text": text[:200], "length": len(text), "error": "text too long"})
+    try:
+        cmd = parse_command(spec, text, user, channel, body.get("response_url", ""),
+                            body.get("trigger_id", ""))
+    except UsageError as exc:
+        return _ephemeral(f"{exc}\n\n{usage_text(spec, _sub_of(spec, text))}"), audited(
+            "command.usage", {"text": text, "error": str(exc)})
+    sub = spec.subcommands.get(cmd.sub)
+    if sub is None:
+        unknown = cmd.sub and cmd.sub != "help"
+        prefix = f"Unknown subcommand `{cmd.sub}`.\n\n" if unknown else ""
+        return _ephemeral(prefix + usage_text(spec)), audited(
+            "command.usage", {"text": text, "channel": channel})
+    perm = _permission(spec, sub)
+    allowed = getattr(svc.config.current.permissions, perm) if perm else None
+    if not svc.groups.allowed(user, allowed):
+        return _ephemeral(f":no_entry: `{spec.name} {cmd.sub}` is limited to "
+                          f"{describe(allowed)}."), audited("command.refused", {
+            "text": text, "channel": channel, "reason": f"not in permissions.{perm}"})
+    if sub.modal is not None and not cmd.words and cmd.trigger_id:
+        modal = sub.modal
+
+        def open_modal() -> None:
             svc.audit.append(user, "command.modal", spec.name, {"sub": cmd.sub,
                                                                 "channel": channel})
-            sub.modal(svc, cmd)
-            return
-        try:
-            if sub.check is not None:
-                sub.check(cmd)
-        except UsageError as exc:
-            ack(response_type="ephemeral", text=f"{exc}\n\n{usage_text(spec, cmd.sub)}")
-            _audit(svc, user, "command.usage", spec.name, {"text": text, "error": str(exc)})
-            return
-        if sub.ack_text:
-            ack(response_type="ephemeral", text=sub.ack_text)
-        else:
-            ack()
-        # After the ack: the database may be locked by another process for a while, or
-        # have turned read-only since the check before the ack (which waits only briefly).
-        try:
-            recorded = _audit(svc, user, "command", spec.name,
-                              {"sub": cmd.sub, "text": text, "channel": channel})
-        except DatabaseUnwritable as exc:
-            log.error("%s", exc)
-            _safe_respond(CommandContext(svc, cmd, respond), f":warning: {exc}; nothing was done.")
-            return
-        if not recorded:
-            _safe_respond(CommandContext(svc, cmd, respond),
-                          f":warning: `{spec.name} {text}` did not run: relbot's database stayed "
-                          f"busy (locked by another process) for {DB_WAIT:g} s. Nothing was "
-                          "changed; please try again.")
-            return
-        run_subcommand(svc, spec, sub, cmd, respond)
+            modal(svc, cmd)
+        return {}, open_modal
+    try:
+        if sub.check is not None:
+            sub.check(cmd)
+    except UsageError as exc:
+        return _ephemeral(f"{exc}\n\n{usage_text(spec, cmd.sub)}"), audited(
+            "command.usage", {"text": text, "error": str(exc)})
+    return (_ephemeral(sub.ack_text) if sub.ack_text else {}), (
+        lambda: _run_after_ack(svc, spec, sub, cmd, respond))
+
+
+def _run_after_ack(svc: Services, spec: CommandSpec, sub: SubcommandSpec, cmd: Command,
+                   respond: Any) -> None:
+    """The ``command`` audit entry, then the subcommand. The database may be locked by
+    another process for a while, or have turned read-only since the ack."""
+    try:
+        recorded = _audit(svc, cmd.user, "command", spec.name,
+                          {"sub": cmd.sub, "text": cmd.text, "channel": cmd.channel})
+    except DatabaseUnwritable as exc:
+        log.error("%s", exc)
+        _safe_respond(CommandContext(svc, cmd, respond), f":warning: {exc}; nothing was done.")
+        return
+    if not recorded:
+        _safe_respond(CommandContext(svc, cmd, respond),
+                      f":warning: `{spec.name} {cmd.text}` did not run: relbot's database stayed "
+                      f"busy (locked by another process) for {DB_WAIT:g} s. Nothing was "
+                      "changed; please try again.")
+        return
+    run_subcommand(svc, spec, sub, cmd, respond)
+
+
+def _audit_later(svc: Services, user: str, action: str, subject: str, payload: dict
+                 ) -> AfterAck | None:
+    """An audit entry nothing waits for (a usage answer, a refusal): queued in memory, and
+    appended after the ack with the others queued meanwhile, in one transaction (waiting out
+    a locked database). Returns that flush when none is due yet."""
+    if svc.audit.append_later(user, action, subject, payload):
+        return lambda: when_writable(svc, svc.audit.flush)
+    return None
 
 
 def _audit(svc: Services, user: str, action: str, subject: str, payload: dict) -> bool:
@@ -259,31 +316,6 @@ def when_writable(svc: Services, first_write: Callable[[], Any], wait: float | N
                 return False
             log.warning("database busy (locked by another process); retrying")
             time.sleep(0.1)
-
-
-def once_per_event(fn: Callable[[dict, dict, Any], None]) -> Callable[..., None]:
-    """An Events API listener: ack at once, then run ``fn(body, event, context)`` only for
-    the first delivery of the envelope's ``event_id`` (Slack retries are dropped). The
-    dedupe write happens after the ack and waits out a locked database."""
-
-    def listener(ack: Any, body: dict, event: dict, context: Any) -> None:
-        ack()
-        svc = context["svc"]
-        event_id = body.get("event_id") if isinstance(body, dict) else None
-        if event_id:
-            first: list[bool] = []
-            if not when_writable(svc, lambda: first.append(
-                    svc.events.first_time(event_id, iso(svc.clock.now())))):
-                log.error("event %s (%s) not processed: the database stayed locked",
-                          event_id, event.get("type"))
-                return
-            if not first[0]:
-                log.info("dropping already-seen event %s (Slack retry)", event_id)
-                return
-        fn(body, event, context)
-
-    listener.__name__ = fn.__name__
-    return listener
 
 
 def run_subcommand(svc: Services, spec: CommandSpec, sub: SubcommandSpec, cmd: Command,

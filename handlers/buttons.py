@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.messages import message_key
 from bot.render.approval import APPROVE, WITHDRAW
+from handlers.after import acked
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,11 @@ def register(app: Any) -> None:
     """Listen to the two buttons."""
 
     @app.action(APPROVE)
-    def on_approve(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_approve(body: dict, context: Any) -> None:
         _on_click(body, context, True)
 
     @app.action(WITHDRAW)
-    def on_withdraw(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_withdraw(body: dict, context: Any) -> None:
         _on_click(body, context, False)

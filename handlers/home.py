@@ -9,7 +9,7 @@ from bot.actionable import for_user
 from bot.cadence.loader import effective
 from bot.render.actionable import actionable_blocks
 from bot.render.home import home_view
-from handlers.base import once_per_event
+from handlers.after import once_per_event
 from storage.cadence import active_releases
 
 if TYPE_CHECKING:

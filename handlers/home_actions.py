@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import Refused, RelbotError
 from bot.render.actionable import HOME_APPROVE, HOME_CONFIRM
+from handlers.after import acked
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -62,15 +63,15 @@ def register(app: Any) -> None:
     """The home tab's Approve and Confirm buttons."""
 
     @app.action(HOME_APPROVE)
-    def on_approve(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_approve(body: dict, context: Any) -> None:
         svc, user = context["svc"], body["user"]["id"]
         why = approve(svc, user, str(body["actions"][0].get("value", "")))
         _publish(svc, user, f":no_entry: Not counted: {why}." if why else None)
 
     @app.action(HOME_CONFIRM)
-    def on_confirm(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_confirm(body: dict, context: Any) -> None:
         svc, user = context["svc"], body["user"]["id"]
         why = confirm(svc, user, str(body["actions"][0].get("value", "")))
         _publish(svc, user, f":no_entry: {why}" if why else None)

@@ -25,6 +25,8 @@ from bot.rollback.decision import decide, parse_request, split_request
 from bot.rollback.declare import start as start_rollback
 from bot.rollback.flow import URGENT
 from bot.words import split_words
+from handlers.after import acked
+from handlers.base import after_ack
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -215,8 +217,8 @@ def register(app: Any) -> None:
     """The two forms' submissions and the live matrix cell."""
 
     @app.action(re.compile(r"^rollback:modal:(severity|impact)$"))
-    def on_select(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_select(body: dict, context: Any) -> None:
         svc, view = context["svc"], body.get("view") or {}
         new = _rollback_view(svc, values(view), _meta(view))
         svc.client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=new)
@@ -232,7 +234,8 @@ def register(app: Any) -> None:
             _answer_errors(ack, svc, user, "/rollback", errors)
             return
         ack()
-        _declare(svc, user, words, _meta(view).get("channel") or svc.config.current.channel)
+        after_ack(svc, _declare, svc, user, words,
+                  _meta(view).get("channel") or svc.config.current.channel)
 
     @app.view(mv.RELEASE)
     def on_release(ack: Any, body: dict, view: dict, context: Any) -> None:
@@ -247,13 +250,13 @@ def register(app: Any) -> None:
             _answer_errors(ack, svc, user, "/release", errors)
             return
         ack()
-        _start_release(svc, user, product, _asked(meta, vals, how) or "",
-                       meta.get("channel") or svc.config.current.channel,
-                       vals.get("reason", ""))
+        after_ack(svc, _start_release, svc, user, product, _asked(meta, vals, how) or "",
+                  meta.get("channel") or svc.config.current.channel, vals.get("reason", ""))
 
 
 def _answer_errors(ack: Any, svc: Services, user: str, command: str, errors: dict) -> None:
     """Show ``errors`` inside the form, by field, and audit them as a usage answer."""
     ack(response_action="errors", errors=errors)
-    svc.audit.append(user, "command.usage", command, {"via": "modal", "errors": errors})
+    after_ack(svc, svc.audit.append, user, "command.usage", command,
+              {"via": "modal", "errors": errors})
 

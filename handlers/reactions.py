@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.approvals import event_order
 from bot.messages import message_key
-from handlers.base import once_per_event
+from handlers.after import once_per_event
 
 log = logging.getLogger(__name__)
 

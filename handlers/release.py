@@ -18,6 +18,7 @@ from bot.release.message import blocks_for, refresh
 from bot.render.common import section
 from bot.render.release import gate_lines, summary
 from handlers import modals
+from handlers.after import acked
 from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
 
@@ -215,8 +216,8 @@ def register(app: Any) -> None:
     """Confirm buttons on the release message."""
 
     @app.action(re.compile(r"^release:check:"))
-    def on_check(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_check(body: dict, context: Any) -> None:
         svc = context["svc"]
         uid = clicker(body)
         act = body["actions"][0]

@@ -17,6 +17,7 @@ from bot.rollback.declare import start
 from bot.rollback.evidence import evidence
 from bot.rollback.lookup import find, store
 from handlers import modals
+from handlers.after import acked
 from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
 from storage.rollback import RollbackRow
@@ -122,8 +123,8 @@ def register(app: Any) -> None:
     """Checklist checkboxes on the rollback message."""
 
     @app.action(re.compile(r"^rollback:checklist:"))
-    def on_tick(ack: Any, body: dict, context: Any) -> None:
-        ack()
+    @acked
+    def on_tick(body: dict, context: Any) -> None:
         svc = context["svc"]
         uid = clicker(body)
         act = body["actions"][0]

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,6 +165,10 @@ class AuditLog:
         checked by the very statement that appends after it (:meth:`_insert_at_head`)."""
         self.observers: list[Callable[[AuditEntry], None]] = []
         """Called with each entry after it is committed (metrics); never fails an append."""
+        self._queue: list[tuple[str, str, str, str, str]] = []  # append_later, until flush
+        self._queue_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._flush_due = False
         if migrate:
             db.migrate("audit", MIGRATIONS)
 
@@ -173,17 +178,59 @@ class AuditLog:
 
         Columns and payload are coerced to exactly the text that is stored before hashing,
         so any value a request can carry appends an entry that verifies."""
+        return self._append_all([self._fields(actor, action, subject, payload)])[0]
+
+    def append_later(self, actor: Any, action: Any, subject: Any = "",
+                     payload: dict[str, Any] | None = None) -> bool:
+        """Queue an entry that nothing waits for (a usage answer, a refusal); :meth:`flush`
+        appends the queue in one transaction. True when no flush is due yet: the caller
+        schedules one (it appends everything queued until the queue is empty)."""
+        fields = self._fields(actor, action, subject, payload)
+        with self._queue_lock:
+            self._queue.append(fields)
+            if self._flush_due:
+                return False
+            self._flush_due = True
+            return True
+
+    def flush(self) -> list[AuditEntry]:
+        """Append what :meth:`append_later` queued, a transaction per batch, until the queue
+        is empty. If a batch fails (a locked or read-only database) it stays queued and the
+        next :meth:`append_later` asks for another flush."""
+        out: list[AuditEntry] = []
+        with self._flush_lock:  # one flush at a time: a batch is appended once
+            try:
+                while True:
+                    with self._queue_lock:
+                        batch = list(self._queue)
+                        if not batch:
+                            self._flush_due = False
+                            return out
+                    out += self._append_all(batch)
+                    with self._queue_lock:
+                        del self._queue[:len(batch)]
+            except BaseException:
+                with self._queue_lock:
+                    self._flush_due = False
+                raise
+
+    def _fields(self, actor: Any, action: Any, subject: Any, payload: dict[str, Any] | None
+                ) -> tuple[str, str, str, str, str]:
+        """(ts, actor, action, subject, payload) exactly as stored and hashed."""
         data = canonical(plain(scrub(payload or {}, self._secrets())))
-        actor, action, subject = column(actor), column(action), column(subject)
-        ts = iso(self.clock.now())
+        return iso(self.clock.now()), column(actor), column(action), column(subject), data
+
+    def _append_all(self, batch: list[tuple[str, str, str, str, str]]) -> list[AuditEntry]:
         alg = HMAC_SHA256 if self.key else SHA256
         with self.db.tx() as c:
-            fields = (ts, actor, action, subject, data)
-            seq, prev, h = self._insert_at_head(c, fields, alg)
-        entry = AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
-        # inside a caller's transaction the entry is committed (or undone) with it
-        self.db.after_commit(lambda: self._committed(entry))
-        return entry
+            heads = [self._insert_at_head(c, fields, alg) for fields in batch]
+        entries = [AuditEntry(seq, ts, actor, action, subject, json.loads(data), prev, h)
+                   for (ts, actor, action, subject, data), (seq, prev, h)
+                   in zip(batch, heads, strict=True)]
+        # inside a caller's transaction the entries are committed (or undone) with it
+        for entry in entries:
+            self.db.after_commit(lambda e=entry: self._committed(e))
+        return entries
 
     def _committed(self, entry: AuditEntry) -> None:
         """Once ``entry`` is committed: the observers, then a checkpoint if one is due."""
