@@ -119,12 +119,10 @@ def test_refreshes_inside_and_outside_transactions_never_deadlock(tmp_path: Path
     assert last == flow.message_text(svc, store.get(pid)) == plan_msg(chat).text  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_sync_expiry_whose_message_cannot_be_queued_is_not_half_done(
-        backend: str, tmp_path: Path, make_chat, pg_make_chat) -> None:
+def test_a_sync_expiry_whose_message_cannot_be_queued_is_not_half_done_on_postgres(
+        tmp_path: Path, pg_make_chat) -> None:   # (SQLite: tests/test_sync_transitions.py)
     src, dst = setup_repos(tmp_path)
-    chat = (make_chat if backend == "sqlite" else pg_make_chat)(
-        config(src, dst, "    approval: {quorum: 1, expires: 1h}\n"))
+    chat = pg_make_chat(config(src, dst, "    approval: {quorum: 1, expires: 1h}\n"))
     chat.command("U0ALICE", "/sync plan docs")
     pid = plan_msg(chat).rendered.split()[1]
     with outbox_fault(chat, "status: expired"):
@@ -138,3 +136,24 @@ def test_a_sync_expiry_whose_message_cannot_be_queued_is_not_half_done(
     chat.run_due()              # the job's retry expires the plan and updates its message
     assert "status: expired" in plan_msg(chat).rendered
     assert len(chat.audit("sync.expired")) == 1
+
+
+def test_a_release_step_and_its_message_commit_together(tmp_path: Path, make_chat) -> None:
+    from bot.release import service as rs
+    from tests.test_release_fixtures import commit, make_repo
+    from tests.test_release_fixtures import config as release_config
+
+    repo = make_repo(tmp_path, msgs=("feat: users endpoint",))
+    commit(repo, "chore: bump 1.3.0", {"pyproject.toml": 'version = "1.3.0"'})
+    chat = make_chat(release_config(repo), groups={"release-managers": ["U0CAROL"]})
+    chat.command("U0ALICE", "/release start minor")
+    msg = [m for m in chat.messages if m.rendered.startswith("== Release api")][0]
+    chat.click("U0CAROL", msg, "release:check:RL-01", "1:RL-01")
+    with outbox_fault(chat, "moved Feature Freeze"):
+        chat.command("U0ALICE", "/release advance")   # its thread note cannot be queued
+        assert rs.find(chat.svc, "1.3.0").step == "Feature Freeze"   # so it did not move
+        assert chat.audit("release.advance") == []
+    said = chat.command("U0ALICE", "/release advance")
+    assert "at RC" in said.text and rs.find(chat.svc, "1.3.0").step == "RC"
+    assert len(chat.audit("release.advance")) == 1
+    assert any("moved Feature Freeze → RC" in m.text for m in chat.thread(msg))
