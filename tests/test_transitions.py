@@ -1,12 +1,16 @@
 """A transition and the messages it causes commit in one transaction, or neither does.
 
-The faults are real: an exception inside the transaction, or a database trigger that makes
+The faults are real: an exception inside the transaction, a database trigger that makes
 queueing one particular message fail (as a full disk or a lost connection would at that
-point); nothing of relbot's own is replaced.
+point), or a process killed with SIGKILL between the two; nothing of relbot's own is replaced.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +21,13 @@ import psycopg
 import pytest
 
 from bot.messages import post_message
+from bot.release import service as rs
 from bot.sync import flow
+from storage.audit import AuditLog
+from storage.db import Database
 from tests.harness import Chat
+from tests.test_release_fixtures import commit, make_repo
+from tests.test_release_fixtures import config as release_config
 from tests.test_sync_flow import config, plan_msg, setup_repos
 
 CH = "C0RELEASES"
@@ -139,10 +148,6 @@ def test_a_sync_expiry_whose_message_cannot_be_queued_is_not_half_done_on_postgr
 
 
 def test_a_release_step_and_its_message_commit_together(tmp_path: Path, make_chat) -> None:
-    from bot.release import service as rs
-    from tests.test_release_fixtures import commit, make_repo
-    from tests.test_release_fixtures import config as release_config
-
     repo = make_repo(tmp_path, msgs=("feat: users endpoint",))
     commit(repo, "chore: bump 1.3.0", {"pyproject.toml": 'version = "1.3.0"'})
     chat = make_chat(release_config(repo), groups={"release-managers": ["U0CAROL"]})
@@ -157,3 +162,50 @@ def test_a_release_step_and_its_message_commit_together(tmp_path: Path, make_cha
     assert "at RC" in said.text and rs.find(chat.svc, "1.3.0").step == "RC"
     assert len(chat.audit("release.advance")) == 1
     assert any("moved Feature Freeze → RC" in m.text for m in chat.thread(msg))
+
+
+_KILLED = """
+import sys, time
+from bot.clock import SystemClock
+from bot.outbox import Outbox
+from storage.audit import AuditLog
+from storage.db import Database
+from storage.outbox import OutboxStore
+db = Database(sys.argv[1])
+audit, outbox = AuditLog(db), Outbox(OutboxStore(db), SystemClock())
+if sys.argv[2] == "one":          # the transition and its message in one transaction
+    with db.tx():
+        audit.append("relbot", "sync.expired", "DR-1", {})
+        outbox.post("C0RELEASES", "status: expired", None)
+        print("between", flush=True)
+        time.sleep(60)
+else:                             # committed first, the message queued afterwards
+    audit.append("relbot", "sync.expired", "DR-1", {})
+    print("between", flush=True)
+    time.sleep(60)
+    outbox.post("C0RELEASES", "status: expired", None)
+"""
+
+
+@pytest.mark.parametrize("how", ["one", "two"])
+def test_a_process_killed_between_a_transition_and_its_message(tmp_path: Path,
+                                                                how: str) -> None:
+    path = tmp_path / "relbot.db"
+    repo = Path(__file__).resolve().parent.parent
+    p = subprocess.Popen([sys.executable, "-c", _KILLED, str(path), how], text=True,
+                         stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "between"
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+    db = Database(path)
+    audited = len(list(AuditLog(db).entries(action_prefix="sync.expired")))
+    queued = db.conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    if how == "one":
+        assert (audited, queued) == (0, 0)   # neither: the transition never happened
+    else:
+        assert (audited, queued) == (1, 0)   # the old way: the transition, its message lost
+    with db.tx():                            # and the killed writer left no lock behind
+        db.conn().execute("DELETE FROM outbox")
+    db.close()
