@@ -99,7 +99,8 @@ class Approvals:
                       in sorted(first.items(), key=lambda x: x[1][0]))
         expired = req.status == "open" and iso(now) >= req.expires
         return ApprovalState(req, votes, int(req.policy["quorum"]), expired,
-                             tuple(req.policy.get("approvers") or ()))
+                             tuple(req.policy.get("approvers") or ()),
+                             read_in=self.store.db.current_tx())
 
     def reopen(self, req: RequestRow) -> RequestRow | None:
         """An approved request that lost its quorum collects votes again; if its window has

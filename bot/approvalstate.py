@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.groups import describe
 from storage.approvals import ApprovalStore, RequestRow, VoteRow
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 BUTTON = "button"
 """The name a vote cast with the Approve button is stored under (beside reaction names);
@@ -61,6 +64,13 @@ class ApprovalState:
     approvers: tuple[str, ...] = field(default=())
     refusal: str | None = None
     """Set when the vote that produced this state was refused (and why)."""
+    read_in: object | None = field(default=None, compare=False, repr=False)
+    """The write transaction the votes were read in (``Database.current_tx()``; None
+    outside one): while it lasts they are still the committed votes."""
+
+    def current(self, db: Database) -> bool:
+        """Are these still the committed votes (read in the transaction ``db`` is in now)?"""
+        return self.read_in is not None and self.read_in is db.current_tx()
 
     @property
     def needed(self) -> int:

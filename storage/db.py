@@ -167,6 +167,12 @@ class Database:
         """Whether this thread is inside :meth:`tx` (a write now commits only with it)."""
         return getattr(self._local, "after", None) is not None
 
+    def current_tx(self) -> object | None:
+        """A token for this thread's transaction (the same object until the outermost
+        :meth:`tx` ends, None outside one): what was read under one token is still what is
+        committed while it lasts (writers are serialised)."""
+        return getattr(self._local, "after", None)
+
     def after_commit(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` once this thread's transaction has committed: at once outside one,
         never if it rolls back. For what must not happen for a write that may yet be undone

@@ -119,6 +119,19 @@ def test_audit_appends_after_the_true_head_when_another_writer_moved_it(db: Data
     assert [e.prev_hash for e in a.entries()][1:] == [e.hash for e in a.entries()][:-1]
 
 
+def test_current_tx_names_one_transaction_while_it_lasts(db: Database) -> None:
+    """What was read under one token is still committed while it lasts: the token is the
+    same through nested tx() and differs in the next transaction."""
+    assert db.current_tx() is None
+    with db.tx():
+        first = db.current_tx()
+        with db.tx():
+            assert first is not None and db.current_tx() is first
+    assert db.current_tx() is None
+    with db.tx():
+        assert db.current_tx() is not first
+
+
 def _append_many(url: str, n: int) -> None:
     d = Database(url)
     log = AuditLog(d)

@@ -58,12 +58,12 @@ def message_blocks(svc: Services, row: PlanRow, state: ApprovalState | None = No
 def refresh_message(svc: Services, plan_id: str, state: ApprovalState | None = None
                     ) -> PlanRow | None:
     """Queue the plan message's update, rendered from the plan as it is now (``state``: its
-    approval's request, when the caller has it already: its votes are re-read here), in the
-    caller's transaction when one is open (a move and the update it decides commit
-    together); returns the row it rendered."""
+    approval's, when the caller has it already: its votes are re-read unless they were read
+    in this very transaction, as a vote's are), in the caller's transaction when one is open
+    (a move and the update it decides commit together); returns the row it rendered."""
     with rendering(svc, f"{KIND}:{plan_id}"):
         row = store(svc).get(plan_id)
-        if state is not None:  # the votes as committed now (a later vote may have won)
+        if state is not None and not state.current(svc.db):  # a later vote may have won
             state = svc.approvals.state(state.request)
         if row is not None and row.ts:
             update_message(svc, row.channel, row.ts, message_text(svc, row, state),
