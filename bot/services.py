@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.hooks import Hooks
 from bot.actions.kinds import APPROVAL_KINDS, ApprovalFollower
 from bot.actions.record import Actions
 from bot.approvals import Approvals
@@ -69,8 +68,6 @@ class Services:
     metrics: Metrics | None = None
     rollback_shown: dict[int, int] = field(default_factory=dict)
     """Per rollback number, the content last sent to Slack (unchanged: no chat.update)."""
-    hooks: Hooks = field(default_factory=Hooks)
-    """Typed seams between features (sync followers, freeze exemptions)."""
 
     def health(self) -> str | None:
         """What ``/healthz`` reports as wrong (None: healthy)."""

@@ -10,7 +10,7 @@ import yaml
 from bot.errors import Refused, RelbotError, UsageError
 from bot.render.rollback import summary
 from bot.rollback import checklists as cl
-from bot.rollback import configchild, flow, human, message, outcome, paging, run
+from bot.rollback import configsync, flow, human, message, outcome, paging, run
 from bot.rollback import gates as rb_gates
 from bot.rollback.decision import USAGE, parse_request, split_request
 from bot.rollback.declare import start
@@ -157,8 +157,9 @@ def _shown(body: dict, action_id: str) -> set[str] | None:
 
 
 def setup(svc: Services) -> None:
-    """Tables, scheduler jobs and the config-sync hook (the approval kind is in
-    :data:`bot.actions.kinds.APPROVAL_KINDS`)."""
+    """Tables and scheduler jobs (the approval kind is in
+    :data:`bot.actions.kinds.APPROVAL_KINDS`); dry-runs adopted, rollbacks left executing
+    checked."""
     store(svc)
     for name, fn in (("rollback.execute", run.execute_job),
                      ("rollback.escalate", flow.escalate_job),
@@ -168,8 +169,5 @@ def setup(svc: Services) -> None:
                      ("rollback.postmortem", outcome.postmortem_job),
                      (paging.JOB, paging.retry_job)):
         svc.scheduler.register(name, fn)
-    from bot.sync import flow as sync_flow
-
-    sync_flow.on_finished(svc, configchild.on_sync_finished)
-    sync_flow.exempt_from_freeze(svc, configchild.own_sync)
+    configsync.adopt_dry_runs(svc)
     run.recover(svc)

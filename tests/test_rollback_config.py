@@ -87,6 +87,11 @@ def test_config_rollback_of_a_product_locked_by_an_earlier_rollback(tmp_path: Pa
     chat.command("U0ALICE", "/rollback api sev=3 impact=limited type=config to=v1.3.0 pool")
     dry = [m for m in chat.messages if m.rendered.startswith("Dry-run DR-")][-1]
     assert "frozen" not in rb_message(chat).rendered
+    # let in as the child of the rollback holding the product's slot
+    plan_id = dry.rendered.split()[1]
+    parent = chat.svc.actions.get("rollback", "RB-0002")
+    assert parent.exclusive == "rollback:api"
+    assert [c.subject for c in chat.svc.actions.children(parent)] == [plan_id]
     # ...but nobody else's sync may
     assert "frozen by rollback RB-0001" in chat.command("U0BOB", "/sync plan api-config").text
     chat.react("U0BOB", dry)

@@ -7,8 +7,9 @@ the user-facing sentence; :class:`Gate` evaluates them in order, either all of t
 :meth:`Gate.enforce` raises :class:`bot.errors.Refused` naming the gate). The same verdicts
 explain a gate and refuse on it, so the two never disagree.
 
-:mod:`bot.actions.hooks` holds the typed seams features use to follow each other (a sync
-that finished, a sync let into a frozen product) instead of untyped registries.
+:mod:`bot.actions.record` keeps every action's status (``svc.actions``) and its parent: a
+Config rollback is the parent of the sync it runs, which is how the sync is let into the
+product the rollback froze and how the rollback hears that its sync finished.
 """
 
 from bot.actions.gates import Gate, Requirement, Verdict

@@ -95,6 +95,13 @@ class Actions:
         """The actions ``parent`` started (a config rollback's syncs), oldest first."""
         return [Action.of(r) for r in self.store.children(parent.id)]
 
+    def parent(self, child: Action) -> Action | None:
+        """The action ``child`` was started by (None: it has no parent)."""
+        if child.parent is None:
+            return None
+        kind, _, subject = child.parent.partition(":")
+        return self.get(kind, subject)
+
     def adopt(self, child_kind: str, child_subject: str, parent: Action) -> None:
         """Record ``parent`` as the parent of an existing action."""
         self.store.set_parent(child_kind, child_subject, parent.id)

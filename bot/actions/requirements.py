@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.actions.gates import APPROVAL, CHECKS, FRESH, LEASE, NOT_FROZEN, WINDOW, Verdict
+from bot.actions.record import Action
 from bot.approvals import ApprovalState
 from storage.locks import Freeze, Lease
 
@@ -29,6 +30,13 @@ def not_frozen(freeze: Freeze | None, product: str, *, exempt: bool = False,
     return Verdict(NOT_FROZEN, False, freeze.describe(),
                    refusal=f"{freeze.describe()}. Syncs into {product} are refused until "
                            f"then.{hint}")
+
+
+def holds_rollback_slot(parent: Action | None, product: str | None) -> bool:
+    """``parent`` is the active rollback holding ``product``'s slot (``rollback:<product>``):
+    the child it started (a Config rollback's sync) may go into the product it has frozen."""
+    return (parent is not None and parent.kind == "rollback" and parent.active
+            and bool(product) and parent.exclusive == f"rollback:{product}")
 
 
 def plan_fresh(stale: str | None, replan: str) -> Verdict:

@@ -1,5 +1,6 @@
-"""Config rollback, the sync's side: the rollback's config sync finished (applied, failed,
-expired or was cancelled), and the rollback goes on or ends accordingly."""
+"""Config rollback, the sync's side: the sync a Config rollback started is its child action;
+when it finishes (applied, failed, expired or cancelled) the sync flow calls
+:func:`child_finished` with the parent, and the rollback goes on or ends accordingly."""
 
 from __future__ import annotations
 
@@ -11,26 +12,22 @@ from bot.rollback.outcome import close_unapproved, crashed, fail, lock
 from bot.rollback.record import Approval, RollbackRecord, SyncRun, SyncTarget
 from bot.rollback.run import verify
 from bot.rollback.steps import decided, record_step
-from storage.rollback import KIND, RollbackRow
+from storage.rollback import KIND, RollbackRow, parse_id
 
 if TYPE_CHECKING:
+    from bot.actions.record import Action
     from bot.services import Services
 
-
-def own_sync(svc: Services, product: str, ref: str) -> bool:
-    """Freeze exemption: the active Config rollback of ``product`` (``ref`` is its ID or its
-    dry-run's plan ID) may sync into it even while an earlier rollback's lock holds it; the
-    lock passes to it when the sync applies."""
-    row = store(svc).active_for(product)
-    return row is not None and row.kind == "config" and ref in (row.id, row.record.sync_plan)
+__all__ = ["KIND", "child_finished"]
 
 
-def on_sync_finished(svc: Services, plan_id: str, result: str, error: str) -> None:
-    """Sync hook: a config rollback's sync ran, failed, expired or was cancelled."""
-    row = next((r for r in store(svc).active()
-                if r.kind == "config" and r.record.sync_plan == plan_id), None)
-    if row is None or row.status != "awaiting-approval":
-        return
+def child_finished(svc: Services, parent: Action, plan_id: str, result: str,
+                   error: str) -> None:
+    """The sync ``plan_id`` that rollback ``parent`` started ran, failed, expired or was
+    cancelled (``bot.sync.flow`` calls this for a sync whose parent is a rollback)."""
+    row = store(svc).get(parse_id(parent.subject) or 0)
+    if row is None or row.status != "awaiting-approval" or row.record.sync_plan != plan_id:
+        return  # an earlier dry-run of a retried rollback, or it moved on meanwhile
     if result in ("expired", "cancelled"):
         close_unapproved(svc, row, result, f"config sync dry-run {plan_id} {result}"
                          + (f": {error}" if error else ""),

@@ -12,7 +12,7 @@ from bot.rollback.message import refresh
 from bot.rollback.outcome import fail
 from bot.rollback.steps import record_step
 from bot.sync import flow as sync_flow
-from storage.rollback import RollbackRow
+from storage.rollback import KIND, RollbackRow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -30,7 +30,7 @@ def plan_config(svc: Services, row: RollbackRow) -> bool:
     try:  # git work: outside any transaction
         plan_id = sync_flow.request_sync(svc, sd, row.requester, source_ref=ref,
                                          reason=f"config rollback {row.id}",
-                                         on_behalf_of=row.id)
+                                         parent=svc.actions.get(KIND, row.id))
     except (Refused, RelbotError) as exc:
         fail(svc, row, "Plan", f"config sync {sd.name} from {ref}: {exc}")
         return False
@@ -57,3 +57,14 @@ def drop_dry_run(svc: Services, row: RollbackRow, why: str) -> None:
     plan_id = (store(svc).get(row.num) or row).record.sync_plan
     if plan_id:  # in one transaction with its approval, audit entry and message
         sync_flow.cancel(svc, plan_id, "relbot", why, {"reason": why}, notify=False)
+
+
+def adopt_dry_runs(svc: Services) -> None:
+    """At start-up: a Config rollback's dry-run planned before syncs had parents becomes its
+    child (so it is still let into the product and the rollback still hears its result)."""
+    for row in store(svc).active():
+        plan_id = row.record.sync_plan if row.kind == "config" else None
+        child = svc.actions.get("sync", plan_id) if plan_id else None
+        parent = svc.actions.get(KIND, row.id)
+        if child is not None and child.parent is None and parent is not None:
+            svc.actions.adopt("sync", child.subject, parent)

@@ -82,8 +82,9 @@ def _plan(svc: Services, row: RollbackRow, approvals: int) -> None:
         record_step(svc, row, "Approve", "running",
                     f"needs {approvals} approval(s) on this message")
         refresh(svc, row)
-    svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(req.expires),
-                           "rollback.expire", num=row.num)
+        expires = datetime.fromisoformat(req.expires)  # a job once committed (this may run
+        svc.db.after_commit(lambda: svc.scheduler.add_once(  # inside the vote's transaction)
+            f"rollback-expire:{row.id}", expires, "rollback.expire", num=row.num))
     schedule_escalation(svc, row)
     if rec.window:
         svc.scheduler.add_once(f"rollback-window:{row.id}", datetime.fromisoformat(rec.window),
@@ -197,8 +198,9 @@ def withdrawn(svc: Services, row: RollbackRow, state: ApprovalState) -> None:
         say(svc, row, f":warning: {row.id} lost an approval and will not run until it is "
                       f"approved again ({open_state.needs_text()}).")
         refresh(svc, row)
-    svc.scheduler.add_once(f"rollback-expire:{row.id}", datetime.fromisoformat(req.expires),
-                           "rollback.expire", num=row.num)
+        expires = datetime.fromisoformat(req.expires)  # a job once committed (this may run
+        svc.db.after_commit(lambda: svc.scheduler.add_once(  # inside the vote's transaction)
+            f"rollback-expire:{row.id}", expires, "rollback.expire", num=row.num))
 
 
 def _withdrawn_late(svc: Services, row: RollbackRow, state: ApprovalState) -> None:

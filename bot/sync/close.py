@@ -68,7 +68,7 @@ def cancel(svc: Services, plan_id: str, actor: str, note: str, payload: dict[str
 
 def recover(svc: Services) -> None:
     """At start-up: check each plan a stopped relbot left running (a scheduler job, so it runs
-    once every feature has registered its ``on_finished`` hook)."""
+    once start-up is done)."""
     for row in store(svc).with_status("running"):
         svc.scheduler.add_once(f"sync-recover:{row.id}", svc.clock.now(), "sync.recover",
                                plan_id=row.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.actions.record import Action
 from bot.messages import post_message, upload_file
 from bot.render.sync import change_list_file, summary_lines, summary_text
 from bot.sync.close import INTERRUPTED, cancel, expire_at, expire_job, recover, recover_job
@@ -22,10 +23,8 @@ from bot.sync.record import change_list_evidence, record_yaml
 from bot.sync.run import execute, on_change
 from bot.sync.state import (
     KIND,
-    exempt_from_freeze,
     move,
     notify_finished,
-    on_finished,
     store,
 )
 from storage.approvals import RequestRow
@@ -35,16 +34,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERRUPTED", "KIND", "LIMIT", "cancel", "change_list_evidence", "execute",
-    "exempt_from_freeze", "expire_job", "gate_verdicts", "message_blocks", "message_text",
-    "move", "notify_finished", "on_change", "on_finished", "plan_only", "record_yaml",
+    "expire_job", "gate_verdicts", "message_blocks", "message_text",
+    "move", "notify_finished", "on_change", "plan_only", "record_yaml",
     "recover", "recover_job", "refresh_message", "request_sync", "store",
 ]
 
 
 def plan_only(svc: Services, sd: SyncDef, source_ref: str | None = None,
-              on_behalf_of: str | None = None) -> Plan:
+              parent: Action | None = None) -> Plan:
     """Run the dry-run for ``sd`` into the private cache (never touches the target)."""
-    freeze_check(svc, sd, on_behalf_of)
+    freeze_check(svc, sd, parent)
     cfg = svc.config.current
     return build_plan(sd, cfg.base_dir, svc.data_dir / "sync-cache" / sd.name,
                       source_ref=source_ref, now=svc.clock.now())
@@ -52,12 +51,13 @@ def plan_only(svc: Services, sd: SyncDef, source_ref: str | None = None,
 
 def request_sync(svc: Services, sync_def: SyncDef, requester: str, *, source_ref: str | None = None,
                  reason: str | None = None, channel: str | None = None,
-                 on_behalf_of: str | None = None) -> str:
+                 parent: Action | None = None) -> str:
     """Plan, store, post the summary and open the approval; returns the plan (evidence) ID.
-    ``on_behalf_of`` names what asked for it (a rollback) for :func:`exempt_from_freeze`.
+    ``parent`` is the action that asked for it (a Config rollback): the plan's action is its
+    child, let into the product the rollback holds, and the parent hears how it finished.
     The plan, its action, its messages and its approval commit together (the approval is
     open before any message is out, so every vote finds it)."""
-    plan = plan_only(svc, sync_def, source_ref, on_behalf_of)
+    plan = plan_only(svc, sync_def, source_ref, parent)
     st = store(svc)
     main, chunks = summary_text(plan, LIMIT)  # rendered once: votes re-render only the status
     channel = channel or svc.config.current.channel
@@ -65,7 +65,7 @@ def request_sync(svc: Services, sync_def: SyncDef, requester: str, *, source_ref
         pid = st.insert_plan(plan.id, sync_def.name, plan.digest, plan.model_dump(), requester,
                              plan.created, summary=main)
         svc.actions.create(KIND, pid, "planned" if plan.changed else "no-changes",
-                           digest=plan.digest)
+                           digest=plan.digest, parent=parent.id if parent else None)
         if pid != plan.id:
             plan = plan.model_copy(update={"id": pid})
             main, chunks = summary_text(plan, LIMIT)

@@ -7,12 +7,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.actions import Gate, Verdict, requirements
+from bot.actions.record import Action
 from bot.errors import AlreadyRunning, Refused
 from bot.sync.close import expire_job
 from bot.sync.config import SyncDef
 from bot.sync.execute import stale_reason
 from bot.sync.plan import Plan
-from bot.sync.state import KIND, target_key
+from bot.sync.state import KIND, parent_of, target_key
 from storage.approvals import RequestRow
 from storage.sync import PlanRow
 
@@ -20,17 +21,19 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-def not_frozen(svc: Services, sd: SyncDef, ref: str | None = None, hint: str = "") -> Verdict:
-    """The "product not frozen" requirement of a sync (planned for ``ref``)."""
+def not_frozen(svc: Services, sd: SyncDef, parent: Action | None = None,
+               hint: str = "") -> Verdict:
+    """The "product not frozen" requirement of a sync (started by ``parent``): a sync whose
+    parent is the rollback holding the product's slot is let in (its Config rollback)."""
     fr = svc.locks.frozen(sd.product) if sd.product else None
     return requirements.not_frozen(fr, sd.product or "", hint=hint,
-                                   exempt=fr is not None and svc.hooks.exempt(svc, sd.product,
-                                                                              ref))
+                                   exempt=requirements.holds_rollback_slot(parent, sd.product))
 
 
-def freeze_check(svc: Services, sd: SyncDef, ref: str | None = None, hint: str = "") -> None:
-    """Refuse while the sync's product is frozen (unless ``ref`` is exempt)."""
-    Gate([lambda: not_frozen(svc, sd, ref, hint)]).enforce()
+def freeze_check(svc: Services, sd: SyncDef, parent: Action | None = None,
+                 hint: str = "") -> None:
+    """Refuse while the sync's product is frozen (unless ``parent`` holds it)."""
+    Gate([lambda: not_frozen(svc, sd, parent, hint)]).enforce()
 
 
 def approval(svc: Services, row: PlanRow, confirm: bool = False
@@ -58,7 +61,7 @@ def gate_verdicts(svc: Services, row: PlanRow) -> list[tuple[str, Verdict]]:
     plan = Plan.model_validate(row.plan)
     out = [("approval", approval(svc, row)[0])]
     if sd is not None and sd.product:
-        out.append(("freeze", not_frozen(svc, sd, row.id)))
+        out.append(("freeze", not_frozen(svc, sd, parent_of(svc, row.id))))
     stale = stale_reason(plan, sd.source.path if sd else None)
     out.append(("freshness", requirements.plan_fresh(stale, f"/sync plan {row.sync}")))
     for t in plan.targets:

@@ -29,7 +29,7 @@ from bot.sync.message import refresh_message
 from bot.sync.outcome import RETRYABLE, Outcome, git_error, retry_targets, verdict
 from bot.sync.plan import Plan
 from bot.sync.record import sync_record
-from bot.sync.state import move, notify_finished, store, target_key
+from bot.sync.state import move, notify_finished, parent_of, store, target_key
 from storage.sync import PlanRow
 
 if TYPE_CHECKING:
@@ -167,8 +167,8 @@ def _start(svc: Services, a: Attempt) -> None:
     """Every gate before the pushes: freeze, one lease per target (in ``a.taken``),
     freshness of the source and of the targets to run, then the move to ``running``."""
     plan, sd = a.plan, a.sd
-    freeze_check(svc, sd, plan.id, f" The approval stands: `/sync apply {plan.id}` runs "
-                                   "it once the lock is lifted.")
+    freeze_check(svc, sd, parent_of(svc, plan.id), f" The approval stands: `/sync apply "
+                                                   f"{plan.id}` runs it once the lock is lifted.")
     allowed = RETRYABLE if a.retry else ("planned",)
     for k in [target_key(plan.targets[i]) for i in a.todo]:
         lease = svc.locks.acquire(k, a.holder, sd.lock_ttl, f"sync {plan.sync}")

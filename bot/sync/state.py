@@ -8,14 +8,18 @@ commit together inside one ``with svc.db.tx():``; Slack hears of it afterwards.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.actions.hooks import FreezeExemption, SyncFollower
+from bot.actions.record import Action
+from bot.rollback import configchild
 from bot.sync.outcome import Outcome
 from storage.sync import SyncStore
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 KIND = "sync"
 """The action kind of a sync plan."""
@@ -44,19 +48,21 @@ def target_key(t: Any) -> str:
     return f"sync-target:{t.repo}#{t.branch}"
 
 
-def exempt_from_freeze(svc: Services, fn: FreezeExemption) -> None:
-    """Register ``fn(svc, product, ref) -> bool``: True lets the sync planned on behalf of
-    ``ref`` (or the plan ``ref``) into a frozen product (a rollback's own config sync)."""
-    svc.hooks.exempt_from_freeze(fn)
-
-
-def on_finished(svc: Services, fn: SyncFollower) -> None:
-    """Call ``fn(svc, plan_id, result, error)`` after every execution attempt, expiry or
-    cancel of a plan (rollbacks use it to follow the config sync they started)."""
-    svc.hooks.follow_syncs(fn)
+def parent_of(svc: Services, plan_id: str) -> Action | None:
+    """The action that started plan ``plan_id`` (a Config rollback), if any."""
+    action = svc.actions.get(KIND, plan_id)
+    return svc.actions.parent(action) if action is not None else None
 
 
 def notify_finished(svc: Services, plan_id: str, result: str, error: str = "") -> None:
-    """Tell the :func:`on_finished` followers (after the commit: a follower runs its own
-    transactions); a follower's fault never breaks the sync."""
-    svc.hooks.sync_finished(svc, plan_id, result, error)
+    """After an execution attempt, expiry or cancel, once committed (the parent runs its own
+    transactions): a plan whose parent is a rollback (a Config rollback's sync) tells it
+    through :func:`bot.rollback.configchild.child_finished`; its fault never breaks the sync."""
+    parent = parent_of(svc, plan_id)
+    if parent is None or parent.kind != configchild.KIND:
+        return
+    try:
+        configchild.child_finished(svc, parent, plan_id, result, error)
+    except Exception:
+        log.exception("rollback %s could not take the result of its sync %s", parent.subject,
+                      plan_id)
