@@ -58,6 +58,17 @@ socket.socket.connect_ex = _guard(socket.socket.connect_ex)  # type: ignore[meth
 socket.getaddrinfo = _getaddrinfo(socket.getaddrinfo)  # type: ignore[assignment]
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject's addopts): xdist's one worker per core, except that a run of
+    one test file (or of tests in it) stays in this process: starting workers, each
+    importing and collecting, costs a few seconds more than such a run saves."""
+    files = {str(a).split("::")[0] for a in config.args}
+    if config.args_source == pytest.Config.ArgsSource.ARGS and len(files) == 1 \
+            and Path(files.pop()).is_file():
+        return 0
+    return None
+
+
 @pytest.fixture
 def make_chat(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     """``make_chat(config_yaml, **kw) -> Chat``; every chat is closed after the test.

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from bot.http import stop_server
+
 Answer = tuple[int, Any, dict[str, str]]
 Route = Callable[[re.Match, dict[str, str], Any], Answer]
 
@@ -97,8 +99,7 @@ class FakeService:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_server(self._server)
 
     @property
     def url(self) -> str:

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from bot.http import stop_server
 from bot.standin.faults import Faults
 from bot.standin.modals import Modal
 
@@ -288,8 +289,7 @@ class FakeSlackAPI:
 
     def stop(self) -> None:
         self.state.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        stop_server(self._server)
 
     def response_url(self, user: str, channel: str) -> str:
         """A fresh ``response_url`` that records answers as ephemerals to ``user``."""
