@@ -164,9 +164,11 @@ def test_a_refused_files_fallback_joins_its_thread_without_a_second_key(chat: Ch
     chat.wait()
     ts = slack_ts(chat.svc, parent)
     chat.api.faults.fail("files.getUploadURLExternal", 200, error="missing_scope")
+    chat.svc.outbox.stop()   # both queued before the upload is tried (else a race under load)
     upload_file(chat.svc, CH, parent, "changes.txt", "a\nb", "All changes",
                 fallback=["Could not upload changes.txt ({error})", "a\nb"])
     post_message(chat.svc, "after the file", None, CH, thread_ts=parent)
+    chat.svc.outbox.start()
     chat.wait()
     # the fallback goes into the parent's thread, in its stream (after what was queued there)
     assert [m.text for m in chat.thread(chat.messages[0])] == [
