@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from storage import release
 from storage.actions import ActionStore
 from storage.db import Database, _split_sql
 from storage.release import ReleaseStore
+from tests.test_release_cli import relbot
 from tests.test_release_fixtures import commit, config, make_repo
 
 BUMP = {"pyproject.toml": 'version = "1.3.0"', "CHANGELOG.md": "# Changelog\n\n## 1.3.0\n- a"}
@@ -90,6 +91,10 @@ def test_an_old_sqlite_file_keeps_working_through_slack(tmp_path: Path, make_cha
                     "(3, ?, 'waived', 'U0BOB')", (cid,))
     raw.commit()
     raw.close()
+    cfg = tmp_path / "relbot.yml"
+    cfg.write_text(config(repo))
+    r = relbot("--config", str(cfg), "db", "migrate", "--db", str(path))
+    assert r.returncode == 0 and "release 3 -> 4" in r.stdout, r.stdout + r.stderr
     chat = make_chat(config(repo), database=str(path))
     text = chat.command("U0ALICE", "/release status").text
     assert "RC → *Validation* → Execution" in text and "status: *active*" in text
@@ -208,7 +213,8 @@ def test_racing_advances_at_execution_tag_and_move_once(tmp_path: Path, make_cha
     chat.local.wait_idle()
     row = rs.find(chat.svc, "1.3.0")
     assert row.step == "Post-Release" and row.tag_name == "v1.3.0"
-    assert [e.payload["tag"] for e in chat.audit("release.tag")] == ["v1.3.0"]
+    assert [e.payload["tag"] for e in chat.audit("release.tag") if e.action == "release.tag"
+            ] == ["v1.3.0"]
     assert [e.payload["to"] for e in chat.audit("release.advance")
             if e.action == "release.advance"][-1:] == ["Post-Release"]
     assert len([e for e in chat.audit("release.advance") if e.action == "release.advance"
@@ -263,3 +269,34 @@ def test_abort_is_a_move_and_finished_releases_refuse(tmp_path: Path, make_chat)
     assert "Aborted: wrong branch" in chat._msg(msg.number).rendered
     assert any("aborted: wrong branch" in m.text for m in chat.thread(msg))
     assert "Started api 1.2.1" in chat.command("U0ALICE", "/release start patch").text
+
+
+def test_an_advance_that_died_after_the_push_is_recovered_as_before(tmp_path: Path,
+                                                                     make_chat) -> None:
+    """A process killed between pushing v1.3.0 and recording it: its lease lapses, then the
+    next advance says the tag exists (not overwriting it); without the tag it tags and records
+    it, once."""
+    repo = make_repo(tmp_path, msgs=("feat: users",))
+    sha = commit(repo, "chore: release 1.3.0", BUMP)
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("remote", "add", "origin", str(remote), cwd=repo)
+    chat = _at(make_chat, repo, 3)
+    row = rs.find(chat.svc, "1.3.0")
+    # what the dead advance left: its lease and the pushed tag, nothing recorded
+    assert chat.svc.locks.acquire(f"release:{row.id}", "U0ALICE#dead", timedelta(minutes=5),
+                                  "advance by <@U0ALICE>") is None
+    git("tag", "-a", "v1.3.0", "-m", "api 1.3.0", sha, cwd=repo)
+    git("push", "-q", "origin", "refs/tags/v1.3.0", cwd=repo)
+    assert "is under way" in chat.command("U0BOB", "/release advance").text
+    chat.clock.advance(minutes=6)
+    said = chat.command("U0BOB", "/release advance")
+    assert "tag v1.3.0 already exists in api; not overwriting it" in said.text
+    assert rs.find(chat.svc, "1.3.0").step == "Execution"
+    assert [e.action for e in chat.audit("release.tag")] == ["release.tag.failed"]
+    git("tag", "-d", "v1.3.0", cwd=repo)
+    git("push", "-q", "origin", ":refs/tags/v1.3.0", cwd=repo)
+    assert "is now at Post-Release" in chat.command("U0BOB", "/release advance").text
+    assert [e.payload["commit"] for e in chat.audit("release.tag")
+            if e.action == "release.tag"] == [sha]
+    assert rs.find(chat.svc, "1.3.0").tag_name == "v1.3.0"

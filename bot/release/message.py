@@ -28,9 +28,10 @@ def blocks_for(svc: Services, row: ReleaseRow) -> list[dict[str, Any]]:
 def refresh(svc: Services, row: ReleaseRow, *thread_notes: str | None) -> ReleaseRow:
     """Post or update the one release message and queue ``thread_notes`` (None skipped) in
     its thread; returns the row as rendered. Read, rendered and queued in one transaction
-    (joining the caller's) under the message's rendering lock: of two concurrent refreshes
-    the update queued last (the one Slack keeps) shows the later state, and only one posts."""
-    with svc.db.tx(), rendering(svc, f"release:{row.id}"):
+    (``rendering``: the caller's when one is open, so a move and the message showing it
+    commit together): of two concurrent refreshes the update queued last (the one Slack
+    keeps) shows the later state, and only one posts."""
+    with rendering(svc, f"release:{row.id}"):
         row = rs.store(svc).get(row.id) or row
         blocks = blocks_for(svc, row)
         if row.ts:
