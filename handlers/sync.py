@@ -150,11 +150,9 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
 
 def setup(svc: Services) -> None:
     """The scheduler jobs (the approval kind is in :data:`bot.actions.kinds.APPROVAL_KINDS`)."""
-    sched = getattr(svc, "scheduler", None)
-    if sched is not None and hasattr(sched, "register"):
-        sched.register("sync.expire", flow.expire_job)
-        sched.register("sync.recover", flow.recover_job)
-        flow.recover(svc)
+    svc.scheduler.register("sync.expire", flow.expire_job)
+    svc.scheduler.register("sync.recover", flow.recover_job)
+    flow.recover(svc)  # plans a stopped relbot left running
 
 
 def register(app: Any) -> None:
