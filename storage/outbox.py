@@ -76,6 +76,10 @@ class OpRow:
     channel: str
     thread_key: str | None
     ts: str | None
+    thread_ts: str | None = None
+    """A reply's thread parent's Slack ts as read with it (None while the parent is queued),
+    when ``parent_read``: the parent is an outbox message."""
+    parent_read: bool = False
 
 
 ORPHANED = "its message was never posted"
@@ -170,13 +174,15 @@ class OutboxStore:
         rows = self.db.conn().execute(
             "SELECT o.id, o.key, o.op, o.body, o.blocks, o.filename, o.comment, o.attempts, "
             "o.not_before, "
-            "o.lease_until, o.lease_owner, m.channel, m.thread_key, m.ts FROM outbox o "
-            "JOIN outbox_messages m ON m.key = o.key WHERE o.state = 'pending' "
+            "o.lease_until, o.lease_owner, m.channel, m.thread_key, m.ts, p.key AS p_key, "
+            "p.ts AS p_ts FROM outbox o JOIN outbox_messages m ON m.key = o.key "
+            "LEFT JOIN outbox_messages p ON p.key = m.thread_key WHERE o.state = 'pending' "
             "ORDER BY o.id LIMIT ?", (limit,)).fetchall()
         return [OpRow(r["id"], r["key"], r["op"], r["body"],
                       json.loads(r["blocks"]) if r["blocks"] is not None else None,
                       r["filename"], r["comment"], r["attempts"], r["not_before"],
-                      r["lease_until"], r["lease_owner"], r["channel"], r["thread_key"], r["ts"])
+                      r["lease_until"], r["lease_owner"], r["channel"], r["thread_key"], r["ts"],
+                      r["p_ts"], r["p_key"] is not None)
                 for r in rows]
 
     def fail_orphans(self, now: str) -> list[OpStatus]:

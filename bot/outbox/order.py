@@ -60,8 +60,8 @@ def _ready(r: OpRow, newest: OpRow | None, busy: set[str], now: float,
     if r.op == "update":
         return Send(r, r.text, r.blocks, None, r.id)
     thread_ts = None
-    if r.thread_key is not None:
-        thread_ts = slack_ts(r.thread_key)
+    if r.thread_key is not None:   # the parent's ts as read with the row, else looked up
+        thread_ts = r.thread_ts if r.parent_read else slack_ts(r.thread_key)
         if thread_ts is None:
             return None             # the parent is not in Slack yet
     src = (newest or r) if r.op == "post" else r   # a queued post: its latest content

@@ -35,8 +35,9 @@ def _refresh(svc: Services, row: RollbackRow, force: bool) -> RollbackRow:
     row = fresh(svc, row)
     rec = row.record
     blocks = rollback_blocks(row, _approval_line(svc, row), lambda t: local_time(svc, t))
-    req = svc.approvals.for_subject("rollback", row.id)
-    if row.status == "awaiting-approval" and req is not None and req.status == "open":
+    req = (svc.approvals.for_subject("rollback", row.id)
+           if row.status == "awaiting-approval" else None)   # its buttons show only then
+    if req is not None and req.status == "open":
         what = (f"rollback *{row.id}*: {row.product} {rec.from_version} → "
                 f"{rec.to_version} ({rec.kind}, {row.procedure})")
         blocks = [*blocks, approval_buttons(req.id, what)]
@@ -58,14 +59,21 @@ def _refresh(svc: Services, row: RollbackRow, force: bool) -> RollbackRow:
 
 def say(svc: Services, row: RollbackRow, text: str) -> str:
     """Post ``text`` in the rollback's thread."""
-    row = fresh(svc, row)
+    row = _posted(svc, row)
     return post_message(svc, text, None, row.channel, thread_ts=row.ts or None)
 
 
 def announce(svc: Services, row: RollbackRow, text: str) -> None:
     """Post ``text`` in the channel and in the rollback's thread."""
-    post_message(svc, text, None, fresh(svc, row).channel)
+    row = _posted(svc, row)
+    post_message(svc, text, None, row.channel)
     say(svc, row, text)
+
+
+def _posted(svc: Services, row: RollbackRow) -> RollbackRow:
+    """``row`` with its message's channel and key: set once, when the message is first
+    queued, so a row that has them needs no second read."""
+    return row if row.ts else fresh(svc, row)
 
 
 def _approval_line(svc: Services, row: RollbackRow) -> str:
