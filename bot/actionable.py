@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.release import checks as ck
+from bot import lazy
 
 if TYPE_CHECKING:
+    from bot.release import checks as ck
     from bot.services import Services
+else:
+    ck = lazy.module("bot.release.checks")  # the release checks, at the first home tab
 
 MANUAL = "manual"
 

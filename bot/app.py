@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -76,20 +77,7 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
-    triggers = SeenTriggers(svc.db)
-
-    @app.middleware
-    def inject_services(body: dict, context: Any, next: Any) -> Any:  # noqa: A002
-        # Acks never wait for the database: the replay check waits for the write lock only
-        # briefly (else it records after the ack), and retried events are dropped after the
-        # ack (handlers.base.once_per_event).
-        context["svc"] = svc
-        try:
-            if isinstance(body, dict) and _replayed(svc, triggers, body):
-                return BoltResponse(status=200, body="")
-        except DatabaseUnwritable as exc:
-            return cannot_write(exc)
-        return next()
+    app.use(ServicesMiddleware(svc, SeenTriggers(svc.db)))
 
     @app.error
     def on_error(error: Exception, body: dict, response: Any) -> BoltResponse | None:
@@ -101,6 +89,28 @@ def build_app(svc: Services, signing_secret: str, *, socket_mode: bool = False,
     register_all(app)
     setup_all(svc)
     return app
+
+
+class ServicesMiddleware(Middleware):
+    """Puts ``svc`` in every request's context and refuses replayed triggers before any
+    listener. A class (not a function middleware) so Bolt builds no keyword arguments for it.
+    Acks never wait for the database: the replay check waits for the write lock only briefly
+    (else it records after the ack); retried events are dropped after the ack
+    (handlers.after.once_per_event)."""
+
+    def __init__(self, svc: Services, triggers: SeenTriggers) -> None:
+        self.svc, self.triggers = svc, triggers
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+        req.context["svc"] = self.svc
+        try:
+            if isinstance(req.body, dict) and _replayed(self.svc, self.triggers, req.body):
+                return BoltResponse(status=200, body="")
+        except DatabaseUnwritable as exc:
+            return cannot_write(exc)
+        next()
+        return resp
 
 
 def _replayed(svc: Services, triggers: SeenTriggers, body: dict) -> bool:

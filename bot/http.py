@@ -67,6 +67,8 @@ def shape_error(body: str, content_type: str) -> str | None:
         if problem:
             return f"body is {problem}"
     else:
+        if "payload" not in body:  # a slash command: fields only (Bolt reads it the same way)
+            return None if body.strip("&") or not body else "body is not form-encoded"
         form = parse_qs(body, keep_blank_values=True)
         if "payload" not in form:
             return None if form or not body else "body is not form-encoded"

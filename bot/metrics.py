@@ -9,14 +9,16 @@ own registry, so tests and the console never share counters.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Protocol
-
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter
+    from prometheus_client.core import Metric
 
 COMMAND_OUTCOMES = {"command": "run", "command.usage": "usage", "command.refused": "refused",
                     "command.failed": "failed", "command.error": "error"}
@@ -34,30 +36,51 @@ class Entry(Protocol):
 
 
 class Metrics:
-    """The bot's metrics; ``render()`` is the body and content type of ``GET /metrics``."""
+    """The bot's metrics; ``render()`` is the body and content type of ``GET /metrics``.
+    The registry and its counters are made (and prometheus-client imported) when first
+    counted or scraped, not at start-up."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.commands = Counter("relbot_commands", "Slash commands by command and outcome "
-                                "(run, usage, refused, failed, error)", ["command", "outcome"],
-                                registry=r)
-        self.votes = Counter("relbot_votes", "Approval votes (reactions or buttons) by result "
-                             "(counted, refused, revoked)", ["result"], registry=r)
-        self.executions = Counter("relbot_executions", "Sync and rollback executions by "
-                                  "outcome", ["kind", "outcome"], registry=r)
-        self.rollbacks = Counter("relbot_rollbacks", "Rollbacks declared, by matrix type and "
-                                 "procedure", ["type", "procedure"], registry=r)
-        self.slack_errors = Counter("relbot_slack_api_errors", "Slack Web API calls that "
-                                    "failed, by method and error", ["method", "error"],
-                                    registry=r)
-        self.outbox_failed = Counter("relbot_outbox_failed", "Slack posts, updates and files "
-                                     "the outbox gave up on for good (audited as outbox.failed),"
-                                     " by method and error", ["method", "error"], registry=r)
         self.jobs: Callable[[], list[datetime | None]] = list
         self.outbox: Callable[[], tuple[int, float]] | None = None
-        r.register(_Gauges(self))
+        self._built: _Counters | None = None
+        self._lock = threading.Lock()
+
+    def _counters(self) -> _Counters:
+        built = self._built
+        if built is None:
+            with self._lock:
+                built = self._built = self._built or _Counters(self)
+        return built
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self._counters().registry
+
+    @property
+    def commands(self) -> Counter:
+        return self._counters().commands
+
+    @property
+    def votes(self) -> Counter:
+        return self._counters().votes
+
+    @property
+    def executions(self) -> Counter:
+        return self._counters().executions
+
+    @property
+    def rollbacks(self) -> Counter:
+        return self._counters().rollbacks
+
+    @property
+    def slack_errors(self) -> Counter:
+        return self._counters().slack_errors
+
+    @property
+    def outbox_failed(self) -> Counter:
+        return self._counters().outbox_failed
 
     def observe(self, e: Entry) -> None:
         """Count one audit entry (called after it is committed)."""
@@ -87,7 +110,34 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _Counters:
+    """The registry with the counters and the scrape-time gauges of one :class:`Metrics`."""
+
+    def __init__(self, m: Metrics) -> None:
+        from prometheus_client import CollectorRegistry, Counter
+
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.commands = Counter("relbot_commands", "Slash commands by command and outcome "
+                                "(run, usage, refused, failed, error)", ["command", "outcome"],
+                                registry=r)
+        self.votes = Counter("relbot_votes", "Approval votes (reactions or buttons) by result "
+                             "(counted, refused, revoked)", ["result"], registry=r)
+        self.executions = Counter("relbot_executions", "Sync and rollback executions by "
+                                  "outcome", ["kind", "outcome"], registry=r)
+        self.rollbacks = Counter("relbot_rollbacks", "Rollbacks declared, by matrix type and "
+                                 "procedure", ["type", "procedure"], registry=r)
+        self.slack_errors = Counter("relbot_slack_api_errors", "Slack Web API calls that "
+                                    "failed, by method and error", ["method", "error"],
+                                    registry=r)
+        self.outbox_failed = Counter("relbot_outbox_failed", "Slack posts, updates and files "
+                                     "the outbox gave up on for good (audited as outbox.failed),"
+                                     " by method and error", ["method", "error"], registry=r)
+        r.register(_Gauges(m))
 
 
 class _Gauges:
@@ -100,6 +150,8 @@ class _Gauges:
         return []  # not known before the first scrape; keeps registration side-effect free
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         now = self.m.clock.now()
         due = [t for t in self.m.jobs() if t is not None and t <= now]
         lag = max(((now - t).total_seconds() for t in due), default=0.0)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.cadence import calendar as calmod
-from bot.cadence import reminders
-from bot.cadence.loader import effective
+from bot import lazy
 from bot.errors import UsageError
-from bot.render.cadence import calendar_blocks, calendar_text
 from handlers.base import CommandContext, Reply, SubcommandSpec
 
 if TYPE_CHECKING:
+    from bot.cadence import calendar as calmod
+    from bot.cadence import loader, reminders
+    from bot.render import cadence as render
     from bot.services import Services
+else:  # imported when the calendar is first used (bot/lazy.py)
+    calmod, loader = lazy.module("bot.cadence.calendar"), lazy.module("bot.cadence.loader")
+    reminders, render = lazy.module("bot.cadence.reminders"), lazy.module("bot.render.cadence")
 
 
 def _calendar(ctx: CommandContext) -> Reply:
-    cal = effective(ctx.config)
+    cal = loader.effective(ctx.config)
     if cal is None:
         return Reply("No release calendar is configured (config section `calendar:`).")
     raw = ctx.cmd.arg(0, "8") or "8"
@@ -26,7 +29,7 @@ def _calendar(ctx: CommandContext) -> Reply:
     now = ctx.svc.clock.now()
     occ = calmod.upcoming(cal, now, int(raw))
     ctx.audit("cadence.calendar", "calendar", {"n": int(raw)})
-    return Reply(calendar_text(cal, occ, now), calendar_blocks(cal, occ, now))
+    return Reply(render.calendar_text(cal, occ, now), render.calendar_blocks(cal, occ, now))
 
 
 log = logging.getLogger(__name__)
@@ -45,9 +48,9 @@ def register(app: Any) -> None:
 def setup(svc: Services) -> None:
     """Register the reminder job, post missed ones within grace, schedule the next."""
     if getattr(svc, "scheduler", None) is not None:
-        svc.scheduler.register("cadence.reminders", reminders.job)
+        svc.scheduler.register("cadence.reminders", lazy.later("bot.cadence.reminders", "job"))
     try:
-        if effective(svc.config.current) is None:
+        if svc.config.current.calendar is None or loader.effective(svc.config.current) is None:
             return
     except Exception:  # noqa: BLE001 - check-config reports calendar errors
         return

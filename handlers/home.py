@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.actionable import for_user
-from bot.cadence.loader import effective
-from bot.render.actionable import actionable_blocks
-from bot.render.home import home_view
+from bot import lazy
 from handlers.after import once_per_event
 from storage.cadence import active_releases
 
 if TYPE_CHECKING:
+    from bot import actionable
+    from bot.cadence import loader
+    from bot.render import actionable as render_actionable
+    from bot.render import home as render_home
     from bot.services import Services
+else:  # imported when a home tab is first opened (bot/lazy.py)
+    actionable, loader = lazy.module("bot.actionable"), lazy.module("bot.cadence.loader")
+    render_actionable = lazy.module("bot.render.actionable")
+    render_home = lazy.module("bot.render.home")
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +27,7 @@ def build_view(svc: Services, user: str | None = None) -> dict[str, Any]:
     """The home view for the current state (calendar, releases, open approvals) and, for
     ``user``, what they can act on now."""
     try:
-        cal = effective(svc.config.current)
+        cal = loader.effective(svc.config.current)
     except Exception:  # noqa: BLE001 - a broken calendar must not break the home tab
         log.exception("calendar unavailable")
         cal = None
@@ -30,10 +35,12 @@ def build_view(svc: Services, user: str | None = None) -> dict[str, Any]:
         pending = list(svc.approvals.store.open_requests())
     except Exception:  # noqa: BLE001 - approvals optional
         pending = []
-    view = home_view(cal, svc.clock.now(), active_releases(svc.db), pending, _rollbacks(svc))
+    view = render_home.home_view(cal, svc.clock.now(), active_releases(svc.db), pending,
+                                 _rollbacks(svc))
     if user:
         try:
-            view["blocks"][1:1] = actionable_blocks(for_user(svc, user), user)
+            view["blocks"][1:1] = render_actionable.actionable_blocks(
+                actionable.for_user(svc, user), user)
         except Exception:  # noqa: BLE001 - the overview still shows if this part fails
             log.exception("could not list what %s can act on", user)
     return view

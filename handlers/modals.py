@@ -14,22 +14,25 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot import lazy
 from bot.errors import Refused, RelbotError, UsageError
 from bot.groups import describe
-from bot.release import begin
-from bot.release import service as rs
 from bot.release import version as vs
 from bot.render import modals as mv
 from bot.rollback.config import IMPACTS, SEVERITIES
 from bot.rollback.decision import decide, parse_request, split_request
-from bot.rollback.declare import start as start_rollback
-from bot.rollback.flow import URGENT
 from bot.words import split_words
 from handlers.after import acked
 from handlers.base import after_ack
 
 if TYPE_CHECKING:
+    from bot.release import begin
+    from bot.release import service as rs
+    from bot.rollback import declare, flow
     from bot.services import Services
+else:  # imported when a form is first opened or submitted (bot/lazy.py)
+    begin, rs = lazy.module("bot.release.begin"), lazy.module("bot.release.service")
+    declare, flow = lazy.module("bot.rollback.declare"), lazy.module("bot.rollback.flow")
 
 log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
@@ -72,7 +75,7 @@ def cell_text(svc: Services, severity: str, impact: str) -> str:
     if not severity or not impact or cfg is None:
         return CHOOSE
     c = cfg.cell(severity, impact)
-    runs = ("runs at once (RB-IMM)" if c.approvals == 0 and c.type in URGENT
+    runs = ("runs at once (RB-IMM)" if c.approvals == 0 and c.type in flow.URGENT
             else f"waits for {c.approvals} approval(s) (RB-PLN)")
     return (f"Matrix cell *{severity} x {impact}* → *{c.type}*, {runs}"
             + (", on-call notified" if c.notify_oncall else ""))
@@ -140,7 +143,7 @@ def _declare(svc: Services, user: str, words: list[str], channel: str) -> None:
     svc.audit.append(user, "command", "/rollback", {"sub": "start", "text": " ".join(words),
                                                     "channel": channel, "via": "modal"})
     try:
-        row = start_rollback(svc, user, words)
+        row = declare.start(svc, user, words)
     except (Refused, RelbotError) as exc:
         _tell(svc, channel, user, f":no_entry: {exc}")
         return

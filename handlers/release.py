@@ -7,23 +7,32 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot import lazy
 from bot.errors import NotFound, Refused, RelbotError, UsageError
-from bot.release import begin, freeze, publish, steps, tagging
-from bot.release import checks as ck
-from bot.release import evidence as ev
-from bot.release import gate as gt
-from bot.release import service as rs
 from bot.release import version as vs
-from bot.release.message import blocks_for, refresh
 from bot.render.common import section
-from bot.render.release import gate_lines, summary
 from handlers import modals
 from handlers.after import acked
 from handlers.base import CommandContext, Reply, SubcommandSpec
 from handlers.binding import bound_record, clicker
 
 if TYPE_CHECKING:
+    from bot.release import begin, freeze, publish, steps, tagging
+    from bot.release import checks as ck
+    from bot.release import evidence as ev
+    from bot.release import gate as gt
+    from bot.release import service as rs
+    from bot.release.message import blocks_for, refresh
+    from bot.render import release as render
     from bot.services import Services
+else:  # imported when a /release command or button first runs (bot/lazy.py)
+    begin, freeze = lazy.module("bot.release.begin"), lazy.module("bot.release.freeze")
+    publish, steps = lazy.module("bot.release.publish"), lazy.module("bot.release.steps")
+    tagging, ck = lazy.module("bot.release.tagging"), lazy.module("bot.release.checks")
+    ev, gt = lazy.module("bot.release.evidence"), lazy.module("bot.release.gate")
+    rs, render = lazy.module("bot.release.service"), lazy.module("bot.render.release")
+    blocks_for = lazy.later("bot.release.message", "blocks_for")
+    refresh = lazy.later("bot.release.message", "refresh")
 
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+")
 __all__ = ["SUBCOMMANDS", "blocks_for", "refresh", "register", "setup"]
@@ -67,7 +76,7 @@ def _status_target(ctx: CommandContext) -> Any:
 def status(ctx: CommandContext) -> Reply:
     row = _status_target(ctx)
     block = rs.blockers(ctx.svc, row) if row.status == "active" else []
-    text = summary(row)
+    text = render.summary(row)
     if block:
         text += "\nBlocked: " + "; ".join(f"{c} is {r} — {w}" for c, r, w in block)
     lock = rs.lock_note(ctx.svc, row)
@@ -78,7 +87,7 @@ def status(ctx: CommandContext) -> Reply:
         text += f"\n:warning: {feats}"
     blocks = blocks_for(ctx.svc, row)
     if row.status == "active":   # the verdicts `/release advance` refuses on
-        lines = gate_lines(row.step, gt.next_step(row), gt.gate(ctx.svc, row).verdicts())
+        lines = render.gate_lines(row.step, gt.next_step(row), gt.gate(ctx.svc, row).verdicts())
         text += f"\n{lines}"
         blocks.append(section(lines))
     return Reply(text, blocks)
@@ -236,7 +245,6 @@ def register(app: Any) -> None:
 
 
 def setup(svc: Services) -> None:
-    """Create the release tables at start-up; the job re-running waiting checks."""
-    rs.store(svc)
+    """The job re-running waiting checks (the release tables come with ``svc.releases``)."""
     if svc.scheduler is not None:
         svc.scheduler.register("release.recheck", recheck_job)

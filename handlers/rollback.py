@@ -7,14 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot import lazy
 from bot.errors import Refused, RelbotError, UsageError
 from bot.render.rollback import summary
 from bot.rollback import checklists as cl
-from bot.rollback import configsync, flow, human, message, outcome, paging, run
-from bot.rollback import gates as rb_gates
 from bot.rollback.decision import USAGE, parse_request, split_request
-from bot.rollback.declare import start
-from bot.rollback.evidence import evidence
 from bot.rollback.lookup import find, store
 from handlers import modals
 from handlers.after import acked
@@ -23,11 +20,19 @@ from handlers.binding import bound_record, clicker
 from storage.rollback import RollbackRow
 
 if TYPE_CHECKING:
+    from bot.rollback import configsync, declare, human, message, run
+    from bot.rollback import evidence as rb_evidence
+    from bot.rollback import gates as rb_gates
     from bot.services import Services
+else:  # imported when a /rollback command or checkbox first runs (bot/lazy.py)
+    declare, human = lazy.module("bot.rollback.declare"), lazy.module("bot.rollback.human")
+    message, run = lazy.module("bot.rollback.message"), lazy.module("bot.rollback.run")
+    configsync = lazy.module("bot.rollback.configsync")
+    rb_evidence, rb_gates = lazy.module("bot.rollback.evidence"), lazy.module("bot.rollback.gates")
 
 
 def _start(ctx: CommandContext) -> str:
-    row = start(ctx.svc, ctx.cmd.user, list(ctx.cmd.words))
+    row = declare.start(ctx.svc, ctx.cmd.user, list(ctx.cmd.words))
     d = row.record
     return (f"{row.id}: {d.why}. Target {d.to_version} ({d.target_why}). "
             f"Now {row.status}; progress is on the rollback message in <#{row.channel}>.")
@@ -35,7 +40,7 @@ def _start(ctx: CommandContext) -> str:
 
 def _status(ctx: CommandContext) -> Reply:
     row = find(ctx.svc, ctx.cmd.arg(0)) if ctx.cmd.arg(0) else _latest(ctx)
-    rec = evidence(ctx.svc, row)
+    rec = rb_evidence.evidence(ctx.svc, row)
     ctx.audit("rollback.evidence", row.id, {})
     gates = "".join(f"\n{label}: {v.text}" for label, v in rb_gates.verdicts(ctx.svc, row))
     return Reply(f"{summary(row)}{gates}\n```\n{yaml.safe_dump(rec, sort_keys=False)}```")
@@ -157,17 +162,20 @@ def _shown(body: dict, action_id: str) -> set[str] | None:
 
 
 def setup(svc: Services) -> None:
-    """Tables and scheduler jobs (the approval kind is in
+    """Scheduler jobs, each imported when it first runs (the approval kind is in
     :data:`bot.actions.kinds.APPROVAL_KINDS`); dry-runs adopted, rollbacks left executing
-    checked."""
-    store(svc)
-    for name, fn in (("rollback.execute", run.execute_job),
-                     ("rollback.escalate", flow.escalate_job),
-                     ("rollback.expire", flow.expire_job),
-                     ("rollback.window", flow.window_job),
-                     ("rollback.recover", run.recover_job),
-                     ("rollback.postmortem", outcome.postmortem_job),
-                     (paging.JOB, paging.retry_job)):
-        svc.scheduler.register(name, fn)
-    configsync.adopt_dry_runs(svc)
-    run.recover(svc)
+    checked (their modules imported only when rollbacks are still open)."""
+    flow, run_, paging = "bot.rollback.flow", "bot.rollback.run", "bot.rollback.paging"
+    for name, module, fn in (("rollback.execute", run_, "execute_job"),
+                             ("rollback.escalate", flow, "escalate_job"),
+                             ("rollback.expire", flow, "expire_job"),
+                             ("rollback.window", flow, "window_job"),
+                             ("rollback.recover", run_, "recover_job"),
+                             ("rollback.postmortem", "bot.rollback.outcome", "postmortem_job"),
+                             ("rollback.page", paging, "retry_job")):  # = paging.JOB
+        svc.scheduler.register(name, lazy.later(module, fn))
+    active = store(svc).active()
+    if active:
+        configsync.adopt_dry_runs(svc)
+        if any(r.status == "executing" for r in active):
+            run.recover(svc)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot import lazy
 from bot.errors import Refused, UsageError
-from bot.sync import flow
-from bot.sync.outcome import RETRYABLE
 from handlers.base import CommandContext, Reply, SubcommandSpec
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.sync import flow, outcome
+else:  # imported when a /sync command or job first runs (bot/lazy.py)
+    flow, outcome = lazy.module("bot.sync.flow"), lazy.module("bot.sync.outcome")
 
 
 def _list(ctx: CommandContext) -> Reply:
@@ -69,7 +71,7 @@ def _outcome_lines(row: Any) -> list[str]:
             lines.append(f"target {where}: failed - {said[:500]}"
                          + (" ... (git's full stderr is in the thread)" if len(said) > 500
                             else ""))
-    if row.status in RETRYABLE and any(o["status"] == "failed" for o in row.outcomes):
+    if row.status in outcome.RETRYABLE and any(o["status"] == "failed" for o in row.outcomes):
         lines.append(f"`/sync retry {row.id}` runs the failed targets again")
     return lines
 
@@ -150,9 +152,10 @@ SUBCOMMANDS: dict[str, SubcommandSpec] = {
 
 def setup(svc: Services) -> None:
     """The scheduler jobs (the approval kind is in :data:`bot.actions.kinds.APPROVAL_KINDS`)."""
-    svc.scheduler.register("sync.expire", flow.expire_job)
-    svc.scheduler.register("sync.recover", flow.recover_job)
-    flow.recover(svc)  # plans a stopped relbot left running
+    svc.scheduler.register("sync.expire", lazy.later("bot.sync.flow", "expire_job"))
+    svc.scheduler.register("sync.recover", lazy.later("bot.sync.flow", "recover_job"))
+    if svc.syncs.with_status("running"):  # plans a stopped relbot left running
+        flow.recover(svc)
 
 
 def register(app: Any) -> None:

@@ -52,6 +52,7 @@ class Database:
     with the same methods."""
 
     dialect = SQLITE
+    _versions: dict[str, int] | None = None  # schema_version, read at the first migrate()
 
     def __new__(cls, target: str | Path = ":memory:", **kw: Any) -> Database:
         if cls is Database and is_postgres(target):
@@ -246,7 +247,21 @@ class Database:
         return _split_sql(text)
 
     def migrate(self, component: str, migrations: Sequence[Migration]) -> int:
-        """Run the scripts of ``component`` not yet applied; returns the new version."""
+        """Run the scripts of ``component`` not yet applied; returns the new version. The
+        versions are read once per database (one statement for every component): an
+        up-to-date component costs no transaction. Versions only grow, so a stale read
+        can only send a component down the locked path, which reads again."""
+        known = self._versions
+        if known is None:
+            known = self._versions = {r[0]: r[1] for r in self.conn().execute(
+                "SELECT component, version FROM schema_version")}
+        if known.get(component, 0) >= len(migrations):
+            return known[component] if component in known else 0
+        version = self._migrate(component, migrations)
+        known[component] = version
+        return version
+
+    def _migrate(self, component: str, migrations: Sequence[Migration]) -> int:
         with self._migrate_lock, self.tx() as c:
             row = c.execute(
                 "SELECT version FROM schema_version WHERE component = ?", (component,)

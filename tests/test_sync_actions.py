@@ -103,10 +103,10 @@ def test_relbot_db_migrate_brings_an_old_database_up_to_date(tmp_path: Path,
 
 def test_approval_kinds_are_one_table_handed_in_at_wiring(tmp_path: Path, make_chat) -> None:
     from bot.actions.kinds import APPROVAL_KINDS
-    from bot.rollback import flow as rollback_flow
-    from bot.sync import run
 
-    assert dict(APPROVAL_KINDS) == {"sync": run.on_change, "rollback": rollback_flow.on_approval}
+    # each follower is its feature's function, imported at the kind's first vote (bot.lazy)
+    assert {k: (f.__module__, f.__name__) for k, f in APPROVAL_KINDS.items()} == {
+        "sync": ("bot.sync.run", "on_change"), "rollback": ("bot.rollback.flow", "on_approval")}
     src, dst = setup_repos(tmp_path)
     chat = make_chat(config(src, dst, QUORUM1))
     assert chat.svc.approvals.followers is APPROVAL_KINDS

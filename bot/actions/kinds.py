@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
-from bot.rollback.flow import on_approval as rollback_approval
-from bot.sync.run import on_change as sync_approval
+from bot.lazy import later
 
 if TYPE_CHECKING:
     from bot.approvalstate import ApprovalState
@@ -28,7 +27,8 @@ class ApprovalFollower(Protocol):
 
 
 APPROVAL_KINDS: Mapping[str, ApprovalFollower] = MappingProxyType({
-    "sync": sync_approval,            # bot.sync.run.on_change: a plan's quorum runs it
-    "rollback": rollback_approval,    # bot.rollback.flow.on_approval: RB-PLN's approval
+    # imported at the first vote of the kind (bot/lazy.py), not when relbot starts
+    "sync": later("bot.sync.run", "on_change"),            # a plan's quorum runs it
+    "rollback": later("bot.rollback.flow", "on_approval"),  # RB-PLN's approval
 })
 """Approval kind (``approvals.open(kind=...)``) -> the follower of its votes."""
