@@ -146,7 +146,8 @@ def report(results: dict[str, list[float]], wall: dict[str, float], cpu: dict[st
         print(f"relbot/{floor:8} throughput {thr:.2f}x, CPU per request "
               f"{per['relbot'] - per[floor]:+.3f} ms")
     thr = rate["relbot"] / rate["bare"]
-    print(f"throughput target >= 0.8x of bare at C=32: {'MET' if thr >= 0.8 else 'MISSED'}")
+    verdict = ("MET" if thr >= 0.8 else "MISSED") if args.c >= 32 else "(measured at C=32)"
+    print(f"throughput target >= 0.8x of bare at C=32: {verdict}")
     r50 = pct(results["relbot"], 50) / pct(results["bare"], 50)
     r99 = pct(results["relbot"], 99) / pct(results["bare"], 99)
     ok = r50 <= 1.3 and pct(results["relbot"], 99) < 100
