@@ -1,11 +1,15 @@
 """SQL statements and Slack Web API calls for one vote and for one RB-IMM (issue 11, item 9).
 
-    python bench/vote_cost.py [--changes 2000]
+    python bench/vote_cost.py [--changes 2000] [--list]
 
 The whole bot runs in-process against the built-in Slack stand-in (tests/harness.py ``Chat``:
 signed requests into the real Bolt app, real SQLite, real git). Statements are counted with
 sqlite3's ``set_trace_callback`` on every connection (``Database.trace``; BEGIN/COMMIT count
-as statements); Slack calls are read from the stand-in's call log. Measured:
+as statements; ``--list`` prints each with the thread that ran it); Slack calls are read
+from the stand-in's call log. The measured action is sent without the harness's own wait
+(which reads the outbox and wakes its loop); the window opens just after one of the outbox's
+idle polls and closes once neither a statement nor a Slack call came for ``QUIET`` s.
+Measured:
 
 * one counted vote (not reaching quorum) and one revoked vote on a ``--changes``-file plan;
 * the quorum vote on that plan (re-reads the reactions, then executes the sync);
