@@ -64,9 +64,11 @@ def relbot_process(*args: str, cwd: Path | str = ROOT, env: Mapping[str, str] | 
 
 
 def relbot(*args: str, cwd: Path | str = ROOT, env: Mapping[str, str] | None = None,
-           stdin: str | None = None, replace_env: bool = False) -> subprocess.CompletedProcess:
-    """``relbot ARGS`` through :func:`bot.cli.main` in this process (see the module doc)."""
-    if _command(args) in IN_PROCESS_NOT:
+           stdin: str | None = None, replace_env: bool = False,
+           in_process: bool | None = None) -> subprocess.CompletedProcess:
+    """``relbot ARGS`` through :func:`bot.cli.main` in this process (see the module doc);
+    ``in_process=True`` for ``run``/``console``/``demo`` refused before they set anything up."""
+    if not in_process and _command(args) in IN_PROCESS_NOT:
         return relbot_process(*args, cwd=cwd, env=env, stdin=stdin, replace_env=replace_env)
     from bot.cli import main
 

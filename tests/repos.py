@@ -5,7 +5,8 @@ target, a release history). :func:`built` makes them with real git the first tim
 is asked for, in a directory of this process's own, and copies that directory's entries
 for every later test: the same commits, tags and working trees, without a dozen git
 processes per test. Absolute paths git wrote into a repository's ``config`` (a bare
-clone's ``origin``) are rewritten to the copy's place.
+clone's ``origin``) are rewritten to the copy's place; git's example hooks
+(``hooks/*.sample``, never run) are not copied.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 
 _made: dict[Hashable, Path] = {}
+_SAMPLES = shutil.ignore_patterns("*.sample")   # git init's inert example hooks
 _root: list[Path] = []
 
 
@@ -47,5 +49,5 @@ def built(key: Hashable, where: Path, build: Callable[[Path], object]) -> None:
         _made[key] = template
     for entry in sorted(template.iterdir()):
         dest = where / entry.name
-        shutil.copytree(entry, dest, symlinks=True)
+        shutil.copytree(entry, dest, symlinks=True, ignore=_SAMPLES)
         _rewrite_paths(dest, str(template), str(where))

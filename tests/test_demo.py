@@ -58,7 +58,8 @@ def test_demo_plays_the_story_and_keeps_the_sandbox(tmp_path: Path) -> None:
 def test_demo_refuses_a_non_empty_keep_directory(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "file").write_text("mine")
-    r = _relbot("demo", "--keep", str(tmp_path / "x"), cwd=tmp_path)
+    r = relbot("demo", "--keep", str(tmp_path / "x"), cwd=tmp_path,
+               in_process=True)   # refused before the demo sets up its logging
     assert r.returncode == 2
     assert "directory is not empty" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "x" / "file").read_text() == "mine"

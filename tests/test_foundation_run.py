@@ -118,13 +118,15 @@ def test_missing_token_is_one_line_exit_2(tmp_path: Path, missing: str) -> None:
 
 
 def test_console_on_the_example_config_answers_piped_commands() -> None:
-    demo = "/release help\n/sync list\n/release calendar 2\nhome\naudit 3\n"
+    demo = ("/release help\n/sync help\n/sync list\n/rollback help\n/release calendar 2\n"
+            "home\naudit 5\n")
     r = subprocess.run([sys.executable, "-m", "bot", "console", "--config",
                         "examples/relbot.yml"], input=demo, cwd=ROOT, env=_env(),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stdout + r.stderr
     assert "U0ALICE> /release help" in r.stdout
+    assert "(only U0ALICE sees) */release*" in r.stdout
 
 
 def test_console_as_and_react_in_a_piped_script(tmp_path: Path) -> None:

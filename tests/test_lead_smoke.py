@@ -1,28 +1,16 @@
-"""End-to-end smoke: the shipped example config, console demo and a signed command."""
+"""End-to-end smoke: the shipped example config and a signed command (the console on the
+example config: ``tests/test_foundation_run.py``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tests.cli import relbot
 from tests.harness import Chat
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_example_config_is_valid() -> None:
     r = relbot("check-config", "examples/relbot.yml")
     assert r.returncode == 0, r.stderr
     assert "ok" in r.stdout
-
-
-def test_console_on_the_example_config_runs_and_prints_answers() -> None:
-    demo = "/release help\n/sync help\n/rollback help\nhome\naudit 5\n"
-    r = relbot("console", "--config", "examples/relbot.yml", stdin=demo)
-    assert r.returncode == 0, r.stderr
-    assert "U0ALICE> /release help" in r.stdout
-    assert "(only U0ALICE sees) */release*" in r.stdout
-    assert "Traceback" not in r.stdout + r.stderr
 
 
 def test_signed_help_is_answered_in_the_ack_and_audited(chat: Chat) -> None:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bot.messages import post_message, update_message
 from storage.outbox import ORPHANED
+from tests.cli import relbot
 from tests.harness import Chat
 
 CH = "C0RELEASES"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _failed(chat: Chat) -> list[tuple[str, str, str, str]]:
@@ -24,10 +21,8 @@ def _failed(chat: Chat) -> list[tuple[str, str, str, str]]:
 
 
 def _relbot(chat: Chat, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "outbox", *args, "--config", str(chat.config_path),
-         "--db", str(chat.db_path)], capture_output=True, text=True, cwd=chat.tmp,
-        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    return relbot("outbox", *args, "--config", str(chat.config_path), "--db",
+                  str(chat.db_path), cwd=chat.tmp)
 
 
 def test_a_refused_post_its_reply_and_update_are_each_audited_once(chat: Chat) -> None:
