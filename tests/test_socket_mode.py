@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -79,6 +80,8 @@ class Replica:
         m = re.search(r"listening on (http://\S+) \(health checks\)", line)
         assert m, f"replica {self.name} did not start (rc={self.proc.poll()})"
         self.health = m.group(1)
+        self.log: list[str] = []   # the rest of its stderr, read so the pipe never fills
+        threading.Thread(target=self.log.extend, args=(self.proc.stderr,), daemon=True).start()
         return self
 
     def get(self, path: str) -> tuple[int, str]:
@@ -108,6 +111,7 @@ def replicas(tmp_path: Path) -> Iterator[list[Replica]]:
         if r.proc.poll() is None:
             r.proc.kill()
             r.proc.wait(10)
+        print(f"--- replica {r.name} stderr ---\n" + "".join(getattr(r, "log", [])))
 
 
 def _plan(api: FakeSlackAPI) -> Any:

@@ -33,6 +33,7 @@ from storage.release import Conflict as ReleaseConflict
 from storage.release import ReleaseStore
 from storage.rollback import RollbackStore, rollback_id
 from storage.sync import SyncStore
+from tests.audit_writer import append_many
 
 NOW = "2026-11-24T09:00:00Z"
 RECORD = {"product": "api", "kind": "immediate", "severity": "critical", "impact": "widespread",
@@ -132,18 +133,10 @@ def test_current_tx_names_one_transaction_while_it_lasts(db: Database) -> None:
         assert db.current_tx() is not first
 
 
-def _append_many(url: str, n: int) -> None:
-    d = Database(url)
-    log = AuditLog(d)
-    for _ in range(n):
-        log.append("replica", "x")
-    d.close()
-
-
 def test_audit_chain_linear_under_concurrent_processes(db: Database, db_url: str) -> None:
     AuditLog(db)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_many, args=(db_url, 15)) for _ in range(3)]
+    procs = [ctx.Process(target=append_many, args=(db_url, 15)) for _ in range(3)]
     for p in procs:
         p.start()
     for p in procs:
